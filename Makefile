@@ -1,0 +1,48 @@
+# OTB Billing. Everything runs from a virtualenv in .venv that the first target creates.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+MONTH  ?= 2024-10
+ROOT   ?= .
+N      ?= 100 1000 10000
+
+.PHONY: help install demo bill check fava test bench clean
+
+help:
+	@echo "make demo                 bill the example month (2024-10) and check the ledger"
+	@echo "make bill MONTH=YYYY-MM   bill a month: draft invoices in ledger/, QuickBooks CSVs in build/"
+	@echo "make check [MONTH=...]    validate YAML, exports and the ledger"
+	@echo "make fava                 browse the ledger on http://127.0.0.1:5000"
+	@echo "make test                 run the test suite"
+	@echo "make bench                time otb bill on synthetic repos of $(N) clients"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/otb bill 2024-10 --root $(ROOT)
+	$(BIN)/otb check 2024-10 --root $(ROOT)
+
+bill: $(STAMP)
+	$(BIN)/otb bill $(MONTH) --root $(ROOT)
+
+check: $(STAMP)
+	$(BIN)/otb check $(MONTH) --root $(ROOT)
+
+fava: $(STAMP)
+	$(BIN)/fava --host 127.0.0.1 --port 5000 $(ROOT)/ledger/main.beancount
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench_bill.py $(N)
+
+clean:
+	rm -rf build .pytest_cache

@@ -1,0 +1,97 @@
+"""What the ledger remembers: earlier invoices (prepaid pool, month-over-month) and the month file's blocks.
+
+Uses Beancount's own parser (no booking, no plugins): fast, and the same grammar bean-check reads.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from pathlib import Path
+
+from beancount.core import data
+from beancount.parser import parser
+
+from ..core.errors import Problem, Source
+from ..core.model import PriorInvoice
+from ..core.money import ZERO
+from ..core.month import Month
+from .accounts import RECEIVABLE_ROOT
+
+HEADER_RE = re.compile(r"^\d{4}-\d{2}-\d{2}\s+(\*|!|txn)\s")
+LINK_RE = re.compile(r"\^([A-Za-z0-9\-_/.]+)")
+
+
+def month_file(ledger: Path, month: Month) -> Path:
+    return ledger / "invoices" / f"{month.year:04d}" / f"{month}.beancount"
+
+
+def read_priors(ledger: Path, problems: list[Problem]) -> list[PriorInvoice]:
+    """Every invoice transaction in ledger/invoices/*/*.beancount."""
+    priors: list[PriorInvoice] = []
+    folder = ledger / "invoices"
+    if not folder.is_dir():
+        return priors
+    for path in sorted(folder.glob("*/*.beancount")):
+        entries, errors, _ = parser.parse_file(str(path))
+        for error in errors:
+            problems.append(Problem(_source(error.source, ledger), f"ledger: {error.message}",
+                                    "fix the hand edit, or delete the file and bill the month again"))
+        for entry in entries:
+            if isinstance(entry, data.Transaction) and "invoice" in entry.meta:
+                prior = _prior(entry)
+                if prior is not None:
+                    priors.append(prior)
+    return priors
+
+
+def _source(meta, ledger: Path) -> Source:
+    if not meta:
+        return Source("ledger")
+    filename = meta.get("filename", "ledger")
+    try:
+        filename = Path(filename).resolve().relative_to(ledger.resolve().parent).as_posix()
+    except ValueError:
+        pass
+    return Source(filename, meta.get("lineno", 0))
+
+
+def _prior(entry: data.Transaction) -> PriorInvoice | None:
+    meta = entry.meta
+    try:
+        month = Month.parse(str(meta.get("period", "")))
+    except ValueError:
+        month = Month.of(entry.date)
+    total = ZERO
+    for post in entry.postings:
+        if post.account.startswith(RECEIVABLE_ROOT + ":") and post.units is not None:
+            total += post.units.number or ZERO
+    return PriorInvoice(
+        number=str(meta["invoice"]),
+        account=str(meta.get("account", "")),
+        month=month,
+        total=total,
+        pool_year=int(meta.get("pool_year", month.year)),
+        prepaid_yearly_used=Decimal(str(meta.get("prepaid_yearly_used", 0))),
+        finalized=entry.flag == "*",
+    )
+
+
+def split_blocks(text: str) -> tuple[list[str], dict[str, tuple[str, str]]]:
+    """A month file as (leading comment lines, {invoice number: (flag, block text)}).
+
+    Blocks are separated by blank lines; a block's invoice number is the first link on its header line.
+    """
+    leading: list[str] = []
+    blocks: dict[str, tuple[str, str]] = {}
+    for chunk in re.split(r"\n\s*\n", text):
+        lines = chunk.strip("\n").splitlines()
+        header = next((l for l in lines if HEADER_RE.match(l)), None)
+        if header is None:
+            leading.extend(l for l in lines if l.strip())
+            continue
+        link = LINK_RE.search(header)
+        flag = HEADER_RE.match(header).group(1)
+        if link:
+            blocks[link.group(1)] = ("*" if flag == "txn" else flag, "\n".join(lines) + "\n")
+    return leading, blocks

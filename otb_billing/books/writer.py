@@ -1,0 +1,194 @@
+"""Beancount text: one transaction per invoice, the month file, the chart of accounts and main.beancount.
+
+Text is aligned the way `bean-format -c 61` aligns it (currency at column 61), so formatting leaves it alone.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Iterable
+
+from ..core.model import Invoice, Settings
+from ..core.money import fmt_money, fmt_quantity
+from ..core.month import Month
+from . import accounts
+
+CURRENCY_COLUMN = 61
+INDENT = "  "
+
+
+def quote(text: str) -> str:
+    """A Beancount string literal."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def posting(account: str, amount: Decimal, currency: str) -> str:
+    prefix = INDENT + account
+    number = fmt_money(amount)
+    spaces = " " * max(0, CURRENCY_COLUMN - len(prefix) - len(number) - 4)
+    return f"{prefix}{spaces}  {number} {currency}"
+
+
+def invoice_postings(invoice: Invoice) -> list[tuple[str, Decimal]]:
+    """(account, amount) of the income and tax postings, credits negative, in a fixed order."""
+    by_account: dict[str, Decimal] = {}
+    for line in invoice.lines:
+        name = accounts.income(line.category)
+        by_account[name] = by_account.get(name, Decimal(0)) + line.amount
+    fixed = [accounts.CATEGORY_ACCOUNTS[c] for c in accounts.CATEGORY_ORDER]
+    ordered = sorted(by_account, key=lambda a: (fixed.index(a) if a in fixed else len(fixed), a))
+    result = [(name, -by_account[name]) for name in ordered if by_account[name]]
+    result += [(accounts.tax(t), -t.amount) for t in invoice.taxes if t.amount]
+    return result
+
+
+def render_invoice(invoice: Invoice, flag: str = "!") -> str:
+    """The transaction of one invoice. Metadata keeps what later runs need (prepaid pool, totals)."""
+    counts = invoice.counts
+    head = (
+        f"{invoice.date} {flag} {quote(invoice.client)} "
+        f"{quote(f'Invoice {invoice.number} for {invoice.month.label}')} ^{invoice.number}"
+    )
+    meta = [
+        ("invoice", quote(invoice.number)),
+        ("account", quote(invoice.account)),
+        ("period", quote(str(invoice.month))),
+        ("due", str(invoice.due)),
+        ("plan", quote(invoice.plan)),
+        ("term", quote(invoice.term)),
+        ("support_level", quote(invoice.support_level)),
+        ("subtotal", fmt_money(invoice.subtotal)),
+        ("users", str(counts.users)),
+        ("devices", str(counts.workstations + counts.servers + counts.vms + counts.switches + counts.firewalls)),
+        ("backup_tb", fmt_quantity(counts.backup_tb)),
+        ("hours", fmt_quantity(counts.hours)),
+        ("billable_hours", fmt_quantity(counts.billable_hours)),
+        ("prepaid_hours_used", fmt_quantity(counts.prepaid_hours_used)),
+        ("prepaid_monthly_used", fmt_quantity(invoice.prepaid_monthly_used)),
+        ("prepaid_yearly_used", fmt_quantity(invoice.prepaid_yearly_used)),
+        ("pool_year", str(invoice.pool_year)),
+    ]
+    for number, note in enumerate(invoice.notes, 1):
+        meta.append((f"tax_note{'' if number == 1 else number}", quote(note)))
+    out = [head]
+    out += [f"{INDENT}{key}: {value}" for key, value in meta]
+    out.append(posting(accounts.receivable(invoice.account), invoice.total, invoice.currency))
+    taxes = {accounts.tax(t): t for t in invoice.taxes}
+    for name, amount in invoice_postings(invoice):
+        out.append(posting(name, amount, invoice.currency))
+        if name in taxes:
+            tax = taxes[name]
+            out.append(f"{INDENT * 2}tax: {quote(tax.name)}")
+            out.append(f"{INDENT * 2}rate: {quote(fmt_quantity(tax.rate))}")
+            out.append(f"{INDENT * 2}base: {fmt_money(tax.base)}")
+            if tax.registration:
+                out.append(f"{INDENT * 2}registration: {quote(tax.registration)}")
+    return "\n".join(out) + "\n"
+
+
+def render_month_file(month: Month, blocks: Iterable[tuple[str, str]]) -> str:
+    """The month's invoice file from (invoice number, transaction text) pairs, sorted by number."""
+    header = (
+        f"; Invoices for {month.label}, written by `otb bill {month}`.\n"
+        f"; Drafts (flag !) are replaced by the next `otb bill {month}`; finalized invoices (flag *) are kept as"
+        " they are.\n"
+    )
+    body = "\n".join(text.rstrip("\n") + "\n" for _, text in sorted(blocks, key=lambda b: b[0]))
+    return header + ("\n" + body if body else "")
+
+
+# --- chart of accounts --------------------------------------------------------------------------------------
+
+OPEN_DATE = "2000-01-01"
+
+
+def accounts_skeleton(settings: Settings) -> str:
+    return (
+        "; Chart of accounts. `otb bill` appends the accounts that new invoices need; edit freely.\n"
+        "\n"
+        f"{OPEN_DATE} open Assets:Bank:Operating\n"
+        f"{OPEN_DATE} open Equity:Opening-Balances\n"
+    )
+
+
+ACCOUNTS_BEGIN = "; --- accounts opened by `otb bill` (sorted; keep this block) ---"
+ACCOUNTS_END = "; --- end of accounts opened by otb ---"
+
+
+def _open_entries(block: list[str]) -> dict[str, list[str]]:
+    """The `open` directives of a managed block, each with its metadata lines, by account name."""
+    entries: dict[str, list[str]] = {}
+    current = None
+    for line in block:
+        parts = line.split()
+        if len(parts) >= 3 and parts[1] == "open" and not line.startswith(" "):
+            current = parts[2]
+            entries[current] = [line]
+        elif current and line.startswith(" ") and line.strip():
+            entries[current].append(line)
+    return entries
+
+
+def with_accounts(accounts_text: str, needed: dict[str, dict[str, str]]) -> str:
+    """accounts.beancount with an `open` for every needed account that no line opens yet.
+
+    Opens written by otb live in one sorted block between markers; lines outside it are the user's and stay.
+    """
+    lines = accounts_text.splitlines()
+    if ACCOUNTS_BEGIN in lines and ACCOUNTS_END in lines:
+        start, end = lines.index(ACCOUNTS_BEGIN), lines.index(ACCOUNTS_END)
+    else:
+        lines = lines + ["", ACCOUNTS_BEGIN, ACCOUNTS_END]
+        start, end = len(lines) - 2, len(lines) - 1
+    entries = _open_entries(lines[start + 1 : end])
+    opened = {parts[2] for parts in (l.split() for l in lines) if len(parts) >= 3 and parts[1] == "open"}
+    for name, meta in needed.items():
+        if name not in opened:
+            entries[name] = [f"{OPEN_DATE} open {name}"] + [f"{INDENT}{k}: {quote(v)}" for k, v in meta.items()]
+    block = [line for name in sorted(entries) for line in entries[name]]
+    return "\n".join(lines[: start + 1] + block + lines[end:]) + "\n"
+
+
+def accounts_for(invoices: Iterable[Invoice], client_names: dict[str, str]) -> dict[str, dict[str, str]]:
+    """Every account these invoices post to, with metadata for the receivables."""
+    needed: dict[str, dict[str, str]] = {}
+    for invoice in invoices:
+        needed[accounts.receivable(invoice.account)] = {
+            "account_number": invoice.account,
+            "client": client_names.get(invoice.account, invoice.client),
+        }
+        for name, _ in invoice_postings(invoice):
+            needed.setdefault(name, {})
+    return needed
+
+
+# --- main.beancount ----------------------------------------------------------------------------------------------
+
+BEGIN = "; --- invoices: one include per billed month, kept by `otb bill` ---"
+END = "; --- end of invoices ---"
+
+
+def main_skeleton(settings: Settings) -> str:
+    return (
+        f"; {settings.business.name}: the books. Browse them with `make fava`.\n"
+        f"option \"title\" {quote(settings.business.name or 'OTB Billing')}\n"
+        f"option \"operating_currency\" \"{settings.currency}\"\n"
+        "\n"
+        'include "accounts.beancount"\n'
+        "\n"
+        f"{BEGIN}\n{END}\n"
+    )
+
+
+def with_include(main_text: str, include_path: str) -> str:
+    """main.beancount with `include "<path>"` in the managed block (sorted), or appended if there is none."""
+    line = f'include "{include_path}"'
+    lines = main_text.splitlines()
+    if line in (l.strip() for l in lines):
+        return main_text
+    if BEGIN in lines and END in lines:
+        start, end = lines.index(BEGIN), lines.index(END)
+        block = sorted(set(lines[start + 1 : end]) | {line})
+        lines = lines[: start + 1] + block + lines[end:]
+        return "\n".join(lines) + "\n"
+    return main_text.rstrip("\n") + "\n" + line + "\n"

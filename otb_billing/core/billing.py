@@ -1,0 +1,127 @@
+"""Billing a whole month: split the exports by client, bill each client, collect warnings.
+
+Pure: takes what the readers produced and what the ledger remembers, returns invoices and problems.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from decimal import Decimal
+from typing import Callable, Collection, Iterable, Sequence
+
+from .errors import Problem, Source
+from .model import BillResult, Config, Exports, Inventory, Invoice, PriorInvoice
+from .money import ZERO
+from .month import Month
+from .rules import bill_client
+
+
+def split_exports(exports: Exports) -> dict[str, Inventory]:
+    """Export rows grouped by account, keeping each file's order."""
+    parts: dict[str, dict[str, list]] = defaultdict(lambda: {"users": [], "assets": [], "tickets": [], "usage": []})
+    for kind in ("users", "assets", "tickets", "usage"):
+        for row in getattr(exports, kind):
+            parts[row.account][kind].append(row)
+    return {
+        account: Inventory(tuple(p["users"]), tuple(p["assets"]), tuple(p["tickets"]), tuple(p["usage"]))
+        for account, p in parts.items()
+    }
+
+
+def pool_used_before(priors: Iterable[PriorInvoice], account: str, month: Month, pool_year: int) -> Decimal:
+    """Yearly prepaid hours already used by this client's earlier invoices of the same pool year."""
+    return sum(
+        (
+            p.prepaid_yearly_used
+            for p in priors
+            if p.account == account and p.pool_year == pool_year and p.month < month
+        ),
+        ZERO,
+    )
+
+
+def previous_totals(priors: Iterable[PriorInvoice], month: Month) -> dict[str, Decimal]:
+    """Each client's most recent invoice total before `month`."""
+    latest: dict[str, PriorInvoice] = {}
+    for prior in priors:
+        if prior.month < month and (prior.account not in latest or latest[prior.account].month < prior.month):
+            latest[prior.account] = prior
+    return {account: p.total for account, p in latest.items()}
+
+
+def bill_month(
+    config: Config,
+    exports: Exports,
+    month: Month,
+    priors: Sequence[PriorInvoice] = (),
+    only: Collection[str] = (),
+    progress: Callable[[], None] | None = None,
+) -> BillResult:
+    """Invoices for every client in its contract window (or only the accounts in `only`)."""
+    errors: list[Problem] = []
+    warnings: list[Problem] = []
+    inventories = split_exports(exports)
+    clients = {c.account: c for c in config.clients}
+    _warn_unknown_accounts(exports, clients, warnings)
+    priors_by_account: dict[str, list[PriorInvoice]] = defaultdict(list)
+    for prior in priors:
+        priors_by_account[prior.account].append(prior)
+
+    invoices: list[Invoice] = []
+    for client in sorted(config.clients, key=lambda c: c.account):
+        if only and client.account not in only:
+            continue
+        if progress is not None:
+            progress()
+        inventory = inventories.get(client.account, Inventory())
+        if not client.in_contract(month):
+            if not inventory.empty:
+                warnings.append(
+                    Problem(client.source, f"{client.name}: export rows for {month} but the month is outside its "
+                            f"contract ({client.start or '…'} to {client.end or '…'}); not billed")
+                )
+            continue
+        plan = config.plans[client.plan]
+        pool_year = month.pool_year(client.prepaid.year_starts_month)
+        used = pool_used_before(priors_by_account[client.account], client.account, month, pool_year)
+        invoice = bill_client(
+            client, plan, inventory, month, config.settings, config.services, config.tax_rules, used, errors
+        )
+        if inventory.empty:
+            warnings.append(Problem(client.source, f"{client.name} ({client.account}) has no export rows for {month}"))
+        _warn_unmatched_overrides(client, inventory, warnings)
+        if invoice is not None:
+            invoices.append(invoice)
+    return BillResult(
+        month=month,
+        invoices=tuple(invoices),
+        errors=tuple(errors),
+        warnings=tuple(warnings),
+        previous_totals=previous_totals(priors, month),
+    )
+
+
+def _warn_unknown_accounts(exports: Exports, clients: dict, warnings: list[Problem]) -> None:
+    for kind in ("users", "assets", "tickets", "usage"):
+        rows = [row for row in getattr(exports, kind) if row.account not in clients]
+        counts = Counter(row.account for row in rows)
+        for account, count in sorted(counts.items()):
+            first = next(row for row in rows if row.account == account)
+            warnings.append(
+                Problem(
+                    Source(first.source.file, first.source.line),
+                    f"{count} row(s) for account '{account}', which has no client file: not billed",
+                    f"add clients/{account}-<name>.yaml to bill them",
+                )
+            )
+
+
+def _warn_unmatched_overrides(client, inventory: Inventory, warnings: list[Problem]) -> None:
+    asset_ids = {row.asset_id for row in inventory.assets}
+    user_ids = {row.user_id for row in inventory.users}
+    for asset_id, override in sorted(client.asset_overrides.items()):
+        if asset_id not in asset_ids:
+            warnings.append(Problem(override.source, f"asset override '{asset_id}' matches no row in assets.csv"))
+    for user_id, override in sorted(client.user_overrides.items()):
+        if user_id not in user_ids:
+            warnings.append(Problem(override.source, f"user override '{user_id}' matches no row in users.csv"))

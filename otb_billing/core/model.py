@@ -1,0 +1,431 @@
+"""Plain data types of the billing core: what readers produce and what writers render.
+
+All frozen: an invoice computed once is never changed, only rendered. Money and quantities are Decimal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Mapping
+
+from .errors import Problem, Source
+from .money import ZERO
+from .month import Month
+
+DEVICE_TYPES = ("workstation", "server", "vm", "switch", "firewall")
+DEVICE_PLURALS = {
+    "workstation": "workstations",
+    "server": "servers",
+    "vm": "vms",
+    "switch": "switches",
+    "firewall": "firewalls",
+}
+MONEY_RATE_KEYS = (
+    "per_user",
+    "per_workstation",
+    "per_server",
+    "per_vm",
+    "per_switch",
+    "per_firewall",
+    "per_hour",
+    "backup_base_workstation",
+    "backup_base_server",
+    "backup_per_tb",
+)
+QUANTITY_RATE_KEYS = ("backup_included_tb",)
+FLAG_RATE_KEYS = ("backup_included_per_device",)
+RATE_KEYS = MONEY_RATE_KEYS + QUANTITY_RATE_KEYS + FLAG_RATE_KEYS
+SUPPORT_LEVELS = ("hourly", "flat")
+USER_KINDS = ("paid", "free", "custom")
+ASSET_KINDS = DEVICE_TYPES + ("custom", "no_charge")
+
+# Invoice line categories, grouped into the five totals the JSON and the seed's snapshot report.
+GROUP_OF_CATEGORY = {
+    "users": "users",
+    **{plural: "assets" for plural in DEVICE_PLURALS.values()},
+    "devices": "assets",
+    "backup": "backup",
+    "support": "tickets",
+}
+GROUPS = ("users", "assets", "backup", "tickets", "line_items")
+
+
+@dataclass(frozen=True, slots=True)
+class Rates:
+    """Effective rates of a plan term, possibly overridden by a client. A rate left out is 0."""
+
+    values: Mapping[str, Decimal]
+    backup_included_per_device: bool = False
+
+    def __getitem__(self, key: str) -> Decimal:
+        return self.values.get(key, ZERO)
+
+    def overridden(self, values: Mapping[str, Decimal], per_device: bool | None) -> "Rates":
+        merged = dict(self.values)
+        merged.update(values)
+        flag = self.backup_included_per_device if per_device is None else per_device
+        return Rates(merged, flag)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    name: str
+    support_level: str
+    terms: Mapping[str, Rates]
+    source: Source
+
+
+@dataclass(frozen=True, slots=True)
+class Business:
+    name: str
+    email: str = ""
+    phone: str = ""
+    website: str = ""
+    address: tuple[str, ...] = ()
+    province: str = ""
+    country: str = "CA"
+    tagline: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TaxRule:
+    """One row of the effective-dated tax table: `name` at `rate` percent in `province` from start to end."""
+
+    name: str
+    province: str
+    rate: Decimal
+    registration: str
+    start: dt.date | None = None
+    end: dt.date | None = None
+
+    def applies(self, province: str, day: dt.date) -> bool:
+        return (
+            self.province == province
+            and (self.start is None or self.start <= day)
+            and (self.end is None or day <= self.end)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    business: Business
+    currency: str = "CAD"
+    timezone: str = "America/Toronto"
+    terms_days: int = 30
+    number_format: str = "{account}-{year}{month:02d}"
+    footer: str = ""
+    registrations: Mapping[str, str] = field(default_factory=dict)
+    local_country: str = "CA"
+    asset_types: Mapping[str, str] = field(default_factory=dict)
+    tax_rules: tuple[TaxRule, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    code: str
+    name: str
+    rate: Decimal
+    unit: str
+    taxable: bool
+    source: Source
+
+
+@dataclass(frozen=True, slots=True)
+class UserOverride:
+    kind: str  # paid | free | custom
+    rate: Decimal | None
+    source: Source
+
+
+@dataclass(frozen=True, slots=True)
+class AssetOverride:
+    kind: str  # a device type | custom | no_charge
+    rate: Decimal | None
+    source: Source
+
+
+@dataclass(frozen=True, slots=True)
+class ManualUser:
+    name: str
+    kind: str
+    rate: Decimal | None
+    notes: str
+    source: Source
+
+
+@dataclass(frozen=True, slots=True)
+class ManualAsset:
+    hostname: str
+    kind: str
+    rate: Decimal | None
+    notes: str
+    backup_tb: Decimal
+    source: Source
+
+
+@dataclass(frozen=True, slots=True)
+class LineItem:
+    """A charge written in the client file: monthly, one_off, yearly, or a catalog service."""
+
+    kind: str  # monthly | one_off | yearly | service
+    name: str
+    description: str
+    rate: Decimal | None  # None: a service item priced from the catalog
+    quantity: Decimal
+    source: Source
+    month: Month | None = None  # one_off, and a service item for one month
+    month_number: int | None = None  # yearly
+    start: Month | None = None  # monthly and recurring service: `from`
+    until: Month | None = None
+    service: str = ""
+    taxable: bool | None = None  # None: the service's setting, or taxable
+
+    def due_in(self, month: Month) -> bool:
+        if self.kind == "one_off":
+            return self.month == month
+        if self.kind == "yearly":
+            return self.month_number == month.month
+        if self.month is not None:
+            return self.month == month
+        return (self.start is None or self.start <= month) and (self.until is None or month <= self.until)
+
+
+@dataclass(frozen=True, slots=True)
+class Prepaid:
+    monthly: Decimal = ZERO
+    yearly: Decimal = ZERO
+    year_starts_month: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    account: str
+    name: str
+    plan: str
+    term: str
+    source: Source
+    billing_emails: tuple[str, ...] = ()
+    address: tuple[str, ...] = ()
+    province: str = ""
+    country: str = "CA"
+    support_level: str | None = None
+    terms_days: int | None = None
+    start: Month | None = None
+    end: Month | None = None
+    tax_exempt: str = ""
+    rates: Mapping[str, Decimal] = field(default_factory=dict)
+    backup_included_per_device: bool | None = None
+    prepaid: Prepaid = Prepaid()
+    user_overrides: Mapping[str, UserOverride] = field(default_factory=dict)
+    asset_overrides: Mapping[str, AssetOverride] = field(default_factory=dict)
+    manual_users: tuple[ManualUser, ...] = ()
+    manual_assets: tuple[ManualAsset, ...] = ()
+    line_items: tuple[LineItem, ...] = ()
+
+    def in_contract(self, month: Month) -> bool:
+        return (self.start is None or self.start <= month) and (self.end is None or month <= self.end)
+
+
+# --- Exports: the month's inventory and usage --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UserRow:
+    account: str
+    user_id: str
+    name: str
+    email: str
+    active: bool
+    source: Source
+
+
+@dataclass(frozen=True, slots=True)
+class AssetRow:
+    account: str
+    asset_id: str
+    hostname: str
+    type: str  # as exported, lower-cased; resolved against aliases when billed
+    backup_tb: Decimal
+    source: Source
+
+
+@dataclass(frozen=True, slots=True)
+class TimeRow:
+    account: str
+    ticket: str
+    subject: str
+    when: dt.datetime  # in the settings timezone
+    hours: Decimal
+    billable: bool
+    source: Source
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRow:
+    account: str
+    service: str
+    quantity: Decimal
+    description: str
+    source: Source
+
+
+@dataclass(frozen=True, slots=True)
+class Exports:
+    month: Month
+    users: tuple[UserRow, ...] = ()
+    assets: tuple[AssetRow, ...] = ()
+    tickets: tuple[TimeRow, ...] = ()
+    usage: tuple[UsageRow, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Inventory:
+    """One client's share of the exports."""
+
+    users: tuple[UserRow, ...] = ()
+    assets: tuple[AssetRow, ...] = ()
+    tickets: tuple[TimeRow, ...] = ()
+    usage: tuple[UsageRow, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not (self.users or self.assets or self.tickets or self.usage)
+
+
+# --- Results ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One invoice line. amount == cents(quantity * rate), always (see core.money.line_amount)."""
+
+    category: str  # users, workstations, ..., devices, backup, support, item:<name>, service:<code>
+    description: str
+    quantity: Decimal
+    rate: Decimal
+    amount: Decimal
+    taxable: bool = True
+    item: str = ""  # the QuickBooks Product/Service name
+
+    @property
+    def group(self) -> str:
+        return GROUP_OF_CATEGORY.get(self.category, "line_items")
+
+
+@dataclass(frozen=True, slots=True)
+class TaxLine:
+    name: str  # GST, HST, QST, PST, RST
+    rate: Decimal  # percent
+    base: Decimal
+    amount: Decimal
+    registration: str = ""
+    province: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TicketSummary:
+    """Hours of one ticket in the month, for the itemized detail."""
+
+    ticket: str
+    subject: str
+    hours: Decimal
+    billable_hours: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    users: int = 0
+    workstations: int = 0
+    servers: int = 0
+    vms: int = 0
+    switches: int = 0
+    firewalls: int = 0
+    hours: Decimal = ZERO
+    billable_hours: Decimal = ZERO
+    prepaid_hours_used: Decimal = ZERO
+    backup_tb: Decimal = ZERO
+
+
+@dataclass(frozen=True, slots=True)
+class Invoice:
+    number: str
+    account: str
+    client: str
+    month: Month
+    date: dt.date
+    due: dt.date
+    currency: str
+    plan: str
+    term: str
+    support_level: str
+    lines: tuple[Line, ...]
+    taxes: tuple[TaxLine, ...]
+    counts: Counts
+    notes: tuple[str, ...] = ()
+    prepaid_monthly_used: Decimal = ZERO
+    prepaid_yearly_used: Decimal = ZERO
+    pool_year: int = 0
+    tickets: tuple[TicketSummary, ...] = ()
+    status: str = "draft"
+
+    @property
+    def subtotal(self) -> Decimal:
+        return sum((line.amount for line in self.lines), ZERO)
+
+    @property
+    def taxable_subtotal(self) -> Decimal:
+        return sum((line.amount for line in self.lines if line.taxable), ZERO)
+
+    @property
+    def tax(self) -> Decimal:
+        return sum((tax.amount for tax in self.taxes), ZERO)
+
+    @property
+    def total(self) -> Decimal:
+        return self.subtotal + self.tax
+
+    def group_totals(self) -> dict[str, Decimal]:
+        totals = {group: ZERO for group in GROUPS}
+        for line in self.lines:
+            totals[line.group] += line.amount
+        return totals
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Everything a billing repo's YAML says: settings, plans by name, clients, services by code."""
+
+    settings: Settings
+    plans: Mapping[str, Plan]
+    clients: tuple[Client, ...]
+    services: Mapping[str, Service]
+
+    @property
+    def tax_rules(self) -> tuple[TaxRule, ...]:
+        from .tax import DEFAULT_RULES
+
+        return self.settings.tax_rules + DEFAULT_RULES
+
+
+@dataclass(frozen=True, slots=True)
+class PriorInvoice:
+    """What the ledger remembers of an earlier invoice: enough for the prepaid pool and month-over-month."""
+
+    number: str
+    account: str
+    month: Month
+    total: Decimal
+    pool_year: int
+    prepaid_yearly_used: Decimal
+    finalized: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class BillResult:
+    month: Month
+    invoices: tuple[Invoice, ...]
+    errors: tuple["Problem", ...]
+    warnings: tuple["Problem", ...]
+    previous_totals: Mapping[str, Decimal] = field(default_factory=dict)

@@ -1,0 +1,59 @@
+"""A billing month (year, month) and the few date facts billing needs about it."""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+_MONTH_RE = re.compile(r"^(\d{4})-(\d{1,2})$")
+
+MONTH_NAMES = list(calendar.month_name)
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class Month:
+    year: int
+    month: int
+
+    @classmethod
+    def parse(cls, text: str) -> "Month":
+        """`2024-10` -> Month(2024, 10); raises ValueError with the accepted form."""
+        match = _MONTH_RE.match(str(text).strip())
+        if not match:
+            raise ValueError(f"'{text}' is not a month; write it as YYYY-MM, e.g. 2024-10")
+        year, month = int(match.group(1)), int(match.group(2))
+        if not 1 <= month <= 12:
+            raise ValueError(f"'{text}' has no month {month}; months run 01 to 12")
+        return cls(year, month)
+
+    @classmethod
+    def of(cls, day: dt.date) -> "Month":
+        return cls(day.year, day.month)
+
+    def __str__(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}"
+
+    @property
+    def first_day(self) -> dt.date:
+        return dt.date(self.year, self.month, 1)
+
+    @property
+    def last_day(self) -> dt.date:
+        return dt.date(self.year, self.month, calendar.monthrange(self.year, self.month)[1])
+
+    @property
+    def label(self) -> str:
+        """`October 2024`."""
+        return f"{MONTH_NAMES[self.month]} {self.year}"
+
+    def previous(self) -> "Month":
+        return Month(self.year - 1, 12) if self.month == 1 else Month(self.year, self.month - 1)
+
+    def next(self) -> "Month":
+        return Month(self.year + 1, 1) if self.month == 12 else Month(self.year, self.month + 1)
+
+    def pool_year(self, starts_month: int = 1) -> int:
+        """The prepaid-hours pool year this month belongs to, named by the calendar year it starts in."""
+        return self.year if self.month >= starts_month else self.year - 1

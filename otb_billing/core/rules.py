@@ -1,0 +1,324 @@
+"""Billing rules: one pure function per charge kind, and `bill_client` that puts an invoice together.
+
+Nothing here reads a file or the clock. Problems found while billing (an asset type nobody knows, a service
+missing from the catalog) are appended to the `problems` list the caller passes in, with their source.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Iterable, Mapping, Sequence
+
+from .errors import Problem, did_you_mean
+from .model import (
+    DEVICE_PLURALS,
+    DEVICE_TYPES,
+    AssetRow,
+    Client,
+    Counts,
+    Inventory,
+    Invoice,
+    Line,
+    Plan,
+    Rates,
+    Service,
+    Settings,
+    TaxRule,
+    TicketSummary,
+    TimeRow,
+    UsageRow,
+    UserRow,
+)
+from .money import ZERO, fmt_quantity, line_amount
+from .month import Month
+from .tax import compute_taxes
+
+ONE = Decimal(1)
+DEVICE_LABELS = {"workstation": "Workstation", "server": "Server", "vm": "VM", "switch": "Switch", "firewall": "Firewall"}
+MANAGED = "Managed Services"
+
+
+def _line(category: str, description: str, quantity: Decimal, rate: Decimal, item: str, taxable: bool = True) -> Line:
+    return Line(category, description, quantity, rate, line_amount(quantity, rate), taxable, item)
+
+
+def effective_rates(client: Client, plan: Plan) -> Rates:
+    """The plan's term rates, then the client's `rates` override key by key."""
+    return plan.terms[client.term].overridden(client.rates, client.backup_included_per_device)
+
+
+def support_level(client: Client, plan: Plan) -> str:
+    return client.support_level or plan.support_level
+
+
+# --- users ---------------------------------------------------------------------------------------------------
+
+
+def bill_users(client: Client, rows: Iterable[UserRow], rates: Rates) -> list[Line]:
+    """Each active user row billed per its override (paid, free, custom), then the manual users."""
+    lines = []
+    for row in sorted((r for r in rows if r.active), key=lambda r: (r.name.casefold(), r.user_id)):
+        override = client.user_overrides.get(row.user_id)
+        kind = override.kind if override else "paid"
+        rate = override.rate if override and override.kind == "custom" else None
+        lines.append(_user_line(row.name or row.user_id, kind, rate, rates, ""))
+    for manual in client.manual_users:
+        lines.append(_user_line(manual.name, manual.kind, manual.rate, rates, "manual"))
+    return lines
+
+
+def _user_line(name: str, kind: str, custom_rate: Decimal | None, rates: Rates, tag: str) -> Line:
+    if kind == "free":
+        rate, notes = ZERO, ["free"]
+    elif kind == "custom":
+        rate, notes = custom_rate or ZERO, ["custom rate"]
+    else:
+        rate, notes = rates["per_user"], []
+    if tag:
+        notes.append(tag)
+    suffix = f" ({', '.join(notes)})" if notes else ""
+    return _line("users", f"User: {name}{suffix}", ONE, rate, MANAGED)
+
+
+# --- devices and backup ----------------------------------------------------------------------------------------
+
+
+def resolve_device_type(exported: str, aliases: Mapping[str, str]) -> str | None:
+    """An export's asset type as one of DEVICE_TYPES (case-insensitive, aliases from settings), or None."""
+    key = exported.strip().casefold()
+    key = aliases.get(key, key)
+    return key if key in DEVICE_TYPES else None
+
+
+def bill_assets(
+    client: Client, rows: Iterable[AssetRow], rates: Rates, aliases: Mapping[str, str], problems: list[Problem]
+) -> tuple[list[Line], list[tuple[str, Decimal]]]:
+    """Device lines, and the (billed type, TB) of every backed-up device for the backup charge."""
+    billed: list[tuple[int, str, str, Line]] = []
+    backed_up: list[tuple[str, Decimal]] = []
+    for row in rows:
+        override = client.asset_overrides.get(row.asset_id)
+        if override and override.kind == "no_charge":
+            continue
+        exported_type = resolve_device_type(row.type, aliases)
+        if override:
+            kind = override.kind
+        elif exported_type is None:
+            problems.append(
+                Problem(
+                    row.source,
+                    f"asset {row.asset_id} ({row.hostname}) has type '{row.type}', which is not a device type",
+                    "use workstation, server, vm, switch or firewall, add an alias under asset_types in "
+                    f"settings.yaml, or override the asset in {client.source.file}",
+                )
+            )
+            continue
+        else:
+            kind = exported_type
+        name = row.hostname or row.asset_id
+        note = f" (exported as {row.type})" if override and kind != "custom" and kind != exported_type else ""
+        line = _device_line(kind, name, override.rate if override else None, rates, note)
+        billed.append((_type_order(kind), name.casefold(), row.asset_id, line))
+        if row.backup_tb > 0:
+            backed_up.append((kind, row.backup_tb))
+    for number, manual in enumerate(client.manual_assets):
+        line = _device_line(manual.kind, manual.hostname, manual.rate, rates, " (manual)")
+        billed.append((_type_order(manual.kind), manual.hostname.casefold(), f"~{number:06d}", line))
+        if manual.backup_tb > 0:
+            backed_up.append((manual.kind, manual.backup_tb))
+    billed.sort(key=lambda entry: entry[:3])
+    return [entry[3] for entry in billed], backed_up
+
+
+def _type_order(kind: str) -> int:
+    return DEVICE_TYPES.index(kind) if kind in DEVICE_TYPES else len(DEVICE_TYPES)
+
+
+def _device_line(kind: str, name: str, custom_rate: Decimal | None, rates: Rates, note: str) -> Line:
+    if kind == "custom":
+        return _line("devices", f"Device: {name} (custom rate)", ONE, custom_rate or ZERO, MANAGED)
+    return _line(DEVICE_PLURALS[kind], f"{DEVICE_LABELS[kind]}: {name}{note}", ONE, rates[f"per_{kind}"], MANAGED)
+
+
+def bill_backup(backed_up: Sequence[tuple[str, Decimal]], rates: Rates) -> list[Line]:
+    """Base fee per backed-up device by billed type, plus storage over the included TB (exact, not rounded)."""
+    lines = []
+    workstations = sum(1 for kind, _ in backed_up if kind == "workstation")
+    servers = sum(1 for kind, _ in backed_up if kind in ("server", "vm"))
+    for count, key, label in (
+        (workstations, "backup_base_workstation", "workstations"),
+        (servers, "backup_base_server", "servers and VMs"),
+    ):
+        if count and rates[key]:
+            lines.append(_line("backup", f"Backup base fee: {label}", Decimal(count), rates[key], "Backup"))
+    total_tb = sum((tb for _, tb in backed_up), ZERO)
+    included = rates["backup_included_tb"]
+    if rates.backup_included_per_device:
+        included *= len(backed_up)
+    overage = max(ZERO, total_tb - included)
+    if overage and rates["backup_per_tb"]:
+        description = f"Backup storage: {_q(total_tb)} TB used, {_q(included)} TB included, {_q(overage)} TB over"
+        lines.append(_line("backup", description, overage, rates["backup_per_tb"], "Backup"))
+    return lines
+
+
+# --- support hours ---------------------------------------------------------------------------------------------
+
+
+def summarize_tickets(rows: Iterable[TimeRow]) -> tuple[TicketSummary, ...]:
+    by_ticket: dict[str, list[TimeRow]] = {}
+    for row in rows:
+        by_ticket.setdefault(row.ticket, []).append(row)
+    summaries = []
+    for ticket, entries in by_ticket.items():
+        subject = next((e.subject for e in entries if e.subject), "")
+        hours = sum((e.hours for e in entries), ZERO)
+        billable = sum((e.hours for e in entries if e.billable), ZERO)
+        summaries.append(TicketSummary(ticket, subject, hours, billable))
+    return tuple(sorted(summaries, key=lambda s: (len(s.ticket), s.ticket)))
+
+
+def apply_prepaid(billable: Decimal, monthly: Decimal, yearly_left: Decimal) -> tuple[Decimal, Decimal, Decimal]:
+    """Monthly allowance first, then the yearly pool, then the rest is charged."""
+    monthly_used = min(billable, monthly)
+    rest = billable - monthly_used
+    yearly_used = min(rest, max(ZERO, yearly_left))
+    return monthly_used, yearly_used, rest - yearly_used
+
+
+def bill_support(
+    client: Client, rows: Sequence[TimeRow], rates: Rates, level: str, pool_used_before: Decimal
+) -> tuple[list[Line], Decimal, Decimal]:
+    """The support-hours line (hourly only) and the prepaid hours it used (monthly, yearly)."""
+    billable = sum((r.hours for r in rows if r.billable), ZERO)
+    if level != "hourly" or billable <= 0:
+        return [], ZERO, ZERO
+    yearly_left = client.prepaid.yearly - pool_used_before
+    monthly_used, yearly_used, charged = apply_prepaid(billable, client.prepaid.monthly, yearly_left)
+    parts = [f"{_q(billable)} h worked"]
+    if monthly_used:
+        parts.append(f"{_q(monthly_used)} h from the monthly prepaid hours")
+    if yearly_used:
+        left = yearly_left - yearly_used
+        parts.append(f"{_q(yearly_used)} h from the yearly pool ({_q(left)} h left)")
+    description = "Support hours: " + ", ".join(parts)
+    return [_line("support", description, charged, rates["per_hour"], "Support Hours")], monthly_used, yearly_used
+
+
+# --- line items and usage --------------------------------------------------------------------------------------
+
+
+def bill_line_items(
+    client: Client, month: Month, services: Mapping[str, Service], problems: list[Problem]
+) -> list[Line]:
+    lines = []
+    for item in client.line_items:
+        if not item.due_in(month):
+            continue
+        if item.kind == "service":
+            service = services.get(item.service)
+            if service is None:
+                problems.append(_unknown_service(item.service, item.source, services))
+                continue
+            rate = item.rate if item.rate is not None else service.rate
+            text = f"{service.name}: {item.description}" if item.description else service.name
+            taxable = service.taxable if item.taxable is None else item.taxable
+            lines.append(_line(f"service:{service.code}", text, item.quantity, rate, service.name, taxable))
+        else:
+            text = f"{item.name}: {item.description}" if item.description else item.name
+            taxable = True if item.taxable is None else item.taxable
+            lines.append(_line(f"item:{item.name}", text, item.quantity, item.rate, item.name, taxable))
+    return lines
+
+
+def bill_usage(rows: Iterable[UsageRow], services: Mapping[str, Service], problems: list[Problem]) -> list[Line]:
+    lines = []
+    for row in rows:
+        service = services.get(row.service)
+        if service is None:
+            problems.append(_unknown_service(row.service, row.source, services))
+            continue
+        text = f"{service.name}: {row.description}" if row.description else f"{service.name} ({service.unit})"
+        lines.append(
+            _line(f"service:{service.code}", text, row.quantity, service.rate, service.name, service.taxable)
+        )
+    return lines
+
+
+def _unknown_service(code: str, source, services: Mapping[str, Service]) -> Problem:
+    return Problem(source, f"service '{code}' is not in services.yaml", did_you_mean(code, services))
+
+
+def _q(value: Decimal) -> str:
+    return fmt_quantity(value)
+
+
+# --- the invoice -----------------------------------------------------------------------------------------------
+
+
+def invoice_number(settings: Settings, account: str, month: Month) -> str:
+    return settings.number_format.format(account=account, year=month.year, month=month.month)
+
+
+def bill_client(
+    client: Client,
+    plan: Plan,
+    inventory: Inventory,
+    month: Month,
+    settings: Settings,
+    services: Mapping[str, Service],
+    tax_rules: Sequence[TaxRule],
+    pool_used_before: Decimal,
+    problems: list[Problem],
+) -> Invoice | None:
+    """One client's invoice for the month, or None when there is nothing to bill."""
+    rates = effective_rates(client, plan)
+    level = support_level(client, plan)
+    user_lines = bill_users(client, inventory.users, rates)
+    asset_lines, backed_up = bill_assets(client, inventory.assets, rates, settings.asset_types, problems)
+    backup_lines = bill_backup(backed_up, rates)
+    support_lines, monthly_used, yearly_used = bill_support(client, inventory.tickets, rates, level, pool_used_before)
+    item_lines = bill_line_items(client, month, services, problems)
+    usage_lines = bill_usage(inventory.usage, services, problems)
+    lines = tuple(user_lines + asset_lines + backup_lines + support_lines + item_lines + usage_lines)
+    tickets = summarize_tickets(inventory.tickets)
+    if not lines:
+        return None
+    date = month.last_day
+    terms = client.terms_days if client.terms_days is not None else settings.terms_days
+    taxable = sum((line.amount for line in lines if line.taxable), ZERO)
+    taxes, notes = compute_taxes(client, settings, date, taxable, tax_rules)
+    kinds = [line.category for line in asset_lines]
+    counts = Counts(
+        users=len(user_lines),
+        workstations=kinds.count("workstations"),
+        servers=kinds.count("servers"),
+        vms=kinds.count("vms"),
+        switches=kinds.count("switches"),
+        firewalls=kinds.count("firewalls"),
+        hours=sum((t.hours for t in tickets), ZERO),
+        billable_hours=sum((t.billable_hours for t in tickets), ZERO),
+        prepaid_hours_used=monthly_used + yearly_used,
+        backup_tb=sum((tb for _, tb in backed_up), ZERO),
+    )
+    return Invoice(
+        number=invoice_number(settings, client.account, month),
+        account=client.account,
+        client=client.name,
+        month=month,
+        date=date,
+        due=date + dt.timedelta(days=terms),
+        currency=settings.currency,
+        plan=plan.name,
+        term=client.term,
+        support_level=level,
+        lines=lines,
+        taxes=taxes,
+        counts=counts,
+        notes=notes,
+        prepaid_monthly_used=monthly_used,
+        prepaid_yearly_used=yearly_used,
+        pool_year=month.pool_year(client.prepaid.year_starts_month),
+        tickets=tickets,
+    )

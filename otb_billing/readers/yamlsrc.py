@@ -1,0 +1,132 @@
+"""A YAML loader that remembers the line of every value and reads numbers as Decimal, never float.
+
+It also resolves scalars the YAML 1.2 way: only true/false are booleans, so `province: ON` stays the string
+"ON" and `country: NO` stays "NO" (YAML 1.1 would turn both into booleans).
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+import yaml
+
+try:  # libyaml is much faster; the pure-Python parser gives the same marks
+    from yaml import CSafeLoader as _BaseLoader
+except ImportError:  # pragma: no cover
+    from yaml import SafeLoader as _BaseLoader
+
+
+class YMap(dict):
+    """A mapping that knows its file, its own line, and the line of each key."""
+
+    file: str = ""
+    line: int = 0
+    key_lines: dict
+
+    def line_of(self, key) -> int:
+        return self.key_lines.get(key, self.line)
+
+
+class YList(list):
+    """A sequence that knows its file, its own line, and the line of each item."""
+
+    file: str = ""
+    line: int = 0
+    item_lines: list
+
+    def line_of(self, index: int) -> int:
+        return self.item_lines[index] if index < len(self.item_lines) else self.line
+
+
+class YInt(int):
+    """An integer that keeps its text, so an account `012345` written without quotes is not mangled."""
+
+    raw: str
+
+
+class Loader(_BaseLoader):
+    yaml_implicit_resolvers: dict = {}
+
+
+_IMPLICIT = [
+    ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", list("tTfF")),
+    ("tag:yaml.org,2002:int", r"^[-+]?[0-9][0-9_]*$", list("-+0123456789")),
+    (
+        "tag:yaml.org,2002:float",
+        r"^(?:[-+]?(?:[0-9][0-9_]*)?\.[0-9_]+(?:[eE][-+]?[0-9]+)?|[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+"
+        r"|[-+]?[0-9][0-9_]*\.[0-9_]*)$",
+        list("-+0123456789."),
+    ),
+    ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+    ("tag:yaml.org,2002:timestamp", r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", list("0123456789")),
+]
+for _tag, _regexp, _first in _IMPLICIT:
+    Loader.add_implicit_resolver(_tag, re.compile(_regexp), _first)
+
+
+def _construct_mapping(loader: Loader, node: yaml.MappingNode) -> YMap:
+    loader.flatten_mapping(node)
+    result = YMap()
+    result.file = loader.name_for_errors
+    result.line = node.start_mark.line + 1
+    result.key_lines = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if isinstance(key, YInt):
+            key = key.raw
+        elif not isinstance(key, (str, int, bool, Decimal)) and key is not None:
+            key = str(key)
+        if key in result:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key '{key}' (it appears earlier on line {result.key_lines[key]})",
+                key_node.start_mark,
+            )
+        result[key] = loader.construct_object(value_node, deep=True)
+        result.key_lines[key] = key_node.start_mark.line + 1
+    return result
+
+
+def _construct_sequence(loader: Loader, node: yaml.SequenceNode) -> YList:
+    result = YList(loader.construct_object(child, deep=True) for child in node.value)
+    result.file = loader.name_for_errors
+    result.line = node.start_mark.line + 1
+    result.item_lines = [child.start_mark.line + 1 for child in node.value]
+    return result
+
+
+def _construct_int(loader: Loader, node: yaml.ScalarNode) -> YInt:
+    text = node.value
+    value = YInt(text.replace("_", ""))
+    value.raw = text
+    return value
+
+
+def _construct_decimal(loader: Loader, node: yaml.ScalarNode) -> Decimal:
+    return Decimal(node.value.replace("_", ""))
+
+
+Loader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
+Loader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)
+Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+Loader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
+
+
+def load_yaml(text: str, name: str):
+    """Parse YAML text; `name` is the file name used in every later message. Raises yaml.YAMLError."""
+    loader = Loader(text)
+    loader.name_for_errors = name
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
+def yaml_error_line(error: yaml.YAMLError) -> tuple[int, str]:
+    """(1-based line, message) of a YAML syntax error."""
+    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    line = mark.line + 1 if mark is not None else 0
+    problem = getattr(error, "problem", None) or str(error)
+    context = getattr(error, "context", None)
+    message = f"{context}: {problem}" if context and context not in problem else problem
+    return line, message

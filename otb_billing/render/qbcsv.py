@@ -1,0 +1,77 @@
+"""QuickBooks-compatible invoice CSV (one row per item) and the month's ZIP of them all.
+
+Every row satisfies round_half_up(Qty x Rate) == Amount, and the rows add up to the invoice subtotal.
+Text cells that a spreadsheet would run as a formula (= + - @, tab, CR) are prefixed with a quote.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+from decimal import Decimal
+
+from ..core.model import Invoice, Line
+from ..core.money import fmt_money, fmt_quantity
+
+COLUMNS = ["InvoiceNo", "Customer", "InvoiceDate", "DueDate", "Item(Product/Service)", "Description", "Qty", "Rate",
+           "Amount", "TaxCode"]
+ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+def neutralize(cell: str) -> str:
+    return "'" + cell if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
+
+
+def fmt_rate(rate: Decimal) -> str:
+    """Two decimals, or as many as the rate really has (0.0005 per request stays 0.0005)."""
+    return fmt_money(rate) if rate == rate.quantize(Decimal("0.01")) else fmt_quantity(rate)
+
+
+def tax_code(invoice: Invoice, line: Line) -> str:
+    if not line.taxable:
+        return "Exempt"
+    if invoice.taxes:
+        return "+".join(t.name for t in invoice.taxes)
+    if invoice.notes:
+        return "Zero-rated" if invoice.notes[0].startswith("Zero-rated") else "Exempt"
+    return ""
+
+
+def invoice_csv(invoice: Invoice) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    for line in invoice.lines:
+        writer.writerow([
+            invoice.number,
+            neutralize(invoice.client),
+            invoice.date.isoformat(),
+            invoice.due.isoformat(),
+            neutralize(line.item),
+            neutralize(line.description),
+            fmt_quantity(line.quantity),
+            fmt_rate(line.rate),
+            fmt_money(line.amount),
+            tax_code(invoice, line),
+        ])
+    return buffer.getvalue()
+
+
+def csv_filename(invoice: Invoice) -> str:
+    """`Acme Corporation-620547-202410.csv`, with characters no file system likes replaced."""
+    name = re.sub(r'[\\/:*?"<>|\x00-\x1f]', "-", invoice.client).strip(" .") or invoice.account
+    return f"{name}-{invoice.number}.csv"
+
+
+def month_zip(files: dict[str, bytes]) -> bytes:
+    """A ZIP of the named files, sorted, with fixed timestamps so the same CSVs give the same bytes."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in sorted(files):
+            info = zipfile.ZipInfo(name, ZIP_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, files[name])
+    return buffer.getvalue()

@@ -1,0 +1,117 @@
+"""The result of a billing run for people (a table) and for programs (one JSON document)."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+from ..core.model import BillResult, Invoice
+from ..core.money import ZERO, fmt_display, fmt_money, fmt_quantity
+
+CHANGE_FLAG = Decimal(20)  # percent
+
+
+def invoice_json(invoice: Invoice) -> dict:
+    totals = invoice.group_totals()
+    counts = invoice.counts
+    return {
+        "invoice": invoice.number,
+        "account": invoice.account,
+        "client": invoice.client,
+        "date": invoice.date.isoformat(),
+        "due": invoice.due.isoformat(),
+        "currency": invoice.currency,
+        "status": invoice.status,
+        "plan": invoice.plan,
+        "term": invoice.term,
+        "support_level": invoice.support_level,
+        "totals": {group: fmt_money(amount) for group, amount in totals.items()},
+        "subtotal": fmt_money(invoice.subtotal),
+        "taxes": [
+            {"name": t.name, "rate": fmt_quantity(t.rate), "base": fmt_money(t.base), "amount": fmt_money(t.amount)}
+            for t in invoice.taxes
+        ],
+        "tax": fmt_money(invoice.tax),
+        "total": fmt_money(invoice.total),
+        "notes": list(invoice.notes),
+        "counts": {
+            "users": counts.users,
+            "workstations": counts.workstations,
+            "servers": counts.servers,
+            "vms": counts.vms,
+            "switches": counts.switches,
+            "firewalls": counts.firewalls,
+            "hours": fmt_quantity(counts.hours),
+            "billable_hours": fmt_quantity(counts.billable_hours),
+            "prepaid_hours_used": fmt_quantity(counts.prepaid_hours_used),
+            "backup_tb": fmt_quantity(counts.backup_tb),
+        },
+        "lines": [
+            {
+                "category": line.category,
+                "description": line.description,
+                "quantity": fmt_quantity(line.quantity),
+                "rate": fmt_quantity(line.rate) if line.rate != line.rate.quantize(Decimal("0.01")) else fmt_money(line.rate),
+                "amount": fmt_money(line.amount),
+            }
+            for line in invoice.lines
+        ],
+    }
+
+
+def result_json(result: BillResult, invoices: tuple[Invoice, ...] | None = None) -> str:
+    invoices = result.invoices if invoices is None else invoices
+    document = {
+        "month": str(result.month),
+        "invoices": [invoice_json(inv) for inv in invoices],
+        "warnings": [str(w) for w in result.warnings],
+        "totals": {
+            "invoices": len(invoices),
+            "subtotal": fmt_money(sum((i.subtotal for i in invoices), ZERO)),
+            "tax": fmt_money(sum((i.tax for i in invoices), ZERO)),
+            "total": fmt_money(sum((i.total for i in invoices), ZERO)),
+        },
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def change_text(total: Decimal, previous: Decimal | None) -> tuple[str, bool]:
+    """(`+12.5%`, flagged?) against the previous month's invoice."""
+    if previous is None:
+        return "new", False
+    if previous == 0:
+        return ("—" if total == 0 else "from 0"), total != 0
+    pct = (total - previous) / previous * 100
+    return f"{pct:+.1f}%", abs(pct) > CHANGE_FLAG
+
+
+def result_table(result: BillResult, invoices: tuple[Invoice, ...] | None = None) -> str:
+    invoices = result.invoices if invoices is None else invoices
+    rows = [("Invoice", "Client", "Subtotal", "Tax", "Total", "Previous", "Change")]
+    flagged = 0
+    for inv in invoices:
+        previous = result.previous_totals.get(inv.account)
+        change, flag = change_text(inv.total, previous)
+        flagged += flag
+        rows.append((
+            inv.number, inv.client[:32], fmt_display(inv.subtotal), fmt_display(inv.tax), fmt_display(inv.total),
+            fmt_display(previous) if previous is not None else "—", change + (" !" if flag else ""),
+        ))
+    total = sum((i.total for i in invoices), ZERO)
+    rows.append(("", f"{len(invoices)} invoice(s)", fmt_display(sum((i.subtotal for i in invoices), ZERO)),
+                 fmt_display(sum((i.tax for i in invoices), ZERO)), fmt_display(total), "", ""))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    right = {2, 3, 4, 5}
+    out = []
+    for number, row in enumerate(rows):
+        cells = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))]
+        out.append("  ".join(cells).rstrip())
+        if number == 0 or number == len(rows) - 2:
+            out.append("  ".join("-" * w for w in widths))
+    if flagged:
+        out.append(f"! {flagged} invoice(s) changed by more than {CHANGE_FLAG}% from the previous month: review them")
+    if result.warnings:
+        out.append("")
+        out.append(f"Warnings ({len(result.warnings)}):")
+        out.extend(f"  {w}" for w in result.warnings)
+    return "\n".join(out) + "\n"
