@@ -41,12 +41,12 @@ class InputErrors(Exception):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
-def did_you_mean(word: str, choices: Iterable[str]) -> str:
+def did_you_mean(word: str, choices: Iterable[str], list_known: bool = True) -> str:
     """A hint naming the closest known word, or the list of known words when nothing is close."""
     choices = sorted(set(choices))
     close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     if close:
         return f"did you mean '{close[0]}'?"
-    if len(choices) <= 12:
+    if list_known and len(choices) <= 12:
         return "known: " + ", ".join(choices)
     return ""

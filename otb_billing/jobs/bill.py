@@ -16,7 +16,7 @@ from ..core.money import fmt_money
 from ..core.month import Month
 from ..core.rules import invoice_number
 from ..fsutil import write_all
-from ..readers.config import read_config
+from ..readers.config import read_config_collecting
 from ..readers.exports import read_exports
 from ..render import qbcsv
 
@@ -31,8 +31,11 @@ class BillOutcome:
 
 def compute(root: Path, month: Month, only: Collection[str] = (), progress=None) -> tuple[Config, BillResult, dict]:
     """Read everything and bill; raises InputErrors with every problem in the inputs."""
-    config = read_config(root)
-    exports, problems = read_exports(root, month, config.settings.timezone)
+    config, problems = read_config_collecting(root)
+    if config is None:  # no usable settings.yaml: exports cannot be read without its timezone
+        raise InputErrors(problems)
+    exports, export_problems = read_exports(root, month, config.settings.timezone)
+    problems += export_problems
     ledger = root / "ledger"
     priors = reader.read_priors(ledger, problems)
     accounts = {c.account for c in config.clients}

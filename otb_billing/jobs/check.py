@@ -9,33 +9,32 @@ from beancount import loader
 from ..books.reader import _source
 from ..core.errors import InputErrors, Problem
 from ..core.month import Month
-from ..readers.config import read_config
+from ..readers.config import read_config_collecting
+from .bill import compute
 
 
 def run_check(root: Path, month: Month | None) -> tuple[list[Problem], str]:
-    problems: list[Problem] = []
-    config = None
-    try:
-        config = read_config(root)
-    except InputErrors as exc:
-        problems.extend(exc.problems)
-    if month is not None and config is not None:
-        from .bill import compute
-
+    """(problems, a one-line summary for when there are none)."""
+    config, problems = read_config_collecting(root)
+    if month is not None and not problems:
         try:
-            _, result, _ = compute(root, month)
+            compute(root, month)
         except InputErrors as exc:
             problems.extend(exc.problems)
+    elif month is not None and config is not None:
+        try:  # report the exports' problems too, alongside the YAML's
+            compute(root, month)
+        except InputErrors as exc:
+            problems.extend(p for p in exc.problems if p not in problems)
     main = root / "ledger" / "main.beancount"
     if main.exists():
         _, errors, _ = loader.load_file(str(main))
         for error in errors:
             problems.append(Problem(_source(error.source, root / "ledger"), f"bean-check: {error.message}"))
-    summary = "OK: " + ", ".join(
-        part for part in (
-            f"{len(config.clients)} client(s), {len(config.plans)} plan(s)" if config else "",
-            f"exports of {month} bill cleanly" if month else "",
-            "ledger passes bean-check" if main.exists() else "no ledger yet",
-        ) if part
-    )
-    return problems, summary
+    parts = []
+    if config is not None:
+        parts.append(f"{len(config.clients)} client(s), {len(config.plans)} plan(s)")
+    if month is not None:
+        parts.append(f"exports of {month} bill cleanly")
+    parts.append("ledger passes bean-check" if main.exists() else "no ledger yet")
+    return problems, "OK: " + ", ".join(parts)

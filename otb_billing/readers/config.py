@@ -46,21 +46,24 @@ ACCOUNT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
 LINK_RE = re.compile(r"^[A-Za-z0-9\-_/.]+$")
 
 
+FAILED = object()  # what read_yaml_file returns when the file could not be parsed (the problem is recorded)
+
+
 def read_yaml_file(path: Path, root: Path, problems: list[Problem]):
-    """Parse one YAML file; a syntax error becomes a Problem and None is returned."""
+    """Parse one YAML file; a syntax error becomes a Problem and FAILED is returned."""
     name = relative_name(path, root)
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         problems.append(Problem(Source(name), f"not UTF-8 text ({exc.reason} at byte {exc.start})", "save it as UTF-8"))
-        return None
+        return FAILED
     try:
         return load_yaml(text, name)
     except yaml.YAMLError as exc:
         line, message = yaml_error_line(exc)
-        problems.append(Problem(Source(name, line), f"YAML syntax error: {message}",
-                                "check indentation, colons and quotes on this line"))
-        return None
+        hint = "" if "duplicate key" in message else "check indentation, colons and quotes on this line"
+        problems.append(Problem(Source(name, line), f"YAML syntax error: {message}", hint))
+        return FAILED
 
 
 def relative_name(path: Path, root: Path) -> str:
@@ -71,6 +74,8 @@ def relative_name(path: Path, root: Path) -> str:
 
 
 def _expect_mapping(data, path: Path, root: Path, problems: list[Problem]) -> YMap | None:
+    if data is FAILED:
+        return None
     if data is None:
         problems.append(Problem(Source(relative_name(path, root), 1), "the file is empty"))
         return None
@@ -210,7 +215,7 @@ def read_services(root: Path, problems: list[Problem]) -> dict[str, Service]:
     if not path.exists():
         return {}
     data = read_yaml_file(path, root, problems)
-    if data is None:
+    if data is FAILED or data is None:
         return {}
     name = relative_name(path, root)
     if not isinstance(data, YList):
@@ -504,6 +509,18 @@ def _read_line_items(f: Fields, problems: list[Problem]) -> tuple[LineItem, ...]
 
 def read_config(root: Path) -> Config:
     """The whole repo's YAML; raises InputErrors listing every problem found."""
+    config, problems = read_config_collecting(root)
+    if problems:
+        raise InputErrors(problems)
+    return config
+
+
+def read_config_collecting(root: Path) -> tuple[Config | None, list[Problem]]:
+    """The whole repo's YAML and every problem found; the Config is None when there are problems.
+
+    `settings` is returned separately usable (via Config.settings) only when clean; callers that want to go on
+    reading exports after a config problem use the timezone from `read_settings` themselves.
+    """
     problems: list[Problem] = []
     settings = read_settings(root, problems)
     services = read_services(root, problems)
@@ -516,5 +533,5 @@ def read_config(root: Path) -> Config:
                     problems.append(Problem(item.source, f"service '{item.service}' is not in services.yaml",
                                             did_you_mean(item.service, services)))
     if problems:
-        raise InputErrors(problems)
-    return Config(settings=settings, plans=plans, clients=tuple(clients), services=services)
+        return (Config(settings, plans, tuple(clients), services) if settings else None), problems
+    return Config(settings=settings, plans=plans, clients=tuple(clients), services=services), problems

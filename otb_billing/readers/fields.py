@@ -183,7 +183,7 @@ class Fields:
         choices = list(choices)
         if normalized not in choices:
             self.error(key, f"{self._label(key)} is '{value}', not one of: {', '.join(choices)}",
-                       did_you_mean(normalized, choices))
+                       did_you_mean(normalized, choices, list_known=False))
             return default
         return normalized
 
