@@ -59,7 +59,7 @@ def render_invoice(invoice: Invoice, flag: str = "!") -> str:
         ("support_level", quote(invoice.support_level)),
         ("subtotal", fmt_money(invoice.subtotal)),
         ("users", str(counts.users)),
-        ("devices", str(counts.workstations + counts.servers + counts.vms + counts.switches + counts.firewalls)),
+        ("devices", str(sum(1 for line in invoice.lines if line.group == "assets"))),
         ("backup_tb", fmt_quantity(counts.backup_tb)),
         ("hours", fmt_quantity(counts.hours)),
         ("billable_hours", fmt_quantity(counts.billable_hours)),

@@ -1,0 +1,163 @@
+"""The ledger that `otb bill` writes: valid, formatted, stable, replaced only where it should be, atomic."""
+
+from __future__ import annotations
+
+import tempfile
+
+import pytest
+from beancount import loader
+from beancount.scripts.format import align_beancount
+
+from otb_billing.core.month import Month
+from otb_billing.fsutil import repo_lock
+from otb_billing.jobs.bill import run_bill
+
+USERS = "account,user_id,name,email,active"
+
+
+@pytest.fixture
+def billed(repo):
+    repo.client("A1", name="Alpha")
+    repo.client("B2", name='Beta "Quoted" \\ Co', province="AB")
+    repo.csv("2024-10", "users.csv", USERS, "A1,u1,One,,true", "A1,u2,Two,,true", "B2,u3,Three,,true")
+    result = repo.run("bill", "2024-10")
+    assert result.exit_code == 0, result.output
+    return repo
+
+
+def squash(text: str) -> str:
+    return " ".join(text.split())
+
+
+def month_text(repo, month="2024-10"):
+    return (repo.root / f"ledger/invoices/{month[:4]}/{month}.beancount").read_text()
+
+
+def test_a_new_repo_gets_a_ledger_skeleton_that_passes_bean_check(billed):
+    ledger = billed.root / "ledger"
+    assert (ledger / "main.beancount").exists() and (ledger / "accounts.beancount").exists()
+    assert 'include "invoices/2024/2024-10.beancount"' in (ledger / "main.beancount").read_text()
+    entries, errors, options = loader.load_file(str(ledger / "main.beancount"))
+    assert errors == []
+    txns = [e for e in entries if type(e).__name__ == "Transaction"]
+    assert [(t.flag, sorted(t.links), t.meta["invoice"]) for t in txns] == [
+        ("!", ["A1-202410"], "A1-202410"),
+        ("!", ["B2-202410"], "B2-202410"),
+    ]
+    accounts = (ledger / "accounts.beancount").read_text()
+    assert 'open Assets:Receivable:A1\n  account_number: "A1"\n  client: "Alpha"' in accounts
+
+
+def test_bean_format_leaves_the_files_unchanged(billed):
+    for path in (billed.root / "ledger").rglob("*.beancount"):
+        text = path.read_text()
+        assert align_beancount(text, currency_column=61) == text, path
+
+
+def test_strings_are_escaped(billed):
+    assert '"Beta \\"Quoted\\" \\\\ Co"' in month_text(billed)
+    entries, errors, _ = loader.load_file(str(billed.root / "ledger/main.beancount"))
+    assert errors == []
+    assert any(getattr(e, "payee", None) == 'Beta "Quoted" \\ Co' for e in entries)
+
+
+def test_billing_twice_gives_byte_identical_files(billed):
+    first = billed.snapshot()
+    assert billed.run("bill", "2024-10").exit_code == 0
+    assert billed.snapshot() == first
+
+
+def test_rebilling_one_client_keeps_the_others(billed):
+    before = month_text(billed)
+    b2_block = before[before.index("2024-10-31 ! \"Beta"):]
+    billed.csv("2024-10", "users.csv", USERS, "A1,u1,One,,true", "B2,u3,Three,,true", "B2,u4,Four,,true")
+    assert billed.run("bill", "2024-10", "--client", "A1").exit_code == 0
+    after = month_text(billed)
+    assert after.endswith(b2_block)  # B2 not rebilled although its users changed
+    assert "Assets:Receivable:A1 16.95 CAD" in squash(after)  # one user: 15.00 + 13% HST
+    csvs = sorted(p.name for p in (billed.root / "build/2024-10").glob("*.csv"))
+    assert csvs == ["Alpha-A1-202410.csv", 'Beta -Quoted- - Co-B2-202410.csv']
+
+
+def test_a_full_rebill_drops_drafts_of_clients_no_longer_billed(billed):
+    (billed.root / "clients/B2.yaml").unlink()
+    billed.csv("2024-10", "users.csv", USERS, "A1,u1,One,,true")
+    assert billed.run("bill", "2024-10").exit_code == 0
+    assert "B2-202410" not in month_text(billed)
+    assert [p.name for p in (billed.root / "build/2024-10").glob("*.csv")] == ["Alpha-A1-202410.csv"]
+
+
+def test_finalized_invoices_are_never_rewritten(billed):
+    path = billed.root / "ledger/invoices/2024/2024-10.beancount"
+    path.write_text(path.read_text().replace('2024-10-31 ! "Alpha"', '2024-10-31 * "Alpha"'))
+    final_block = path.read_text().split("\n\n")[1]
+    billed.csv("2024-10", "users.csv", USERS, "A1,u1,One,,true", "B2,u3,Three,,true", "B2,u9,Nine,,true")
+    result = billed.run("bill", "2024-10")
+    assert result.exit_code == 0, result.output
+    assert final_block in path.read_text()
+    assert "A1-202410 is finalized with total 33.90; the inputs now give 16.95. It was not changed" in result.output
+    assert "Finalized invoices kept as they are: A1-202410" in result.output
+    assert "Assets:Receivable:B2 31.50 CAD" in squash(path.read_text())  # 2 x 15 + 5% GST
+
+
+def test_dry_run_writes_nothing(billed):
+    before = billed.snapshot()
+    billed.csv("2024-10", "users.csv", USERS, "A1,u1,One,,true")
+    before = billed.snapshot()
+    assert billed.run("bill", "2024-10", "--dry-run").exit_code == 0
+    assert billed.snapshot() == before
+
+
+def test_a_failed_write_leaves_every_file_as_it_was(billed, monkeypatch):
+    billed.csv("2024-10", "users.csv", USERS, "A1,u1,One,,true", "C3,u5,Five,,true")
+    billed.client("C3", name="Gamma")  # needs a new account opened and a changed month file
+    before = billed.snapshot()
+    real = tempfile.mkstemp
+    calls = []
+
+    def failing_mkstemp(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", failing_mkstemp)
+    with pytest.raises(OSError):
+        run_bill(billed.root, Month(2024, 10))
+    assert billed.snapshot() == before
+    assert not [p for p in (billed.root / "ledger").rglob("*.tmp")]
+
+
+def test_a_second_run_on_the_same_repo_is_refused(billed):
+    with repo_lock(billed.root):
+        result = billed.run("bill", "2024-10")
+    assert result.exit_code == 1
+    assert "another otb run is working on" in result.output
+    assert billed.run("bill", "2024-10").exit_code == 0  # the lock is gone with its holder
+
+
+def test_hand_written_lines_in_main_and_accounts_survive(billed):
+    main = billed.root / "ledger/main.beancount"
+    main.write_text(main.read_text() + '\n; my own notes\noption "render_commas" "TRUE"\n')
+    accounts = billed.root / "ledger/accounts.beancount"
+    accounts.write_text(accounts.read_text() + "2000-01-01 open Expenses:Software\n")
+    billed.csv("2024-11", "users.csv", USERS, "A1,u1,One,,true")
+    assert billed.run("bill", "2024-11").exit_code == 0
+    assert "; my own notes" in main.read_text()
+    assert 'include "invoices/2024/2024-11.beancount"' in main.read_text()
+    assert "2000-01-01 open Expenses:Software" in accounts.read_text()
+    _, errors, _ = loader.load_file(str(main))
+    assert errors == []
+
+
+def test_a_zero_invoice_is_still_booked(repo):
+    """Fully prepaid hours and free users still make an invoice, so the pool use is recorded."""
+    repo.client("A1", 'prepaid_hours: {monthly: 10}\nusers: {"u1": free}\n')
+    repo.csv("2024-10", "users.csv", USERS, "A1,u1,Boss,,true")
+    repo.csv("2024-10", "tickets.csv", "account,ticket,subject,date,hours", "A1,T1,x,2024-10-03,2")
+    assert repo.run("bill", "2024-10").exit_code == 0
+    text = month_text(repo)
+    assert "Assets:Receivable:A1 0.00 CAD" in squash(text)
+    assert "prepaid_monthly_used: 2" in text
+    _, errors, _ = loader.load_file(str(repo.root / "ledger/main.beancount"))
+    assert errors == []
