@@ -27,24 +27,32 @@ def write_atomic(path: Path, content: bytes | str) -> None:
         raise
 
 
-def write_all(files: Mapping[Path, bytes | str]) -> None:
+def write_all(files: Mapping[Path, bytes | str], durable: bool = True) -> None:
     """Stage every file as a temp file first, then replace them in the given order.
 
     Nothing is replaced unless every temp file was written, so a full disk or a bad path leaves all files as
     they were. The order matters for the ledger: accounts before the month file before main.beancount, so the
-    ledger is valid after each single replace.
+    ledger is valid after each single replace. `durable=False` skips fsync, for regenerable output in build/.
     """
     staged: list[tuple[str, Path]] = []
+    folders: set[Path] = set()
     try:
         for path, content in files.items():
-            path.parent.mkdir(parents=True, exist_ok=True)
+            if path.parent not in folders:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                folders.add(path.parent)
             data = content.encode("utf-8") if isinstance(content, str) else content
-            fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            if durable:
+                fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            else:
+                temp = str(path.parent / f".{path.name}.{os.getpid()}.tmp")
+                fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            staged.append((temp, path))
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            staged.append((temp, path))
+                if durable:
+                    handle.flush()
+                    os.fsync(handle.fileno())
     except BaseException:
         for temp, _ in staged:
             with contextlib.suppress(FileNotFoundError):

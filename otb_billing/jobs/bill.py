@@ -126,7 +126,7 @@ def run_bill(
         for stale in build.glob("*.csv"):
             if stale.name not in csvs:
                 stale.unlink()
-    write_all(build_files)
+    write_all(build_files, durable=False)
     outcome.written = list(files) + list(build_files)
     return outcome
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import zoneinfo
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 from ..core.errors import Problem, Source
 from ..core.model import AssetRow, Exports, TimeRow, UsageRow, UserRow
@@ -29,118 +30,145 @@ EXPORT_FILES = {
 }
 
 
-class _Row:
-    """One CSV record with its line and typed cell access; problems go to the shared list."""
+class _Cells:
+    """Typed access to the cells of one file's rows, by column name, with problems recorded per row.
 
-    __slots__ = ("cells", "source", "problems")
+    Column positions are looked up once per file. Every row gets one extra empty cell at the end, and an
+    optional column missing from the header points there, so a missing column reads as blank.
+    """
 
-    def __init__(self, cells: dict, source: Source, problems: list[Problem]):
-        self.cells, self.source, self.problems = cells, source, problems
+    def __init__(self, columns: list[str], problems: list[Problem]):
+        self.problems = problems
+        self.pos: dict[str, int] = {}
+        for position, column in enumerate(columns):
+            self.pos.setdefault(column, position)
 
-    def text(self, column: str) -> str:
-        return (self.cells.get(column) or "").strip()
+    def col(self, column: str) -> int:
+        return self.pos.get(column, -1)
 
-    def required(self, column: str) -> str:
-        value = self.text(column)
+    def error(self, source: Source, message: str, hint: str = "") -> None:
+        self.problems.append(Problem(source, message, hint))
+
+    def required(self, value: str, column: str, source: Source) -> str:
         if not value:
-            self.error(f"empty '{column}'", f"every row needs a {column}")
+            self.error(source, f"empty '{column}'", f"every row needs a {column}")
         return value
 
-    def decimal(self, column: str, default: Decimal | None = None) -> Decimal | None:
-        raw = self.text(column)
-        if not raw:
+    def decimal(self, value: str, column: str, source: Source, default: Decimal | None = None) -> Decimal | None:
+        if not value:
             if default is None:
-                self.error(f"empty '{column}'", "write a number, e.g. 1.5")
+                self.error(source, f"empty '{column}'", "write a number, e.g. 1.5")
             return default
         try:
-            value = parse_decimal(raw)
+            number = parse_decimal(value)
         except ValueError:
-            self.error(f"'{column}' is '{raw}', which is not a number", "write it like 1.5")
+            self.error(source, f"'{column}' is '{value}', which is not a number", "write it like 1.5")
             return default
-        if value < 0:
-            self.error(f"'{column}' is negative ({raw})", "quantities must be 0 or more")
+        if number < 0:
+            self.error(source, f"'{column}' is negative ({value})", "quantities must be 0 or more")
             return default
-        return value
+        return number
 
-    def boolean(self, column: str, default: bool) -> bool:
-        raw = self.text(column).lower()
-        if not raw:
+    def boolean(self, value: str, column: str, source: Source, default: bool) -> bool:
+        if not value:
             return default
-        if raw not in BOOL_WORDS:
-            self.error(f"'{column}' is '{raw}'", "write true/false, yes/no or 1/0")
+        word = BOOL_WORDS.get(value.lower())
+        if word is None:
+            self.error(source, f"'{column}' is '{value}'", "write true/false, yes/no or 1/0")
             return default
-        return BOOL_WORDS[raw]
-
-    def error(self, message: str, hint: str = "") -> None:
-        self.problems.append(Problem(self.source, message, hint))
+        return word
 
 
-def _records(path: Path, name: str, required: tuple, problems: list[Problem]) -> Iterator[_Row]:
+def _records(path: Path, name: str, required: tuple, problems: list[Problem]):
+    """(column names, iterator of (stripped cells + one blank, Source)), or None when the file is unusable."""
     try:
-        handle = path.open(encoding="utf-8-sig", newline="")
-        text = handle.read()
-        handle.close()
+        text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         problems.append(Problem(Source(name), f"not UTF-8 text ({exc.reason} at byte {exc.start})",
                                 "export it as UTF-8 CSV"))
-        return
-    lines = text.splitlines(keepends=True)
-    reader = csv.reader(lines)
+        return None
+    reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader)
     except StopIteration:
         problems.append(Problem(Source(name, 1), "the file is empty; it needs at least a header row",
                                 "header: " + ",".join(required)))
-        return
+        return None
+    except csv.Error as exc:
+        problems.append(Problem(Source(name, 1), f"CSV error: {exc}", "check the quotes on this line"))
+        return None
     columns = [c.strip().lower() for c in header]
     missing = [c for c in required if c not in columns]
     if missing:
         problems.append(Problem(Source(name, 1), f"missing required column(s): {', '.join(missing)}",
                                 f"the header row must name {', '.join(required)} (found: {', '.join(columns)})"))
-        return
-    line = 1
-    try:
-        for record in reader:
-            start = line + 1
-            line = reader.line_num
-            if not any(cell.strip() for cell in record):
-                continue
-            yield _Row(dict(zip(columns, record)), Source(name, start), problems)
-    except csv.Error as exc:
-        problems.append(Problem(Source(name, reader.line_num), f"CSV error: {exc}", "check the quotes on this line"))
+        return None
+
+    def rows():
+        width = len(columns) + 1
+        line = reader.line_num
+        try:
+            for record in reader:
+                start, line = line + 1, reader.line_num
+                if not "".join(record).strip():
+                    continue
+                cells = [cell.strip() for cell in record]
+                cells.extend([""] * (width - len(cells)) if len(cells) < width else [""])
+                yield cells, Source(name, start)
+        except csv.Error as exc:
+            problems.append(Problem(Source(name, reader.line_num), f"CSV error: {exc}", "check the quotes on this line"))
+
+    return columns, rows()
 
 
-def _read(folder: Path, root: Path, file: str, build: Callable[[_Row], object], problems: list[Problem]) -> list:
+def _read(folder: Path, root: Path, file: str, builder: Callable, problems: list[Problem]) -> list:
+    """Rows of one export file built by `builder(cells_helper)`, which returns a function of (cells, source)."""
     path = folder / file
     if not path.exists():
         return []
-    name = relative_name(path, root)
-    rows = []
-    for record in _records(path, name, EXPORT_FILES[file][0], problems):
-        row = build(record)
-        if row is not None:
-            rows.append(row)
-    return rows
+    opened = _records(path, relative_name(path, root), EXPORT_FILES[file][0], problems)
+    if opened is None:
+        return []
+    columns, records = opened
+    build = builder(_Cells(columns, problems))
+    return [row for row in (build(cells, source) for cells, source in records) if row is not None]
 
 
-def _user(r: _Row) -> UserRow | None:
-    account, user_id = r.required("account"), r.required("user_id")
-    row = UserRow(account, user_id, r.text("name"), r.text("email"), r.boolean("active", True), r.source)
-    return row if account and user_id else None
+def _users(c: _Cells):
+    account, user_id, name, email, active = map(c.col, ("account", "user_id", "name", "email", "active"))
+
+    def build(cells: list[str], source: Source) -> UserRow | None:
+        a = c.required(cells[account], "account", source)
+        u = c.required(cells[user_id], "user_id", source)
+        is_active = c.boolean(cells[active], "active", source, True)
+        return UserRow(a, u, cells[name], cells[email], is_active, source) if a and u else None
+
+    return build
 
 
-def _asset(r: _Row) -> AssetRow | None:
-    account, asset_id, kind = r.required("account"), r.required("asset_id"), r.required("type")
-    backup = r.decimal("backup_tb", ZERO)
-    return AssetRow(account, asset_id, r.text("hostname"), kind, backup, r.source) if account and asset_id and kind else None
+def _assets(c: _Cells):
+    account, asset_id, hostname, kind, backup = map(c.col, ("account", "asset_id", "hostname", "type", "backup_tb"))
+
+    def build(cells: list[str], source: Source) -> AssetRow | None:
+        a = c.required(cells[account], "account", source)
+        i = c.required(cells[asset_id], "asset_id", source)
+        t = c.required(cells[kind], "type", source)
+        tb = c.decimal(cells[backup], "backup_tb", source, ZERO)
+        return AssetRow(a, i, cells[hostname], t, tb, source) if a and i and t else None
+
+    return build
 
 
-def _usage(r: _Row) -> UsageRow | None:
-    account, service = r.required("account"), r.required("service")
-    quantity = r.decimal("quantity")
-    if not (account and service and quantity is not None):
-        return None
-    return UsageRow(account, service, quantity, r.text("description"), r.source)
+def _usage(c: _Cells):
+    account, service, quantity, description = map(c.col, ("account", "service", "quantity", "description"))
+
+    def build(cells: list[str], source: Source) -> UsageRow | None:
+        a = c.required(cells[account], "account", source)
+        s = c.required(cells[service], "service", source)
+        q = c.decimal(cells[quantity], "quantity", source)
+        return UsageRow(a, s, q, cells[description], source) if a and s and q is not None else None
+
+    return build
 
 
 def parse_when(text: str, zone: zoneinfo.ZoneInfo) -> dt.datetime:
@@ -155,27 +183,37 @@ def parse_when(text: str, zone: zoneinfo.ZoneInfo) -> dt.datetime:
     return when.astimezone(zone)
 
 
-def _ticket_builder(month: Month, zone: zoneinfo.ZoneInfo):
-    def build(r: _Row) -> TimeRow | None:
-        account, ticket, raw_date = r.required("account"), r.required("ticket"), r.required("date")
-        hours = r.decimal("hours")
-        billable = r.boolean("billable", True)
-        if not raw_date:
-            return None
-        try:
-            when = parse_when(raw_date, zone)
-        except ValueError:
-            r.error(f"'date' is '{raw_date}', which is not a date", "write 2024-10-15 or 2024-10-15T14:30:00-04:00")
-            return None
-        if Month.of(when.date()) != month:
-            r.error(f"time entry dated {when.date()} ({zone.key}) is outside {month}",
-                    f"move it to exports/{Month.of(when.date())}/tickets.csv; every row must fall in the month")
-            return None
-        if not (account and ticket and hours is not None):
-            return None
-        return TimeRow(account, ticket, r.text("subject"), when, hours, billable, r.source)
+def _tickets(month: Month, zone: zoneinfo.ZoneInfo):
+    def builder(c: _Cells):
+        account, ticket, subject, date, hours, billable = map(
+            c.col, ("account", "ticket", "subject", "date", "hours", "billable"))
 
-    return build
+        def build(cells: list[str], source: Source) -> TimeRow | None:
+            a = c.required(cells[account], "account", source)
+            t = c.required(cells[ticket], "ticket", source)
+            raw = c.required(cells[date], "date", source)
+            h = c.decimal(cells[hours], "hours", source)
+            is_billable = c.boolean(cells[billable], "billable", source, True)
+            if not raw:
+                return None
+            try:
+                when = parse_when(raw, zone)
+            except ValueError:
+                c.error(source, f"'date' is '{raw}', which is not a date",
+                        "write 2024-10-15 or 2024-10-15T14:30:00-04:00")
+                return None
+            if when.year != month.year or when.month != month.month:
+                other = Month.of(when.date())
+                c.error(source, f"time entry dated {when.date()} ({zone.key}) is outside {month}",
+                        f"move it to exports/{other}/tickets.csv; every row must fall in the month")
+                return None
+            if not (a and t and h is not None):
+                return None
+            return TimeRow(a, t, cells[subject], when, h, is_billable, source)
+
+        return build
+
+    return builder
 
 
 def read_exports(root: Path, month: Month, timezone: str) -> tuple[Exports, list[Problem]]:
@@ -183,9 +221,9 @@ def read_exports(root: Path, month: Month, timezone: str) -> tuple[Exports, list
     problems: list[Problem] = []
     folder = root / "exports" / str(month)
     zone = zoneinfo.ZoneInfo(timezone)
-    users = _read(folder, root, "users.csv", _user, problems)
-    assets = _read(folder, root, "assets.csv", _asset, problems)
-    tickets = _read(folder, root, "tickets.csv", _ticket_builder(month, zone), problems)
+    users = _read(folder, root, "users.csv", _users, problems)
+    assets = _read(folder, root, "assets.csv", _assets, problems)
+    tickets = _read(folder, root, "tickets.csv", _tickets(month, zone), problems)
     usage = _read(folder, root, "usage.csv", _usage, problems)
     _duplicates(users, "user_id", problems)
     _duplicates(assets, "asset_id", problems)

@@ -12,7 +12,7 @@ import re
 import zipfile
 from decimal import Decimal
 
-from ..core.model import Invoice, Line
+from ..core.model import Invoice
 from ..core.money import fmt_money, fmt_quantity
 
 COLUMNS = ["InvoiceNo", "Customer", "InvoiceDate", "DueDate", "Item(Product/Service)", "Description", "Qty", "Rate",
@@ -29,8 +29,9 @@ def fmt_rate(rate: Decimal) -> str:
     return fmt_money(rate) if rate == rate.quantize(Decimal("0.01")) else fmt_quantity(rate)
 
 
-def tax_code(invoice: Invoice, line: Line) -> str:
-    if not line.taxable:
+def tax_code(invoice: Invoice, taxable: bool) -> str:
+    """The QuickBooks tax code of a line: the taxes charged (`HST`, `GST+QST`), `Exempt` or `Zero-rated`."""
+    if not taxable:
         return "Exempt"
     if invoice.taxes:
         return "+".join(t.name for t in invoice.taxes)
@@ -43,19 +44,13 @@ def invoice_csv(invoice: Invoice) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(COLUMNS)
-    for line in invoice.lines:
-        writer.writerow([
-            invoice.number,
-            neutralize(invoice.client),
-            invoice.date.isoformat(),
-            invoice.due.isoformat(),
-            neutralize(line.item),
-            neutralize(line.description),
-            fmt_quantity(line.quantity),
-            fmt_rate(line.rate),
-            fmt_money(line.amount),
-            tax_code(invoice, line),
-        ])
+    head = [invoice.number, neutralize(invoice.client), invoice.date.isoformat(), invoice.due.isoformat()]
+    codes = {True: tax_code(invoice, True), False: tax_code(invoice, False)}
+    writer.writerows(
+        head + [neutralize(line.item), neutralize(line.description), fmt_quantity(line.quantity),
+                fmt_rate(line.rate), fmt_money(line.amount), codes[line.taxable]]
+        for line in invoice.lines
+    )
     return buffer.getvalue()
 
 
