@@ -143,6 +143,17 @@ CASES = [
         "clients/A1.yaml:7: a line item needs exactly one of monthly, one_off, yearly or service",
     ),
     (
+        "bad email",
+        lambda r: r.client("A1", "billing_email: ap at acme.example\n"),
+        "clients/A1.yaml:6: 'ap at acme.example' is not an email address",
+    ),
+    (
+        "hand-broken ledger",
+        lambda r: (r.root / "ledger/invoices/2024/2024-10.beancount").write_text(
+            (r.root / "ledger/invoices/2024/2024-10.beancount").read_text().replace(" CAD\n", " CAD CAD\n", 1)),
+        "ledger/invoices/2024/2024-10.beancount:",
+    ),
+    (
         "not UTF-8",
         lambda r: (r.root / "exports/2024-10/users.csv").write_bytes(b"account,user_id,name\nA1,u1,Ren\xe9\n"),
         "exports/2024-10/users.csv: not UTF-8 text",

@@ -161,3 +161,13 @@ def test_a_zero_invoice_is_still_booked(repo):
     assert "prepaid_monthly_used: 2" in text
     _, errors, _ = loader.load_file(str(repo.root / "ledger/main.beancount"))
     assert errors == []
+
+
+def test_many_clients_show_a_progress_bar(repo):
+    for n in range(301):
+        repo.client(f"C{n:03d}")
+    repo.csv("2024-10", "users.csv", USERS, *(f"C{n:03d},u{n},User,,true" for n in range(301)))
+    result = repo.run("bill", "2024-10")
+    assert result.exit_code == 0, result.output
+    assert "Billing 2024-10" in result.output
+    assert "301 invoice(s)" in result.output

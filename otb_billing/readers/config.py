@@ -43,6 +43,7 @@ from .fields import Fields, normalize_word, type_name
 from .yamlsrc import YList, YMap, load_yaml, yaml_error_line
 
 ACCOUNT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
+EMAIL_RE = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
 LINK_RE = re.compile(r"^[A-Za-z0-9\-_/.]+$")
 
 
@@ -337,6 +338,11 @@ def read_client(data: YMap, settings: Settings, plans: dict[str, Plan], problems
         elif not province and "GST/HST" in settings.registrations:
             f.error(None, "missing 'province': it decides the sales tax of a client in "
                     f"{settings.local_country}", "e.g. province: ON")
+    emails = f.texts("billing_email")
+    for email in emails:
+        if not EMAIL_RE.match(email):
+            f.error("billing_email", f"'{email}' is not an email address",
+                    "write one address, or a list: [ap@example.com, cfo@example.com]")
     start, end = f.month("start"), f.month("end")
     if start and end and end < start:
         f.error("end", f"contract end {end} is before its start {start}")
@@ -357,7 +363,7 @@ def read_client(data: YMap, settings: Settings, plans: dict[str, Plan], problems
         plan=plan_name,
         term=term,
         source=Source(data.file),
-        billing_emails=f.texts("billing_email"),
+        billing_emails=emails,
         address=f.texts("address"),
         province=province,
         country=country,

@@ -1,0 +1,29 @@
+"""The example ledger in real Fava: no errors, and the receivables Fava shows are the invoices' totals."""
+
+from __future__ import annotations
+
+import json
+
+from fava.application import create_app
+
+from conftest import REPO
+
+
+def test_example_ledger_loads_in_fava_with_the_right_balances():
+    app = create_app([str(REPO / "ledger" / "main.beancount")])
+    client = app.test_client()
+    home = client.get("/")
+    assert home.status_code == 302
+    slug = home.headers["Location"].strip("/").split("/")[0]
+    assert slug == "outsidethebox-infrastructure-services"
+    errors = json.loads(client.get(f"/{slug}/api/errors").data)
+    assert errors["data"] == []
+    query = "SELECT account, sum(number) AS total WHERE account ~ 'Receivable' GROUP BY account ORDER BY account"
+    rows = json.loads(client.get(f"/{slug}/api/query", query_string={"query_string": query}).data)["data"]["rows"]
+    balances = {account: f"{total:.2f}" for account, total in rows}
+    # Acme by hand: Aug 2882.50 + 13% = 3257.23, Sep 2978.75 + 13% = 3365.99, Oct 4275.00 + 13% = 4830.75
+    assert balances["Assets:Receivable:620547"] == "11453.97"
+    assert set(balances) == {"Assets:Receivable:555123", "Assets:Receivable:620547", "Assets:Receivable:987654",
+                             "Assets:Receivable:HOST-0042"}
+    for page in ("income_statement", "balance_sheet", "journal"):
+        assert client.get(f"/{slug}/{page}/").status_code == 200
