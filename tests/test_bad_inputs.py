@@ -214,3 +214,14 @@ def test_missing_settings_says_how_to_start(tmp_path):
     result = run(tmp_path, "bill", "2024-10")
     assert result.exit_code == 1
     assert "settings.yaml is missing (run `otb init DIR`" in result.output
+
+
+def test_billing_problems_are_reported_alongside_reading_problems(repo):
+    setup_ok(repo)
+    repo.client("A1", "rates: {per_usr: 1}\n")
+    repo.client("B2", name="Other")
+    repo.csv("2024-10", "assets.csv", ASSETS, "B2,d1,LASER,printer,")
+    result = repo.run("bill", "2024-10")
+    assert result.exit_code == 1
+    assert "clients/A1.yaml:6: unknown key 'per_usr'" in result.output
+    assert "exports/2024-10/assets.csv:2: asset d1 (LASER) has type 'printer'" in result.output

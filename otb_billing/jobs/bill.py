@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Collection
 
@@ -43,14 +43,15 @@ def compute(root: Path, month: Month, only: Collection[str] = (), progress=None)
         if account not in accounts:
             problems.append(Problem(None, f"--client {account}: no client file has this account",
                                     did_you_mean(account, accounts)))
-    if problems:
-        raise InputErrors(problems)
     path = reader.month_file(ledger, month)
     blocks = reader.split_blocks(path.read_text(encoding="utf-8"))[1] if path.exists() else {}
     earlier = [p for p in priors if p.month != month]
+    # Billing runs even when reading found problems, over the clients and rows that were readable, so that
+    # its own problems (an unknown asset type, say) are reported in the same run.
     result = bill_month(config, exports, month, earlier, only, progress)
-    if result.errors:
-        raise InputErrors(result.errors)
+    problems += result.errors
+    if problems:
+        raise InputErrors(problems)
     return config, result, blocks
 
 
@@ -61,82 +62,104 @@ def run_bill(
     dry_run: bool = False,
     progress: Callable[[], None] | None = None,
 ) -> BillOutcome:
+    """Bill the month and, unless `dry_run`, write the ledger files and then the build/ files."""
     config, result, blocks = compute(root, month, only, progress)
-    settings = config.settings
-    finalized = {number for number, (flag, _) in blocks.items() if flag == "*"}
-    warnings = list(result.warnings)
-    fresh = []
-    for invoice in result.invoices:
-        if invoice.number in finalized:
-            old = _finalized_total(blocks[invoice.number][1])
-            if old is not None and old != fmt_money(invoice.total):
-                warnings.append(Problem(Source(f"ledger/invoices/{month.year}/{month}.beancount"),
-                                        f"{invoice.number} is finalized with total {old}; the inputs now give "
-                                        f"{fmt_money(invoice.total)}. It was not changed",
-                                        "issue a credit note or an adjustment invoice"))
-            continue
-        fresh.append(invoice)
-    result = BillResult(result.month, result.invoices, result.errors, tuple(warnings), result.previous_totals)
-    outcome = BillOutcome(result, tuple(fresh), kept_finalized=sorted(finalized))
+    finalized = sorted(number for number, (flag, _) in blocks.items() if flag == "*")
+    fresh, warnings = _leave_finalized_alone(result.invoices, blocks, month)
+    result = replace(result, warnings=result.warnings + tuple(warnings))
+    outcome = BillOutcome(result, fresh, kept_finalized=finalized)
     if dry_run:
         return outcome
+    replaced = {invoice_number(config.settings, a, month) for a in only} if only else None
+    ledger_files = _ledger_files(root / "ledger", config, month, blocks, fresh, replaced)
+    build = root / "build" / str(month)
+    build_files = _build_files(build, month, fresh, replaced)
+    write_all(ledger_files)
+    for stale in build.glob("*.csv") if build.is_dir() else ():
+        if stale not in build_files:
+            stale.unlink()
+    write_all(build_files, durable=False)
+    outcome.written = list(ledger_files) + list(build_files)
+    return outcome
 
-    replaced = {invoice_number(settings, a, month) for a in only} if only else None
-    kept = {
+
+def _leave_finalized_alone(invoices, blocks: dict, month: Month) -> tuple[tuple[Invoice, ...], list[Problem]]:
+    """The invoices that may be (re)written, and a warning for each finalized one the inputs would change."""
+    fresh, warnings = [], []
+    for invoice in invoices:
+        flag, text = blocks.get(invoice.number, ("!", ""))
+        if flag != "*":
+            fresh.append(invoice)
+            continue
+        old = _finalized_total(text)
+        if old is not None and old != fmt_money(invoice.total):
+            warnings.append(Problem(
+                Source(f"ledger/invoices/{month.year}/{month}.beancount"),
+                f"{invoice.number} is finalized with total {old}; the inputs now give {fmt_money(invoice.total)}. "
+                "It was not changed",
+                "issue a credit note or an adjustment invoice",
+            ))
+    return tuple(fresh), warnings
+
+
+def _ledger_files(ledger: Path, config: Config, month: Month, blocks: dict, fresh, replaced) -> dict[Path, str]:
+    """The new text of each ledger file that changes, in a safe replace order: accounts, month, main.
+
+    Kept from the month file: finalized invoices, and with --client the drafts of the other clients.
+    """
+    settings = config.settings
+    month_blocks = {
         number: text
         for number, (flag, text) in blocks.items()
         if flag == "*" or (replaced is not None and number not in replaced)
     }
-    month_blocks = dict(kept)
     month_blocks.update({inv.number: writer.render_invoice(inv) for inv in fresh})
-
-    ledger = root / "ledger"
-    files: dict[Path, str | bytes] = {}
+    files: dict[Path, str] = {}
     accounts_path = ledger / "accounts.beancount"
-    accounts_text = accounts_path.read_text(encoding="utf-8") if accounts_path.exists() else writer.accounts_skeleton(settings)
+    old_accounts = _read(accounts_path) or writer.accounts_skeleton(settings)
     names = {c.account: c.name for c in config.clients}
-    needed = writer.accounts_for(fresh, names)
-    new_accounts_text = writer.with_accounts(accounts_text, needed)
-    if new_accounts_text != accounts_text or not accounts_path.exists():
-        accounts_text = new_accounts_text
+    accounts_text = writer.with_accounts(old_accounts, writer.accounts_for(fresh, names))
+    if accounts_text != old_accounts or not accounts_path.exists():
         files[accounts_path] = accounts_text
     month_path = reader.month_file(ledger, month)
     month_text = writer.render_month_file(month, month_blocks.items())
     if month_blocks or month_path.exists():
         files[month_path] = month_text
         main_path = ledger / "main.beancount"
-        main_text = main_path.read_text(encoding="utf-8") if main_path.exists() else writer.main_skeleton(settings)
-        new_main = writer.with_include(main_text, month_path.relative_to(ledger).as_posix())
-        if new_main != main_text or not main_path.exists():
-            files[main_path] = new_main
+        old_main = _read(main_path) or writer.main_skeleton(settings)
+        main_text = writer.with_include(old_main, month_path.relative_to(ledger).as_posix())
+        if main_text != old_main or not main_path.exists():
+            files[main_path] = main_text
     check_ledger_text(settings.currency, accounts_text, month_text)
+    return files
 
-    build = root / "build" / str(month)
+
+def _build_files(build: Path, month: Month, fresh, replaced) -> dict[Path, bytes]:
+    """QuickBooks CSVs of the (re)billed invoices and the month's ZIP of every CSV.
+
+    With --client, the other invoices' CSVs already in build/ stay and go into the ZIP too.
+    """
     csvs = {qbcsv.csv_filename(inv): qbcsv.invoice_csv(inv).encode("utf-8") for inv in fresh}
-    if only and build.is_dir():
-        replaced_names = {name for name in (p.name for p in build.glob("*.csv")) if any(name.endswith(f"-{n}.csv") for n in replaced)}
+    if replaced is not None and build.is_dir():
         for existing in sorted(build.glob("*.csv")):
-            if existing.name not in csvs and existing.name not in replaced_names:
+            invoice = next((n for n in replaced if existing.name.endswith(f"-{n}.csv")), None)
+            if invoice is None and existing.name not in csvs:
                 csvs[existing.name] = existing.read_bytes()
-    build_files: dict[Path, str | bytes] = {build / name: content for name, content in csvs.items()}
-    build_files[build / f"invoices-{month}.zip"] = qbcsv.month_zip(csvs)
+    files = {build / name: content for name, content in csvs.items()}
+    files[build / f"invoices-{month}.zip"] = qbcsv.month_zip(csvs)
+    return files
 
-    write_all(files)
-    if build.is_dir():
-        for stale in build.glob("*.csv"):
-            if stale.name not in csvs:
-                stale.unlink()
-    write_all(build_files, durable=False)
-    outcome.written = list(files) + list(build_files)
-    return outcome
+
+def _read(path: Path) -> str:
+    return path.read_text(encoding="utf-8") if path.exists() else ""
 
 
 def _finalized_total(text: str) -> str | None:
+    """The receivable amount written in a finalized invoice's text."""
     for line in text.splitlines():
-        stripped = line.strip()
-        if stripped.startswith("Assets:Receivable:"):
-            parts = stripped.split()
-            return parts[1] if len(parts) > 1 else None
+        parts = line.split()
+        if parts and parts[0].startswith("Assets:Receivable:") and len(parts) > 1:
+            return parts[1]
     return None
 
 

@@ -16,13 +16,8 @@ from .bill import compute
 def run_check(root: Path, month: Month | None) -> tuple[list[Problem], str]:
     """(problems, a one-line summary for when there are none)."""
     config, problems = read_config_collecting(root)
-    if month is not None and not problems:
-        try:
-            compute(root, month)
-        except InputErrors as exc:
-            problems.extend(exc.problems)
-    elif month is not None and config is not None:
-        try:  # report the exports' problems too, alongside the YAML's
+    if month is not None and config is not None:
+        try:  # the exports' and the billing's problems too, alongside the YAML's (compute repeats those)
             compute(root, month)
         except InputErrors as exc:
             problems.extend(p for p in exc.problems if p not in problems)
