@@ -153,24 +153,22 @@ def test_prepaid_monthly_then_yearly_pool_across_months(repo):
     assert oct_["counts"]["prepaid_hours_used"] == "3"
 
 
-def test_prepaid_pool_resets_in_january_and_ignores_last_year(repo):
-    repo.client("A1", "prepaid_hours: {yearly: 10}\n")
+@pytest.mark.parametrize(
+    "prepaid, charged",
+    [
+        # the pool resets in January: last year's 8 hours do not eat this year's 10; 2 h charged
+        ("{yearly: 10}", ("2", "150.00", "300.00")),
+        # a pool year from July to June: 2 h left in January, 10 h charged
+        ("{yearly: 10, year_starts_month: 7}", ("10", "150.00", "1500.00")),
+    ],
+)
+def test_prepaid_pool_year_boundaries(repo, prepaid, charged):
+    repo.client("A1", f"prepaid_hours: {prepaid}\n")
     repo.csv("2024-12", "tickets.csv", TICKETS_HEADER, "A1,T1,December,2024-12-10,8,true")
     repo.csv("2025-01", "tickets.csv", TICKETS_HEADER, "A1,T2,January,2025-01-10,12,true")
     assert repo.run("bill", "2024-12").exit_code == 0
     jan = repo.invoice("2025-01")
-    # last year's 8 hours do not eat this year's pool: 10 from the pool, 2 charged
-    assert amounts(jan, "support")[0][1:] == ("2", "150.00", "300.00")
-
-
-def test_prepaid_pool_year_can_start_in_another_month(repo):
-    repo.client("A1", "prepaid_hours: {yearly: 10, year_starts_month: 7}\n")
-    repo.csv("2024-12", "tickets.csv", TICKETS_HEADER, "A1,T1,December,2024-12-10,8,true")
-    repo.csv("2025-01", "tickets.csv", TICKETS_HEADER, "A1,T2,January,2025-01-10,12,true")
-    assert repo.run("bill", "2024-12").exit_code == 0
-    jan = repo.invoice("2025-01")
-    # the pool year runs July to June: 2 h left, 10 h charged
-    assert amounts(jan, "support")[0][1:] == ("10", "150.00", "1500.00")
+    assert amounts(jan, "support")[0][1:] == charged
 
 
 def test_rebilling_a_month_does_not_count_its_own_pool_use_twice(repo):

@@ -375,8 +375,8 @@ def read_client(data: YMap, settings: Settings, plans: dict[str, Plan], problems
         rates=rates,
         backup_included_per_device=per_device,
         prepaid=prepaid,
-        user_overrides=_read_user_overrides(f, problems),
-        asset_overrides=_read_asset_overrides(f, problems),
+        user_overrides=_read_overrides(f, "users", USER_KINDS, "user", UserOverride),
+        asset_overrides=_read_overrides(f, "assets", ASSET_KINDS, "asset", AssetOverride),
         manual_users=_read_manual_users(f, problems),
         manual_assets=_read_manual_assets(f, problems),
         line_items=_read_line_items(f, problems),
@@ -414,25 +414,15 @@ def _kind_and_rate(value, where: Fields, key, kinds, what: str):
     return kind, rate, source
 
 
-def _read_user_overrides(f: Fields, problems: list[Problem]) -> dict[str, UserOverride]:
+def _read_overrides(f: Fields, key: str, kinds, what: str, make) -> dict:
+    """The `users:` or `assets:` overrides of a client, by id."""
     out = {}
-    if (umap := f.mapping("users")) is not None:
-        sub = Fields(umap, problems, "users")
-        for key, value in umap.items():
-            parsed = _kind_and_rate(value, sub, key, USER_KINDS, "user")
+    if (mapping := f.mapping(key)) is not None:
+        sub = Fields(mapping, f.problems, key)
+        for item_id, value in mapping.items():
+            parsed = _kind_and_rate(value, sub, item_id, kinds, what)
             if parsed:
-                out[str(key)] = UserOverride(*parsed)
-    return out
-
-
-def _read_asset_overrides(f: Fields, problems: list[Problem]) -> dict[str, AssetOverride]:
-    out = {}
-    if (amap := f.mapping("assets")) is not None:
-        sub = Fields(amap, problems, "assets")
-        for key, value in amap.items():
-            parsed = _kind_and_rate(value, sub, key, ASSET_KINDS, "asset")
-            if parsed:
-                out[str(key)] = AssetOverride(*parsed)
+                out[str(item_id)] = make(*parsed)
     return out
 
 
