@@ -138,6 +138,11 @@ CASES = [
         "clients/A1.yaml:7: asset 'd1' is custom but has no rate",
     ),
     (
+        "manual asset with a rate but no custom type",
+        lambda r: r.client("A1", "manual_assets:\n  - {hostname: X, type: workstation, rate: 5}\n"),
+        "clients/A1.yaml:7: a rate goes with type: custom, not 'workstation'",
+    ),
+    (
         "line item with two kinds",
         lambda r: r.client("A1", "line_items:\n  - {name: X, monthly: 5, one_off: 6, month: 2024-10}\n"),
         "clients/A1.yaml:7: a line item needs exactly one of monthly, one_off, yearly or service",

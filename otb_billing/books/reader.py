@@ -35,7 +35,7 @@ def read_priors(ledger: Path, problems: list[Problem]) -> list[PriorInvoice]:
     for path in sorted(folder.glob("*/*.beancount")):
         entries, errors, _ = parser.parse_file(str(path))
         for error in errors:
-            problems.append(Problem(_source(error.source, ledger), f"ledger: {error.message}",
+            problems.append(Problem(source_of(error.source, ledger), f"ledger: {error.message}",
                                     "fix the hand edit, or delete the file and bill the month again"))
         for entry in entries:
             if isinstance(entry, data.Transaction) and "invoice" in entry.meta:
@@ -45,7 +45,7 @@ def read_priors(ledger: Path, problems: list[Problem]) -> list[PriorInvoice]:
     return priors
 
 
-def _source(meta, ledger: Path) -> Source:
+def source_of(meta, ledger: Path) -> Source:
     if not meta:
         return Source("ledger")
     filename = meta.get("filename", "ledger")

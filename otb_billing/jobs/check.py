@@ -6,7 +6,7 @@ from pathlib import Path
 
 from beancount import loader
 
-from ..books.reader import _source
+from ..books.reader import source_of
 from ..core.errors import InputErrors, Problem
 from ..core.month import Month
 from ..readers.config import read_config_collecting
@@ -25,7 +25,7 @@ def run_check(root: Path, month: Month | None) -> tuple[list[Problem], str]:
     if main.exists():
         _, errors, _ = loader.load_file(str(main))
         for error in errors:
-            problems.append(Problem(_source(error.source, root / "ledger"), f"bean-check: {error.message}"))
+            problems.append(Problem(source_of(error.source, root / "ledger"), f"bean-check: {error.message}"))
     parts = []
     if config is not None:
         parts.append(f"{len(config.clients)} client(s), {len(config.plans)} plan(s)")

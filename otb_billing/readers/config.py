@@ -443,6 +443,8 @@ def _read_manual_users(f: Fields, problems: list[Problem]) -> tuple[ManualUser, 
         rate = m.decimal("rate", what="a rate")
         if kind == "custom" and rate is None:
             m.error("type", "a custom manual user needs a rate")
+        elif kind != "custom" and rate is not None:
+            m.error("rate", f"a rate goes with type: custom, not '{kind}'", "write {type: custom, rate: 10.00}")
         out.append(ManualUser(m.text("name"), kind or "paid", rate, m.text("notes"), m.src()))
     return tuple(out)
 
@@ -455,6 +457,8 @@ def _read_manual_assets(f: Fields, problems: list[Problem]) -> tuple[ManualAsset
         rate = m.decimal("rate", what="a rate")
         if kind == "custom" and rate is None:
             m.error("type", "a custom manual asset needs a rate")
+        elif kind and kind != "custom" and rate is not None:
+            m.error("rate", f"a rate goes with type: custom, not '{kind}'", "write {type: custom, rate: 50.00}")
         if kind:
             out.append(ManualAsset(m.text("hostname"), kind, rate, m.text("notes"),
                                    m.decimal("backup_tb", ZERO, what="a number of TB"), m.src()))
