@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
+import json
 import sys
+import zoneinfo
+from decimal import Decimal
 from pathlib import Path
 
 import click
 
 from .core.errors import InputErrors
+from .core.money import fmt_display, fmt_money, parse_decimal
 from .core.month import Month
-from .fsutil import Busy, repo_lock
+from .fsutil import Busy, repo_lock, write_atomic
+from .readers.config import read_settings
 
 PROGRESS_ABOVE = 300
 
@@ -47,6 +53,73 @@ def parse_month(ctx, param, value):
         raise click.BadParameter(str(exc)) from None
 
 
+def parse_date(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"'{value}' is not a date; write it as YYYY-MM-DD") from None
+
+
+def parse_amount(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        return parse_decimal(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def local_today(root: Path) -> dt.date:
+    """Today in the billing repo's time zone: the default of every --date and --as-of."""
+    problems: list = []
+    settings = read_settings(root, problems)
+    zone = zoneinfo.ZoneInfo(settings.timezone if settings else "UTC")
+    return dt.datetime.now(zone).date()
+
+
+def _run(job, *args, **kwargs):
+    """Call a job under the repo lock, turning input problems into one clear message."""
+    root = args[0]
+    try:
+        with repo_lock(root):
+            return job(*args, **kwargs)
+    except InputErrors as exc:
+        raise ProblemsFound(exc.problems) from None
+    except Busy as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _parse_at(at: str | None) -> dt.datetime:
+    if at is None:
+        return dt.datetime.now(dt.timezone.utc)
+    try:
+        when = dt.datetime.fromisoformat(at)
+    except ValueError:
+        raise click.BadParameter(f"'{at}' is not a date and time", param_hint="--at") from None
+    return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
+
+
+def _existing_root(root: Path) -> Path:
+    if not root.is_dir():
+        raise click.ClickException(f"--root {root}: no such folder")
+    return root
+
+
+def _count_clients(root: Path) -> int:
+    folder = root / "clients"
+    return sum(1 for _ in folder.glob("*.yaml")) if folder.is_dir() else 0
+
+
+def client_statement_safe(books, account, start, end):
+    from .jobs.reports import client_statement
+
+    try:
+        return client_statement(books, account, start, end)
+    except InputErrors as exc:
+        raise ProblemsFound(exc.problems, wrote_nothing=False) from None
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="otb-billing")
 def main():
@@ -58,13 +131,25 @@ def main():
 @click.option("--client", "clients", multiple=True, metavar="ACCOUNT", help="Bill only this account (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of the table.")
 @click.option("--dry-run", is_flag=True, help="Compute and print; write nothing.")
+@click.option("--adjust", metavar="ACCOUNT", help="Bill only the difference to ACCOUNT's finalized invoice.")
+@click.option("--date", "day", callback=parse_date, help="With --adjust: the adjustment's date (default: today).")
 @root_option
-def bill(month: Month, clients, as_json: bool, dry_run: bool, root: Path):
+def bill(month: Month, clients, as_json: bool, dry_run: bool, adjust, day, root: Path):
     """Bill MONTH (YYYY-MM): draft invoices in the ledger and QuickBooks CSVs in build/."""
     from .jobs.bill import run_bill
     from .render.report import result_json, result_table
 
     root = _existing_root(root)
+    if adjust:
+        from .jobs.adjust import run_adjust
+
+        invoice = _run(run_adjust, root, month, adjust, day or local_today(root))
+        click.echo(f"Adjustment invoice {invoice.number} (draft): {fmt_display(invoice.subtotal)} + tax "
+                   f"{fmt_display(invoice.tax)} = {fmt_display(invoice.total)}")
+        for line in invoice.lines:
+            click.echo(f"  {line.description}: {fmt_display(line.amount)}")
+        click.echo(f"Review it with `git diff ledger/`, then issue it with `otb finalize {month}`.")
+        return
     gc.disable()  # a short run that allocates millions of acyclic objects: collection only costs time
     try:
         with repo_lock(root):
@@ -125,16 +210,225 @@ def init(directory: Path, name: str):
     click.echo("Next: edit settings.yaml, add clients/ and plans/, drop exports/YYYY-MM/*.csv, run `otb bill YYYY-MM`.")
 
 
-def _existing_root(root: Path) -> Path:
-    if not root.is_dir():
-        raise click.ClickException(f"--root {root}: no such folder")
-    return root
+@main.command()
+@click.argument("month", callback=parse_month)
+@click.option("--client", "clients", multiple=True, metavar="ACCOUNT", help="Finalize only this account's invoice.")
+@click.option("--at", "at", help="UTC time to record as `finalized` (default: now), e.g. 2024-11-01T09:00:00Z.")
+@root_option
+def finalize(month: Month, clients, at: str | None, root: Path):
+    """Issue MONTH's draft invoices: flag *, `finalized` and `digest`; never rewritten after this."""
+    from .jobs.finalize import run_finalize
+
+    root = _existing_root(root)
+    when = _parse_at(at)
+    done = _run(run_finalize, root, month, clients, when)
+    if not done:
+        click.echo(f"No drafts to finalize in {month}.")
+        return
+    click.echo(f"Finalized {len(done)} invoice(s): {', '.join(done)}")
 
 
-def _count_clients(root: Path) -> int:
-    folder = root / "clients"
-    return sum(1 for _ in folder.glob("*.yaml")) if folder.is_dir() else 0
+@main.command()
+@click.argument("account", required=False)
+@click.argument("amount", required=False, callback=parse_amount)
+@click.option("--date", "day", callback=parse_date, help="Date received (default: today).")
+@click.option("--ref", help="Your reference (cheque number, bank reference); default PAY-<account>-<date>.")
+@click.option("--method", type=click.Choice(["cheque", "eft", "card", "cash", "crypto"]), default="eft",
+              show_default=True)
+@click.option("--invoice", "invoices", multiple=True, metavar="N", help="Settle this invoice (repeatable).")
+@click.option("--reverse", metavar="REF", help="Reverse payment REF (bounced cheque, charge-back).")
+@click.option("--note", default="", help="A note kept with the entry.")
+@root_option
+def pay(account, amount, day, ref, method, invoices, reverse, note, root: Path):
+    """Record a payment of AMOUNT from client ACCOUNT, or reverse one with --reverse REF."""
+    from .jobs.payments import run_pay, run_reverse
+
+    root = _existing_root(root)
+    day = day or local_today(root)
+    if reverse:
+        if account or amount is not None:
+            raise click.UsageError("--reverse REF takes no ACCOUNT or AMOUNT")
+        result = _run(run_reverse, root, reverse, day, note)
+        click.echo(f"Reversed payment {reverse} as {result.ref}; reopened: "
+                   f"{', '.join(n for n, _ in result.allocations) or 'credit on account'}")
+        return
+    if not account or amount is None:
+        raise click.UsageError("give ACCOUNT and AMOUNT, e.g. otb pay 620547 4830.75")
+    result = _run(run_pay, root, account, amount, day, ref, method, invoices, note)
+    for number, part in result.allocations:
+        click.echo(f"  {number}: {fmt_display(part)}")
+    if result.unapplied:
+        click.echo(f"  credit on account: {fmt_display(result.unapplied)} (applied to the next invoices)")
+    click.echo(f"Recorded payment {result.ref} in {result.path.relative_to(root)}")
+
+
+@main.command()
+@click.argument("invoice")
+@click.option("--amount", callback=parse_amount, help="Amount to credit, tax included.")
+@click.option("--full", is_flag=True, help="Credit all that is left of the invoice (cancels it).")
+@click.option("--reason", required=True, help="Why; printed on the credit note.")
+@click.option("--date", "day", callback=parse_date, help="Date of the credit note (default: today).")
+@click.option("--at", "at", help="UTC time to record as `finalized` (default: now).")
+@root_option
+def credit(invoice, amount, full, reason, day, at, root: Path):
+    """Issue a credit note CN-<INVOICE>-N against a finalized invoice."""
+    from .jobs.credit import run_credit
+
+    if (amount is None) == (not full):
+        raise click.UsageError("give exactly one of --amount X or --full")
+    root = _existing_root(root)
+    number, value = _run(run_credit, root, invoice, amount, full, reason, day or local_today(root), _parse_at(at))
+    click.echo(f"Issued credit note {number} for {fmt_display(value)} on {invoice}")
+
+
+@main.command()
+@click.argument("month", required=False, callback=parse_month)
+@click.option("--client", "clients", multiple=True, metavar="ACCOUNT")
+@click.option("--as-of", "as_of", callback=parse_date, help="Status on this date (default: today).")
+@click.option("--json", "as_json", is_flag=True)
+@root_option
+def status(month, clients, as_of, as_json, root: Path):
+    """Each invoice's status (draft, open, partial, paid, overdue, cancelled) with paid, credited and balance."""
+    from .jobs.reports import books_for_reports, status_rows
+    from .render.text import status_json, status_table
+
+    root = _existing_root(root)
+    as_of = as_of or local_today(root)
+    books = _run(books_for_reports, root)
+    _, rows = status_rows(books, as_of, month, set(clients))
+    click.echo(status_json(rows, as_of) if as_json else status_table(rows), nl=False)
+
+
+@main.command()
+@click.option("--as-of", "as_of", callback=parse_date, help="Aging on this date (default: today).")
+@click.option("--json", "as_json", is_flag=True)
+@root_option
+def aging(as_of, as_json, root: Path):
+    """Per client: balance current, 1-30, 31-60, 61-90 and 90+ days past due, and credit balances."""
+    from .jobs.reports import aging_rows, books_for_reports
+    from .render.text import aging_json, aging_table
+
+    root = _existing_root(root)
+    as_of = as_of or local_today(root)
+    rows = aging_rows(_run(books_for_reports, root), as_of)
+    click.echo(aging_json(rows, as_of) if as_json else f"Aging as of {as_of}\n" + aging_table(rows), nl=False)
+
+
+@main.command()
+@click.argument("account")
+@click.option("--from", "start", callback=parse_date, help="First day (default: the beginning).")
+@click.option("--to", "end", callback=parse_date, help="Last day (default: today).")
+@click.option("--json", "as_json", is_flag=True)
+@root_option
+def statement(account, start, end, as_json, root: Path):
+    """A client's statement: opening balance, invoices, payments, credits, running balance, closing balance."""
+    from .jobs.reports import books_for_reports, client_statement
+    from .render.text import money, statement_json, statement_lines, table
+
+    root = _existing_root(root)
+    end = end or local_today(root)
+    books = _run(books_for_reports, root)
+    st = client_statement_safe(books, account, start, end)
+    name = books.names.get(account, account)
+    currency = next((d.currency for d in books.docs if d.account == account), "")
+    if as_json:
+        click.echo(statement_json(st, name, currency), nl=False)
+        return
+    click.echo(f"Statement for {name} ({account}), {st.start or 'beginning'} to {st.end}")
+    rows = statement_lines(st, name, currency)
+    text = table(("Date", "Reference", "Description", "Charges", "Payments/Credits", "Balance"),
+                 [r[:5] + (money(r[5], currency),) for r in rows], right={3, 4, 5})
+    for line, row in zip(text.splitlines(), [None, None, *rows]):
+        if row is None:
+            click.echo(line)
+            continue
+        balance = row[5]
+        colour = "red" if balance > 0 else ("green" if balance < 0 else "blue")
+        head, _, tail = line.rpartition(" ")
+        click.echo(head + " " + click.style(tail, fg=colour))
+
+
+@main.group()
+def report():
+    """Reports from the ledger."""
+
+
+@report.command()
+@click.option("--year", type=int, help="Only this year.")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), help="Also write it as CSV.")
+@click.option("--json", "as_json", is_flag=True)
+@root_option
+def revenue(year, csv_path, as_json, root: Path):
+    """Revenue by month, client and category (invoices, adjustments and credit notes)."""
+    from .jobs.reports import books_for_reports, revenue as revenue_rows
+    from .render.text import money, table
+
+    root = _existing_root(root)
+    rows = revenue_rows(_run(books_for_reports, root), year)
+    if csv_path:
+        import csv as csv_module
+        import io
+
+        buffer = io.StringIO()
+        writer = csv_module.writer(buffer, lineterminator="\n")
+        writer.writerow(["month", "account", "client", "category", "amount"])
+        writer.writerows([m, a, c, cat, fmt_money(v)] for m, a, c, cat, v in rows)
+        write_atomic(csv_path, buffer.getvalue())
+    if as_json:
+        click.echo(json.dumps([{"month": m, "account": a, "client": c, "category": cat, "amount": fmt_money(v)}
+                               for m, a, c, cat, v in rows], indent=2))
+        return
+    total = sum((r[4] for r in rows), Decimal(0))
+    click.echo(table(("Month", "Account", "Client", "Category", "Revenue"),
+                     [(m, a, c[:28], cat, money(v)) for m, a, c, cat, v in rows], right={4},
+                     total=("", "", "", "Total", money(total))), nl=False)
 
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+@main.command("import-payments")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--apply", is_flag=True, help="Write the proposed payments (default: only show them).")
+@root_option
+def import_payments(csv_file: Path, apply: bool, root: Path):
+    """Match a bank CSV's deposits to invoices and clients; record them with --apply."""
+    from .jobs.import_payments import run_import
+
+    root = _existing_root(root)
+    result = _run(run_import, root, csv_file, apply)
+    for p in result.proposals:
+        settles = ", ".join(f"{n} {fmt_display(a)}" for n, a in p.allocations) or "nothing open"
+        extra = f"; credit on account {fmt_display(p.unapplied)}" if p.unapplied else ""
+        click.echo(f"line {p.row.line}: {p.row.date} {fmt_display(p.row.amount)} from {p.client} ({p.account}) "
+                   f"by {p.matched_by}: settles {settles}{extra} [ref {p.row.ref}]")
+    for row, why in result.unmatched:
+        click.echo(f"line {row.line}: UNMATCHED {row.date} {fmt_display(row.amount)} '{row.text}': {why}")
+    for row, why in result.skipped:
+        click.echo(f"line {row.line}: skipped {row.date} {fmt_display(row.amount)}: {why}")
+    if result.written:
+        click.echo(f"Recorded {len(result.proposals)} payment(s).")
+    elif result.proposals:
+        click.echo(f"{len(result.proposals)} payment(s) proposed; nothing written. Run again with --apply to record them.")
+
+
+@main.command()
+@click.argument("account", required=False)
+@root_option
+def history(account, root: Path):
+    """The git history of a client's YAML (or all clients'): who changed what and when, old -> new."""
+    from .jobs.history import run_history
+
+    root = _existing_root(root)
+    try:
+        changes = run_history(root, account)
+    except InputErrors as exc:
+        raise ProblemsFound(exc.problems, wrote_nothing=False) from None
+    if not changes:
+        click.echo("No committed changes.")
+    for change in changes:
+        click.echo(f"{change.date}  {change.author}  {change.commit}  {change.subject}")
+        click.echo(f"  {change.file}")
+        for edit in change.edits:
+            click.echo(f"    {edit}")

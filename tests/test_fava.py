@@ -21,8 +21,11 @@ def test_example_ledger_loads_in_fava_with_the_right_balances():
     query = "SELECT account, sum(number) AS total WHERE account ~ 'Receivable' GROUP BY account ORDER BY account"
     rows = json.loads(client.get(f"/{slug}/api/query", query_string={"query_string": query}).data)["data"]["rows"]
     balances = {account: f"{total:.2f}" for account, total in rows}
-    # Acme by hand: Aug 2882.50 + 13% = 3257.23, Sep 2978.75 + 13% = 3365.99, Oct 4275.00 + 13% = 4830.75
-    assert balances["Assets:Receivable:620547"] == "11453.97"
+    # Acme by hand: Aug 2882.50 + 13% = 3257.23 (paid), Sep 2978.75 + 13% = 3365.99 (paid by a cheque that
+    # bounced, so owed again), Oct 4275.00 + 13% = 4830.75 (draft): 3365.99 + 4830.75 = 8196.74
+    assert balances["Assets:Receivable:620547"] == "8196.74"
+    # Nakamoto paid everything issued; only the October draft is on its account
+    assert balances["Assets:Receivable:HOST-0042"] == "2184.54"
     assert set(balances) == {"Assets:Receivable:555123", "Assets:Receivable:620547", "Assets:Receivable:987654",
                              "Assets:Receivable:HOST-0042"}
     for page in ("income_statement", "balance_sheet", "journal"):

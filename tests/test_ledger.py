@@ -95,7 +95,9 @@ def test_finalized_invoices_are_never_rewritten(billed):
     result = billed.run("bill", "2024-10")
     assert result.exit_code == 0, result.output
     assert final_block in path.read_text()
-    assert "A1-202410 is finalized with total 33.90; the inputs now give 16.95. It was not changed" in result.output
+    assert ("A1-202410 is finalized with total 33.90; the inputs now give 16.95 (Income:Managed:Users 30.00 -> "
+            "15.00; Liabilities:Tax:HST 3.90 -> 1.95). It was not changed (credit the difference with "
+            '`otb credit A1-202410 --amount 16.95 --reason "..."`)') in result.output
     assert "Finalized invoices kept as they are: A1-202410" in result.output
     assert "Assets:Receivable:B2 31.50 CAD" in squash(path.read_text())  # 2 x 15 + 5% GST
 

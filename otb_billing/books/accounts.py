@@ -37,6 +37,8 @@ def income(category: str) -> str:
     if category in CATEGORY_ACCOUNTS:
         return CATEGORY_ACCOUNTS[category]
     kind, _, name = category.partition(":")
+    if kind == "account":  # an adjustment line posts to the account of the line it adjusts
+        return name
     if kind == "service":
         return f"Income:Services:{_component(name)}"
     return f"Income:LineItems:{_component(name)}"

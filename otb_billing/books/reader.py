@@ -58,6 +58,8 @@ def source_of(meta, ledger: Path) -> Source:
 
 def _prior(entry: data.Transaction) -> PriorInvoice | None:
     meta = entry.meta
+    if "adjusts" in meta:  # an adjustment invoice: not a month's bill of its own
+        return None
     try:
         month = Month.parse(str(meta.get("period", "")))
     except ValueError:
@@ -75,6 +77,10 @@ def _prior(entry: data.Transaction) -> PriorInvoice | None:
         prepaid_yearly_used=Decimal(str(meta.get("prepaid_yearly_used", 0))),
         finalized=entry.flag == "*",
     )
+
+
+def is_adjustment(block: str) -> bool:
+    return "\n  adjusts: " in block
 
 
 def split_blocks(text: str) -> tuple[list[str], dict[str, tuple[str, str]]]:

@@ -164,8 +164,9 @@ def accounts_for(invoices: Iterable[Invoice], client_names: dict[str, str]) -> d
 
 # --- main.beancount ----------------------------------------------------------------------------------------------
 
-BEGIN = "; --- invoices: one include per billed month, kept by `otb bill` ---"
-END = "; --- end of invoices ---"
+BEGIN = "; --- files written by otb (invoices, payments, credit notes): keep this block ---"
+END = "; --- end of files written by otb ---"
+PLUGIN = 'plugin "otb_billing.books.plugin"'
 
 
 def main_skeleton(settings: Settings) -> str:
@@ -173,11 +174,23 @@ def main_skeleton(settings: Settings) -> str:
         f"; {settings.business.name}: the books. Browse them with `make fava`.\n"
         f"option \"title\" {quote(settings.business.name or 'OTB Billing')}\n"
         f"option \"operating_currency\" \"{settings.currency}\"\n"
+        "; Checks finalized invoices, invoice numbers and the links of payments and credit notes.\n"
+        f"{PLUGIN}\n"
         "\n"
         'include "accounts.beancount"\n'
         "\n"
         f"{BEGIN}\n{END}\n"
     )
+
+
+def with_plugin(main_text: str) -> str:
+    """main.beancount with the otb plugin enabled (added after the last option line if missing)."""
+    lines = main_text.splitlines()
+    if PLUGIN in (l.strip() for l in lines):
+        return main_text
+    last_option = max((i for i, l in enumerate(lines) if l.startswith("option ")), default=-1)
+    lines.insert(last_option + 1, PLUGIN)
+    return "\n".join(lines) + "\n"
 
 
 def with_include(main_text: str, include_path: str) -> str:
@@ -192,3 +205,36 @@ def with_include(main_text: str, include_path: str) -> str:
         lines = lines[: start + 1] + block + lines[end:]
         return "\n".join(lines) + "\n"
     return main_text.rstrip("\n") + "\n" + line + "\n"
+
+
+QUERIES_FILE = "queries.beancount"
+QUERIES = (
+    ("Outstanding invoices",
+     "SELECT any_meta('invoice') AS invoice, payee, max(any_meta('due')) AS due, sum(number) AS balance "
+     "WHERE account ~ '^Assets:Receivable' GROUP BY invoice, payee HAVING sum(number) != 0 ORDER BY due, invoice"),
+    ("AR aging by due month",
+     "SELECT year(max(any_meta('due'))) AS year, month(max(any_meta('due'))) AS month, payee, "
+     "sum(number) AS balance WHERE account ~ '^Assets:Receivable' GROUP BY payee, any_meta('invoice') "
+     "HAVING sum(number) != 0 ORDER BY year, month, payee"),
+    ("Receivables by client",
+     "SELECT account, sum(position) AS balance WHERE account ~ '^Assets:Receivable' GROUP BY account "
+     "ORDER BY account"),
+    ("Revenue by client",
+     "SELECT payee AS client, neg(sum(position)) AS revenue WHERE account ~ '^Income' GROUP BY client "
+     "ORDER BY client"),
+    ("Revenue by month and category",
+     "SELECT year, month, account AS category, neg(sum(position)) AS revenue WHERE account ~ '^Income' "
+     "GROUP BY year, month, category ORDER BY year, month, category"),
+    ("Payments received",
+     "SELECT date, payee, any_meta('payment') AS ref, any_meta('method') AS method, position "
+     "WHERE account ~ '^Assets:Bank' ORDER BY date"),
+)
+
+
+def queries_text() -> str:
+    """Saved queries for Fava's Query page. `otb status` and `otb aging` also apply credit on account."""
+    lines = ["; Saved queries for Fava's Query page (and bean-query), written by otb.",
+             "; `otb status` and `otb aging` are the full story: they also apply credit on account to open invoices.",
+             ""]
+    lines += [f"{OPEN_DATE} query {quote(name)} {quote(sql)}" for name, sql in QUERIES]
+    return "\n".join(lines) + "\n"

@@ -122,6 +122,8 @@ class Settings:
     local_country: str = "CA"
     asset_types: Mapping[str, str] = field(default_factory=dict)
     tax_rules: tuple[TaxRule, ...] = ()
+    bank_account: str = "Assets:Bank:Operating"
+    bank_csv: Mapping[str, str] = field(default_factory=dict)  # role (date, amount, ...) -> column name
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Callable, Collection
 
 from beancount import loader
 
-from ..books import reader, writer
+from ..books import accounts, reader, writer
+from ..books.documents import parse_block
 from ..core.billing import bill_month
 from ..core.errors import InputErrors, Problem, Source, did_you_mean
 from ..core.model import BillResult, Config, Invoice
-from ..core.money import fmt_money
+from ..core.money import ZERO, fmt_money
 from ..core.month import Month
 from ..core.rules import invoice_number
 from ..fsutil import write_all
@@ -91,13 +93,17 @@ def _leave_finalized_alone(invoices, blocks: dict, month: Month) -> tuple[tuple[
         if flag != "*":
             fresh.append(invoice)
             continue
-        old = _finalized_total(text)
-        if old is not None and old != fmt_money(invoice.total):
+        changes = posting_changes(text, invoice)
+        if changes:
+            old, new = changes.pop(0)[1:]
+            lines = "; ".join(f"{name} {fmt_money(a)} -> {fmt_money(b)}" for name, a, b in changes)
             warnings.append(Problem(
                 Source(f"ledger/invoices/{month.year}/{month}.beancount"),
-                f"{invoice.number} is finalized with total {old}; the inputs now give {fmt_money(invoice.total)}. "
-                "It was not changed",
-                "issue a credit note or an adjustment invoice",
+                f"{invoice.number} is finalized with total {fmt_money(old)}; the inputs now give "
+                f"{fmt_money(new)} ({lines}). It was not changed",
+                f"bill the difference with `otb bill {month} --adjust {invoice.account}`" if new > old else
+                f"credit the difference with `otb credit {invoice.number} --amount {fmt_money(old - new)} "
+                '--reason "..."`',
             ))
     return tuple(fresh), warnings
 
@@ -105,13 +111,14 @@ def _leave_finalized_alone(invoices, blocks: dict, month: Month) -> tuple[tuple[
 def _ledger_files(ledger: Path, config: Config, month: Month, blocks: dict, fresh, replaced) -> dict[Path, str]:
     """The new text of each ledger file that changes, in a safe replace order: accounts, month, main.
 
-    Kept from the month file: finalized invoices, and with --client the drafts of the other clients.
+    Kept from the month file: finalized invoices, adjustment invoices (made by --adjust), and with --client the
+    drafts of the other clients.
     """
     settings = config.settings
     month_blocks = {
         number: text
         for number, (flag, text) in blocks.items()
-        if flag == "*" or (replaced is not None and number not in replaced)
+        if flag == "*" or reader.is_adjustment(text) or (replaced is not None and number not in replaced)
     }
     month_blocks.update({inv.number: writer.render_invoice(inv) for inv in fresh})
     files: dict[Path, str] = {}
@@ -127,7 +134,11 @@ def _ledger_files(ledger: Path, config: Config, month: Month, blocks: dict, fres
         files[month_path] = month_text
         main_path = ledger / "main.beancount"
         old_main = _read(main_path) or writer.main_skeleton(settings)
-        main_text = writer.with_include(old_main, month_path.relative_to(ledger).as_posix())
+        main_text = writer.with_plugin(writer.with_include(old_main, month_path.relative_to(ledger).as_posix()))
+        queries = ledger / writer.QUERIES_FILE
+        if not queries.exists():
+            files = {queries: writer.queries_text(), **files}
+            main_text = writer.with_include(main_text, writer.QUERIES_FILE)
         if main_text != old_main or not main_path.exists():
             files[main_path] = main_text
     check_ledger_text(settings.currency, accounts_text, month_text)
@@ -154,13 +165,23 @@ def _read(path: Path) -> str:
     return path.read_text(encoding="utf-8") if path.exists() else ""
 
 
-def _finalized_total(text: str) -> str | None:
-    """The receivable amount written in a finalized invoice's text."""
-    for line in text.splitlines():
-        parts = line.split()
-        if parts and parts[0].startswith("Assets:Receivable:") and len(parts) > 1:
-            return parts[1]
-    return None
+def posting_changes(old_text: str, invoice: Invoice) -> list[tuple[str, Decimal, Decimal]]:
+    """(account, old, new) for each posting that differs, income and tax shown positive; the total first.
+
+    Empty when the invoice in the ledger and the one the inputs give now post the same amounts.
+    """
+    old_entry = parse_block(old_text)
+    old: dict[str, Decimal] = {}
+    for p in old_entry.postings:
+        old[p.account] = old.get(p.account, ZERO) + p.units.number
+    new = {name: amount for name, amount in writer.invoice_postings(invoice)}
+    receivable = accounts.receivable(invoice.account)
+    new[receivable] = invoice.total
+    changes = [(name, -old.get(name, ZERO), -new.get(name, ZERO)) for name in sorted(set(old) | set(new))
+               if name != receivable and old.get(name, ZERO) != new.get(name, ZERO)]
+    if not changes and old.get(receivable, ZERO) == invoice.total:
+        return []
+    return [("total", old.get(receivable, ZERO), invoice.total)] + changes
 
 
 def check_ledger_text(currency: str, accounts_text: str, month_text: str) -> None:

@@ -45,6 +45,8 @@ from .yamlsrc import YList, YMap, load_yaml, yaml_error_line
 ACCOUNT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
 EMAIL_RE = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
 LINK_RE = re.compile(r"^[A-Za-z0-9\-_/.]+$")
+BEANCOUNT_ACCOUNT_RE = re.compile(r"^(Assets|Liabilities|Equity|Income|Expenses)(:[A-Z0-9][A-Za-z0-9-]*)+$")
+BANK_CSV_ROLES = ("date", "amount", "description", "reference", "date_format")
 
 
 FAILED = object()  # what read_yaml_file returns when the file could not be parsed (the problem is recorded)
@@ -162,10 +164,21 @@ def read_settings(root: Path, problems: list[Problem]) -> Settings | None:
                                         did_you_mean(target, DEVICE_TYPES)))
             else:
                 aliases[str(key).strip().casefold()] = target
+    bank_account, bank_csv = "Assets:Bank:Operating", {}
+    if (bank := f.mapping("bank")) is not None:
+        bk = Fields(bank, problems, "bank")
+        bk.check_keys(("account", "csv"))
+        bank_account = bk.text("account", bank_account)
+        if not BEANCOUNT_ACCOUNT_RE.match(bank_account):
+            bk.error("account", f"'{bank_account}' is not a Beancount account name", "e.g. Assets:Bank:Operating")
+        if (cmap := bk.mapping("csv")) is not None:
+            c = Fields(cmap, problems, "bank.csv")
+            c.check_keys(BANK_CSV_ROLES)
+            bank_csv = {role: c.text(role) for role in BANK_CSV_ROLES if c.has(role)}
     return Settings(
         business=business, currency=currency, timezone=timezone, terms_days=terms_days,
         number_format=number_format, footer=footer, registrations=registrations, local_country=local_country,
-        asset_types=aliases, tax_rules=tuple(rules),
+        asset_types=aliases, tax_rules=tuple(rules), bank_account=bank_account, bank_csv=bank_csv,
     )
 
 

@@ -1,0 +1,134 @@
+"""Beancount text for what happens after billing: sealing (finalizing) a document, payments, reversals and
+credit notes. Every amount here comes from the caller; nothing is computed from the clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+
+from beancount.core import data
+from beancount.parser import parser
+
+from ..core.money import ZERO, cents
+from .accounts import RECEIVABLE_ROOT, receivable
+from .digest import entry_digest
+from .writer import INDENT, posting, quote
+
+HEADER_RE = re.compile(r"^(\d{4}-\d{2}-\d{2}) (!|\*|txn) ")
+
+
+def parse_block(text: str) -> data.Transaction:
+    entries, errors, _ = parser.parse_string(text)
+    txns = [e for e in entries if isinstance(e, data.Transaction)]
+    if errors or len(txns) != 1:
+        raise ValueError(f"not one transaction: {errors[0].message if errors else len(txns)}")
+    return txns[0]
+
+
+def seal(text: str, finalized_at: dt.datetime) -> str:
+    """A draft's text made final: flag *, `finalized` (UTC) and `digest` metadata after the header line."""
+    entry = parse_block(text)
+    digest = entry_digest(entry)
+    lines = text.rstrip("\n").split("\n")
+    index = next(i for i, line in enumerate(lines) if HEADER_RE.match(line))
+    lines[index] = HEADER_RE.sub(lambda m: f"{m.group(1)} * ", lines[index], count=1)
+    stamp = finalized_at.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    lines[index + 1 : index + 1] = [f"{INDENT}finalized: {quote(stamp)}", f"{INDENT}digest: {quote(digest)}"]
+    return "\n".join(lines) + "\n"
+
+
+def render_payment(
+    *, ref: str, account: str, client: str, day: dt.date, amount: Decimal, allocations, bank: str, currency: str,
+    method: str = "", note: str = "",
+) -> str:
+    """A payment received. Allocations: (invoice, amount) it settles; the rest is credit on account."""
+    links = " ".join(f"^{number}" for number in sorted({n for n, _ in allocations}))
+    narration = f"Payment {ref}" + (f" ({method})" if method else "") + (f": {note}" if note else "")
+    lines = [f"{day} * {quote(client)} {quote(narration)}" + (f" {links}" if links else "")]
+    lines.append(f"{INDENT}payment: {quote(ref)}")
+    lines.append(f"{INDENT}account: {quote(account)}")
+    if method:
+        lines.append(f"{INDENT}method: {quote(method)}")
+    lines.append(posting(bank, amount, currency))
+    allocated = ZERO
+    for number, part in allocations:
+        lines.append(posting(receivable(account), -part, currency))
+        lines.append(f"{INDENT * 2}invoice: {quote(number)}")
+        allocated += part
+    if amount - allocated:
+        lines.append(posting(receivable(account), -(amount - allocated), currency))
+        lines.append(f"{INDENT * 2}unapplied: TRUE")
+    return "\n".join(lines) + "\n"
+
+
+def reversal_of(entry: data.Transaction, ref: str, day: dt.date, note: str = "") -> str:
+    """The entry that undoes a payment: the same postings negated, linked to the same invoices."""
+    meta = entry.meta
+    narration = f"Reversal of payment {meta['payment']}" + (f": {note}" if note else "")
+    links = "".join(f" ^{link}" for link in sorted(entry.links or ()))
+    lines = [f"{day} * {quote(entry.payee or '')} {quote(narration)}{links}"]
+    lines.append(f"{INDENT}payment: {quote(ref)}")
+    lines.append(f"{INDENT}account: {quote(str(meta.get('account', '')))}")
+    lines.append(f"{INDENT}reverses: {quote(str(meta['payment']))}")
+    for p in entry.postings:
+        lines.append(posting(p.account, -p.units.number, p.units.currency))
+        if p.meta and "invoice" in p.meta:
+            lines.append(f"{INDENT * 2}invoice: {quote(str(p.meta['invoice']))}")
+        if p.meta and p.meta.get("unapplied"):
+            lines.append(f"{INDENT * 2}unapplied: TRUE")
+    return "\n".join(lines) + "\n"
+
+
+def credit_postings(invoice: data.Transaction, earlier: list, amount: Decimal, full: bool):
+    """(account, amount, currency) reversing the invoice's income and tax in proportion to `amount`.
+
+    Each share is rounded half-up; the cents left over by rounding go to the largest posting, so the shares add
+    up to `amount` exactly. `full` reverses exactly what earlier credit notes (`earlier`) left of each posting,
+    so a series of credits ends with every income and tax account back at zero for this invoice.
+    """
+    remaining: dict[tuple[str, str], Decimal] = {}
+    for p in invoice.postings:
+        if not p.account.startswith(RECEIVABLE_ROOT + ":"):
+            key = (p.account, p.units.currency)
+            remaining[key] = remaining.get(key, ZERO) - p.units.number
+    if full:
+        for note in earlier:
+            for p in note.postings:
+                key = (p.account, p.units.currency)
+                if key in remaining:
+                    remaining[key] -= p.units.number
+        return [(a, v, c) for (a, c), v in remaining.items() if v]
+    total = sum(remaining.values(), ZERO)
+    shares = [(a, cents(v * amount / total), c) for (a, c), v in remaining.items()]
+    diff = amount - sum((s[1] for s in shares), ZERO)
+    if diff:
+        largest = max(range(len(shares)), key=lambda i: (abs(shares[i][1]), -i))
+        account, value, currency = shares[largest]
+        shares[largest] = (account, value + diff, currency)
+    return [s for s in shares if s[1]]
+
+
+def render_credit_note(
+    *, number: str, invoice: data.Transaction, earlier: list, day: dt.date, amount: Decimal, full: bool,
+    reason: str,
+) -> str:
+    """A credit note (draft text; seal it to issue it). `amount` includes tax and lowers the client's balance."""
+    meta = invoice.meta
+    invoice_number = str(meta["invoice"])
+    account = str(meta.get("account", ""))
+    narration = f"Credit note {number} on {invoice_number}" + (f": {reason}" if reason else "")
+    lines = [f"{day} * {quote(invoice.payee or '')} {quote(narration)} ^{invoice_number} ^{number}"]
+    lines.append(f"{INDENT}credit_note: {quote(number)}")
+    lines.append(f"{INDENT}credits: {quote(invoice_number)}")
+    lines.append(f"{INDENT}account: {quote(account)}")
+    lines.append(f"{INDENT}reason: {quote(reason)}")
+    if full:
+        lines.append(f"{INDENT}full: TRUE")
+    currency = ""
+    for acct, value, currency in credit_postings(invoice, earlier, amount, full):
+        lines.append(posting(acct, value, currency))
+    lines.append(posting(receivable(account), -amount, currency))
+    lines.append(f"{INDENT * 2}invoice: {quote(invoice_number)}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,93 @@
+"""Load the whole ledger (plugins included, as bean-check does) and read invoices, payments and credit notes.
+
+The records it returns are the core's plain types (core/receivables.py); statuses are derived from them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+from beancount import loader
+from beancount.core import data
+
+from ..core.errors import Problem
+from ..core.receivables import Credit, Doc, Payment
+from .accounts import RECEIVABLE_ROOT
+from .reader import source_of
+
+
+@dataclass
+class Books:
+    entries: list = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    docs: list[Doc] = field(default_factory=list)
+    payments: list[Payment] = field(default_factory=list)
+    credits: list[Credit] = field(default_factory=list)
+    options: dict = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)  # client account -> name, from the receivable opens
+
+    def doc(self, number: str) -> Doc | None:
+        return next((d for d in self.docs if d.number == number), None)
+
+    def transaction(self, key: str, value: str) -> data.Transaction | None:
+        return next((e for e in self.entries if isinstance(e, data.Transaction) and str(e.meta.get(key)) == value),
+                    None)
+
+
+def _receivable(entry: data.Transaction) -> tuple[Decimal, str]:
+    total, currency = Decimal(0), ""
+    for posting in entry.postings:
+        if posting.account.startswith(RECEIVABLE_ROOT + ":") and posting.units is not None:
+            total += posting.units.number
+            currency = posting.units.currency
+    return total, currency
+
+
+def _date(value, fallback: dt.date) -> dt.date:
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        return fallback
+
+
+def load_books(ledger: Path) -> Books:
+    books = Books()
+    main = ledger / "main.beancount"
+    if not main.exists():
+        return books
+    entries, errors, options = loader.load_file(str(main))
+    books.entries, books.options = entries, options
+    for error in errors:
+        books.problems.append(Problem(source_of(error.source, ledger), f"bean-check: {error.message}"))
+    for entry in entries:
+        if isinstance(entry, data.Open) and entry.account.startswith(RECEIVABLE_ROOT + ":"):
+            if "account_number" in entry.meta:
+                books.names[str(entry.meta["account_number"])] = str(entry.meta.get("client", ""))
+        if not isinstance(entry, data.Transaction):
+            continue
+        meta = entry.meta
+        total, currency = _receivable(entry)
+        account = str(meta.get("account", ""))
+        if "invoice" in meta:
+            books.docs.append(Doc(str(meta["invoice"]), account, entry.payee or "", entry.date,
+                                  _date(meta.get("due"), entry.date), total, currency, entry.flag == "!",
+                                  str(meta.get("period", ""))))
+        elif "payment" in meta:
+            allocations = tuple(
+                (str(p.meta["invoice"]), -p.units.number)
+                for p in entry.postings
+                if p.account.startswith(RECEIVABLE_ROOT + ":") and p.meta and "invoice" in p.meta
+            )
+            books.payments.append(Payment(str(meta["payment"]), account, entry.payee or "", entry.date, -total,
+                                          allocations, currency, str(meta.get("method", "")),
+                                          str(meta.get("reverses", ""))))
+        elif "credit_note" in meta:
+            books.credits.append(Credit(str(meta["credit_note"]), str(meta.get("credits", "")), account,
+                                        entry.payee or "", entry.date, -total, currency,
+                                        str(meta.get("reason", ""))))
+    return books

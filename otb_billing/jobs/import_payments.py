@@ -1,0 +1,145 @@
+"""`otb import-payments FILE.csv`: match bank deposits to invoices or clients; write them only with --apply.
+
+A row is matched by an invoice number in its text (that invoice is settled first), else by a client account
+number or client name in its text. A row that matches nothing, or more than one client, is listed as unmatched
+and never guessed. A row whose reference is already in the ledger is skipped, so importing a statement twice
+records nothing twice. Rows without a reference column get one made from their date, amount and text.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import re
+from decimal import Decimal
+from pathlib import Path
+from typing import NamedTuple
+
+from ..books.documents import render_payment
+from ..core.errors import InputErrors, Problem, Source
+from ..core.money import parse_decimal
+from ..core.receivables import Payment
+from .ledger_edit import ledger_file_edits, open_books, write_verified
+from .payments import allocate, append_payment, payments_file
+
+
+class BankRow(NamedTuple):
+    line: int
+    date: dt.date
+    amount: Decimal
+    text: str
+    ref: str
+
+
+class Proposal(NamedTuple):
+    row: BankRow
+    account: str
+    client: str
+    allocations: tuple
+    unapplied: Decimal
+    matched_by: str
+
+
+class ImportResult(NamedTuple):
+    proposals: list[Proposal]
+    unmatched: list[tuple[BankRow, str]]
+    skipped: list[tuple[BankRow, str]]
+    written: bool
+
+
+def read_bank_csv(path: Path, mapping: dict, name: str) -> list[BankRow]:
+    columns = {role: mapping.get(role, role).strip().lower() for role in ("date", "amount", "description", "reference")}
+    date_format = mapping.get("date_format", "")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputErrors([Problem(Source(name), f"cannot read the bank file: {exc}")]) from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = [c.strip().lower() for c in next(reader, [])]
+    missing = [columns[r] for r in ("date", "amount", "description") if columns[r] not in header]
+    if missing:
+        raise InputErrors([Problem(Source(name, 1), f"missing column(s) {', '.join(missing)}",
+                                   "map your bank's column names under bank.csv in settings.yaml")])
+    pos = {role: header.index(col) if col in header else None for role, col in columns.items()}
+    rows, problems = [], []
+    line = reader.line_num
+    for record in reader:
+        start, line = line + 1, reader.line_num
+        if not "".join(record).strip():
+            continue
+        cell = lambda role: record[pos[role]].strip() if pos[role] is not None and pos[role] < len(record) else ""  # noqa: E731
+        try:
+            day = (dt.datetime.strptime(cell("date"), date_format).date() if date_format
+                   else dt.date.fromisoformat(cell("date")))
+        except ValueError:
+            problems.append(Problem(Source(name, start), f"date '{cell('date')}' is not a date",
+                                    "set bank.csv.date_format in settings.yaml, e.g. %m/%d/%Y"))
+            continue
+        try:
+            amount = parse_decimal(cell("amount"))
+        except ValueError:
+            problems.append(Problem(Source(name, start), f"amount '{cell('amount')}' is not a number"))
+            continue
+        description = cell("description")
+        ref = cell("reference") or "BANK-" + hashlib.sha256(
+            f"{day}|{amount}|{description}".encode()).hexdigest()[:10].upper()
+        rows.append(BankRow(start, day, amount, description, ref))
+    if problems:
+        raise InputErrors(problems)
+    return rows
+
+
+def _words(text: str) -> str:
+    return " " + re.sub(r"[^0-9a-z]+", " ", text.casefold()) + " "
+
+
+def run_import(root: Path, path: Path, apply: bool) -> ImportResult:
+    config, books = open_books(root)
+    rows = read_bank_csv(path, dict(config.settings.bank_csv), str(path))
+    clients = {c.account: c for c in config.clients}
+    issued = {d.number: d for d in books.docs if not d.draft}
+    used = {p.ref for p in books.payments}
+    proposals, unmatched, skipped = [], [], []
+    blocks_by_file: dict[Path, list[str]] = {}
+    for row in rows:
+        if row.amount <= 0:
+            skipped.append((row, "not a deposit"))
+            continue
+        if row.ref in used:
+            skipped.append((row, f"already recorded as payment {row.ref}"))
+            continue
+        words = _words(row.text)
+        invoices = [n for n in issued if _words(n) in words or n.casefold() in row.text.casefold()]
+        by_invoice = {issued[n].account for n in invoices}
+        if len(by_invoice) == 1:
+            account, matched_by = by_invoice.pop(), "invoice " + ", ".join(invoices)
+        elif len(by_invoice) > 1:
+            unmatched.append((row, "names invoices of more than one client"))
+            continue
+        else:
+            found = {a for a, c in clients.items() if _words(a) in words or _words(c.name).strip() and _words(c.name) in words}
+            if len(found) != 1:
+                unmatched.append((row, "matches no client" if not found else f"matches {len(found)} clients"))
+                continue
+            account, invoices, matched_by = found.pop(), [], "client name or account"
+        allocations, unapplied = allocate(books, account, row.amount, invoices, row.date)
+        proposals.append(Proposal(row, account, clients[account].name if account in clients else account,
+                                  allocations, unapplied, matched_by))
+        used.add(row.ref)
+        currency = next((d.currency for d in books.docs if d.account == account), config.settings.currency)
+        books.payments.append(Payment(row.ref, account, "", row.date, row.amount, allocations, currency))
+        blocks_by_file.setdefault(payments_file(root, row.date), []).append(render_payment(
+            ref=row.ref, account=account, client=clients[account].name, day=row.date, amount=row.amount,
+            allocations=allocations, bank=config.settings.bank_account, currency=currency, method="eft",
+            note=f"bank import: {row.text}"[:120]))
+    if apply and proposals:
+        texts: dict[Path, str] = {}
+        for file, blocks in blocks_by_file.items():
+            text = file.read_text(encoding="utf-8") if file.exists() else None
+            for block in blocks:
+                text = append_payment(text, block, int(file.stem))
+            texts[file] = text
+        write_verified(root, ledger_file_edits(root, texts, {config.settings.bank_account: {}}))
+    return ImportResult(proposals, unmatched, skipped, apply and bool(proposals))

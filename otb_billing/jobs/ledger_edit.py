@@ -1,0 +1,65 @@
+"""Changing the ledger after billing (finalize, pay, credit): read it whole, write, verify, or put it back.
+
+Every such command refuses to start on a ledger that bean-check rejects, and after writing it loads the ledger
+again with the plugin; if that reports anything, every file is restored to its exact former bytes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..books import writer
+from ..books.extract import Books, load_books
+from ..core.errors import InputErrors, Problem
+from ..fsutil import write_all
+from ..readers.config import read_config
+
+
+def open_books(root: Path) -> tuple[Config, Books]:
+    """The config and the loaded ledger; InputErrors if either has problems."""
+    config = read_config(root)
+    books = load_books(root / "ledger")
+    if not (root / "ledger" / "main.beancount").exists():
+        raise InputErrors([Problem(None, "there is no ledger yet", "bill a month first: otb bill YYYY-MM")])
+    if books.problems:
+        raise InputErrors(books.problems + [Problem(None, "the ledger must pass bean-check before it is changed",
+                                                    "fix the problems above first")])
+    return config, books
+
+
+def ledger_file_edits(root: Path, new_texts: dict[Path, str], accounts: dict | None = None) -> dict[Path, str]:
+    """The files to write so that each path holds its new text, is included from main, and `accounts` are open.
+
+    Ordered for a safe replace: accounts first, then the files, then main.beancount.
+    """
+    ledger = root / "ledger"
+    files: dict[Path, str] = {}
+    accounts_path = ledger / "accounts.beancount"
+    if accounts:
+        old = accounts_path.read_text(encoding="utf-8") if accounts_path.exists() else ""
+        new = writer.with_accounts(old, accounts)
+        if new != old:
+            files[accounts_path] = new
+    files.update(new_texts)
+    main_path = ledger / "main.beancount"
+    old_main = main_path.read_text(encoding="utf-8")
+    new_main = writer.with_plugin(old_main)
+    for path in new_texts:
+        new_main = writer.with_include(new_main, path.relative_to(ledger).as_posix())
+    if new_main != old_main:
+        files[main_path] = new_main
+    return files
+
+
+def write_verified(root: Path, files: dict[Path, str]) -> None:
+    """Write the files, reload the ledger, and restore every file if bean-check (with the plugin) complains."""
+    before = {path: (path.read_bytes() if path.exists() else None) for path in files}
+    write_all(files)
+    books = load_books(root / "ledger")
+    if books.problems:
+        write_all({path: data for path, data in before.items() if data is not None})
+        for path, data in before.items():
+            if data is None and path.exists():
+                path.unlink()
+        raise InputErrors([Problem(None, f"internal error: the change would break the ledger: {p}",
+                                   "nothing was changed; please report this") for p in books.problems])

@@ -1,0 +1,125 @@
+"""`otb pay` and `otb pay --reverse`: record money received (or bounced) against a client's invoices."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+from typing import NamedTuple, Sequence
+
+from ..books.documents import render_payment, reversal_of
+from ..books.extract import Books
+from ..core.errors import InputErrors, Problem, did_you_mean
+from ..core.money import ZERO
+from ..core.receivables import derive
+from .ledger_edit import ledger_file_edits, open_books, write_verified
+
+METHODS = ("cheque", "eft", "card", "cash", "crypto")
+
+
+class PaymentResult(NamedTuple):
+    ref: str
+    allocations: tuple[tuple[str, Decimal], ...]
+    unapplied: Decimal
+    path: Path
+
+
+def payments_file(root: Path, day: dt.date) -> Path:
+    return root / "ledger" / "payments" / f"{day.year:04d}.beancount"
+
+
+def append_payment(text: str | None, block: str, year: int) -> str:
+    """A payments file with one more entry at its end (entries are appended, never rewritten or removed)."""
+    if text is None:
+        text = f"; Payments of {year}, written by otb. Nothing here is ever deleted.\n"
+    return text.rstrip("\n") + "\n\n" + block
+
+
+def _read(path: Path) -> str | None:
+    return path.read_text(encoding="utf-8") if path.exists() else None
+
+
+def _used_refs(books: Books) -> set[str]:
+    return {p.ref for p in books.payments}
+
+
+def allocate(books: Books, account: str, amount: Decimal, invoices: Sequence[str], as_of: dt.date):
+    """(allocations, unapplied): the named invoices in order, or the oldest open ones, up to their balances.
+
+    Only invoices issued on or before the payment date can be settled by it; the rest is credit on account.
+    """
+    states = derive(books.docs, books.payments, books.credits, as_of).invoices
+    if invoices:
+        chosen = []
+        for number in invoices:
+            state = states.get(number)
+            later = books.doc(number)
+            if state is None and later is not None and later.account == account:
+                raise InputErrors([Problem(None, f"--invoice {number} is dated {later.date}, after the payment "
+                                           f"({as_of})", "check --date")])
+            if state is None or state.doc.account != account:
+                mine = [n for n, s in states.items() if s.doc.account == account]
+                raise InputErrors([Problem(None, f"--invoice {number}: no invoice of client {account} has this number",
+                                           did_you_mean(number, mine))])
+            if state.doc.draft:
+                raise InputErrors([Problem(None, f"--invoice {number} is still a draft",
+                                           f"finalize it first: otb finalize {state.doc.period}")])
+            chosen.append(state)
+    else:
+        chosen = sorted((s for s in states.values() if s.doc.account == account and not s.doc.draft),
+                        key=lambda s: (s.doc.date, s.doc.number))
+    left = amount
+    allocations = []
+    for state in chosen:
+        part = min(left, max(ZERO, state.balance))
+        if part > 0:
+            allocations.append((state.doc.number, part))
+            left -= part
+    return tuple(allocations), left
+
+
+def run_pay(root: Path, account: str, amount: Decimal, day: dt.date, ref: str | None, method: str,
+            invoices: Sequence[str], note: str = "") -> PaymentResult:
+    config, books = open_books(root)
+    clients = {c.account: c for c in config.clients}
+    if account not in clients:
+        raise InputErrors([Problem(None, f"no client has account {account}", did_you_mean(account, clients))])
+    if amount <= 0 or amount != amount.quantize(Decimal("0.01")):
+        raise InputErrors([Problem(None, f"amount {amount} must be positive with at most two decimals",
+                                   "to undo a payment use: otb pay --reverse REF")])
+    used = _used_refs(books)
+    if ref is None:
+        base = f"PAY-{account}-{day:%Y%m%d}"
+        ref = base if base not in used else next(f"{base}-{n}" for n in range(2, 10_000) if f"{base}-{n}" not in used)
+    elif ref in used:
+        raise InputErrors([Problem(None, f"payment {ref} is already recorded", "use another --ref, or none")])
+    allocations, unapplied = allocate(books, account, amount, invoices, day)
+    currency = next((d.currency for d in books.docs if d.account == account and d.currency), config.settings.currency)
+    block = render_payment(ref=ref, account=account, client=clients[account].name, day=day, amount=amount,
+                           allocations=allocations, bank=config.settings.bank_account, currency=currency,
+                           method=method, note=note)
+    path = payments_file(root, day)
+    files = ledger_file_edits(root, {path: append_payment(_read(path), block, day.year)},
+                              {config.settings.bank_account: {}})
+    write_verified(root, files)
+    return PaymentResult(ref, allocations, unapplied, path)
+
+
+def run_reverse(root: Path, ref: str, day: dt.date, note: str = "") -> PaymentResult:
+    config, books = open_books(root)
+    entry = books.transaction("payment", ref)
+    if entry is None:
+        raise InputErrors([Problem(None, f"no payment {ref} in the ledger", did_you_mean(ref, _used_refs(books)))])
+    if entry.meta.get("reverses"):
+        raise InputErrors([Problem(None, f"{ref} is itself a reversal", "record the payment again instead")])
+    if any(p.reverses == ref for p in books.payments):
+        raise InputErrors([Problem(None, f"payment {ref} is already reversed")])
+    if day < entry.date:
+        raise InputErrors([Problem(None, f"a reversal cannot be dated {day}, before the payment ({entry.date})")])
+    new_ref = f"{ref}-R"
+    block = reversal_of(entry, new_ref, day, note)
+    path = payments_file(root, day)
+    write_verified(root, ledger_file_edits(root, {path: append_payment(_read(path), block, day.year)}))
+    allocations = tuple((str(p.meta["invoice"]), p.units.number) for p in entry.postings
+                        if p.meta and "invoice" in p.meta)
+    return PaymentResult(new_ref, allocations, ZERO, path)

@@ -1,0 +1,65 @@
+"""Reports derived from the ledger on a date: invoice status, aging, statements, revenue."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from decimal import Decimal
+from pathlib import Path
+
+from beancount.core import data
+
+from ..books.extract import Books, load_books
+from ..core.errors import InputErrors, Problem, did_you_mean
+from ..core.month import Month
+from ..core.receivables import Book, aging, derive, statement
+
+
+def books_for_reports(root: Path) -> Books:
+    books = load_books(root / "ledger")
+    if books.problems:
+        raise InputErrors(books.problems + [Problem(None, "reports need a ledger that passes bean-check")])
+    return books
+
+
+def status_rows(books: Books, as_of: dt.date, month: Month | None, clients) -> tuple[Book, list]:
+    book = derive(books.docs, books.payments, books.credits, as_of)
+    rows = [
+        s for s in book.invoices.values()
+        if (month is None or s.doc.period == str(month)) and (not clients or s.doc.account in clients)
+    ]
+    rows.sort(key=lambda s: (s.doc.date, s.doc.number))
+    return book, rows
+
+
+def aging_rows(books: Books, as_of: dt.date):
+    book = derive(books.docs, books.payments, books.credits, as_of)
+    return aging(book, books.names)
+
+
+def client_statement(books: Books, account: str, start: dt.date | None, end: dt.date):
+    accounts = set(books.names) | {d.account for d in books.docs}
+    if account not in accounts:
+        raise InputErrors([Problem(None, f"no client {account} in the ledger", did_you_mean(account, accounts))])
+    return statement(account, books.docs, books.payments, books.credits, start, end)
+
+
+def revenue(books: Books, year: int | None) -> list[tuple[str, str, str, str, Decimal]]:
+    """(month, client account, client, category, amount) from the income postings of issued and draft
+    invoices, adjustments and credit notes, in the ledger's currency; amounts positive for income."""
+    totals: dict[tuple[str, str, str, str], Decimal] = defaultdict(Decimal)
+    for entry in books.entries:
+        if not isinstance(entry, data.Transaction):
+            continue
+        meta = entry.meta
+        if "invoice" not in meta and "credit_note" not in meta:
+            continue
+        if year is not None and entry.date.year != year:
+            continue
+        account = str(meta.get("account", ""))
+        for p in entry.postings:
+            if p.account.startswith("Income:"):
+                key = (f"{entry.date:%Y-%m}", account, books.names.get(account, entry.payee or ""),
+                       p.account.removeprefix("Income:"))
+                totals[key] -= p.units.number
+    return [(*key, amount) for key, amount in sorted(totals.items())]

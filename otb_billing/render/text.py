@@ -1,0 +1,90 @@
+"""Plain-text tables and the JSON of the receivables reports."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Sequence
+
+from ..core.money import fmt_display, fmt_money
+from ..core.receivables import AGING_BUCKETS, AgingRow, InvoiceState, Statement
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]], right: set[int] = frozenset(),
+          total: Sequence[str] | None = None) -> str:
+    """Columns padded to their widest cell, a rule under the header (and above a total row)."""
+    everything = [list(header), *map(list, rows)] + ([list(total)] if total else [])
+    widths = [max(len(r[i]) for r in everything) for i in range(len(header))]
+
+    def fmt(row):
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    out = [fmt(header), rule, *(fmt(r) for r in rows)]
+    if total:
+        out += [rule, fmt(total)]
+    return "\n".join(out) + "\n"
+
+
+def money(amount: Decimal, currency: str = "", base: str = "CAD") -> str:
+    symbol = "$" if currency in ("", base, "CAD") else ("US$" if currency == "USD" else f"{currency} ")
+    return fmt_display(amount, symbol)
+
+
+def status_table(rows: Sequence[InvoiceState]) -> str:
+    body = [
+        (s.doc.number, s.doc.client[:28], s.status, money(s.doc.total, s.doc.currency),
+         money(s.paid + s.credit_applied, s.doc.currency), money(s.credited, s.doc.currency),
+         money(s.balance, s.doc.currency), str(s.doc.due),
+         str(s.days_overdue) if s.days_overdue else "")
+        for s in rows
+    ]
+    return table(("Invoice", "Client", "Status", "Total", "Paid", "Credited", "Balance", "Due", "Days late"), body,
+                 right={3, 4, 5, 6, 8})
+
+
+def status_json(rows: Sequence[InvoiceState], as_of) -> str:
+    return json.dumps({"as_of": str(as_of), "invoices": [
+        {"invoice": s.doc.number, "account": s.doc.account, "client": s.doc.client, "period": s.doc.period,
+         "date": str(s.doc.date), "due": str(s.doc.due), "currency": s.doc.currency, "status": s.status,
+         "total": fmt_money(s.doc.total), "paid": fmt_money(s.paid + s.credit_applied),
+         "credit_applied": fmt_money(s.credit_applied), "credited": fmt_money(s.credited),
+         "balance": fmt_money(s.balance),
+         "days_overdue": s.days_overdue}
+        for s in rows]}, indent=2) + "\n"
+
+
+def aging_table(rows: Sequence[AgingRow]) -> str:
+    body = [(r.account, r.client[:28], *(money(r.buckets[b], r.currency) for b in AGING_BUCKETS),
+             money(-r.credit, r.currency) if r.credit else "", money(r.total, r.currency)) for r in rows]
+    totals = ["", "Total", *(money(sum((r.buckets[b] for r in rows), Decimal(0))) for b in AGING_BUCKETS),
+              money(-sum((r.credit for r in rows), Decimal(0))), money(sum((r.total for r in rows), Decimal(0)))]
+    return table(("Account", "Client", "Current", "1-30", "31-60", "61-90", "90+", "Credit", "Balance"), body,
+                 right=set(range(2, 9)), total=totals)
+
+
+def aging_json(rows: Sequence[AgingRow], as_of) -> str:
+    return json.dumps({"as_of": str(as_of), "clients": [
+        {"account": r.account, "client": r.client, "currency": r.currency,
+         "buckets": {b: fmt_money(r.buckets[b]) for b in AGING_BUCKETS}, "credit": fmt_money(r.credit),
+         "balance": fmt_money(r.total)} for r in rows]}, indent=2) + "\n"
+
+
+def statement_lines(st: Statement, name: str, currency: str) -> list[tuple[str, str, str, str, str, Decimal]]:
+    """(date, reference, description, charge, credit, running balance) rows, opening and closing included."""
+    rows = [("", "", "Opening balance", "", "", st.opening)]
+    for line in st.lines:
+        charge = money(line.amount, currency) if line.amount > 0 else ""
+        credit = money(-line.amount, currency) if line.amount < 0 else ""
+        rows.append((str(line.date), line.reference, line.description, charge, credit, line.balance))
+    rows.append(("", "", "Closing balance", "", "", st.closing))
+    return rows
+
+
+def statement_json(st: Statement, name: str, currency: str) -> str:
+    return json.dumps({"account": st.account, "client": name, "currency": currency,
+                       "from": str(st.start) if st.start else None, "to": str(st.end),
+                       "opening": fmt_money(st.opening), "closing": fmt_money(st.closing),
+                       "lines": [{"date": str(l.date), "kind": l.kind, "reference": l.reference,
+                                  "description": l.description, "amount": fmt_money(l.amount),
+                                  "balance": fmt_money(l.balance)} for l in st.lines]}, indent=2) + "\n"
