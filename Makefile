@@ -7,11 +7,12 @@ MONTH  ?= 2024-10
 ROOT   ?= .
 N      ?= 100 1000 10000
 
-.PHONY: help install demo bill check fava test bench clean
+.PHONY: help install demo bill finalize check fava test bench clean
 
 help:
 	@echo "make demo                 bill the example month (2024-10) and check the ledger"
 	@echo "make bill MONTH=YYYY-MM   bill a month: draft invoices in ledger/, QuickBooks CSVs in build/"
+	@echo "make finalize MONTH=...   issue the month's drafts (they are never rewritten after this)"
 	@echo "make check [MONTH=...]    validate YAML, exports and the ledger"
 	@echo "make fava                 browse the ledger on http://127.0.0.1:5000"
 	@echo "make test                 run the test suite"
@@ -37,6 +38,9 @@ check: $(STAMP)
 
 fava: $(STAMP)
 	$(BIN)/fava --host 127.0.0.1 --port 5000 $(ROOT)/ledger/main.beancount
+
+finalize: $(STAMP)
+	$(BIN)/otb finalize $(MONTH) --root $(ROOT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -426,3 +426,8 @@ class BillResult:
     errors: tuple["Problem", ...]
     warnings: tuple["Problem", ...]
     previous_totals: Mapping[str, Decimal] = field(default_factory=dict)
+    credit_available: Mapping[str, Decimal] = field(default_factory=dict)  # unapplied credit on account
+
+    def credit_applied(self, invoice: "Invoice") -> Decimal:
+        """Credit on the client's account that this invoice takes: never more than its total."""
+        return max(min(self.credit_available.get(invoice.account, Decimal(0)), invoice.total), Decimal(0))

@@ -8,7 +8,6 @@ month's file until `otb finalize MONTH` issues it. Less than before is a credit 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -67,7 +66,7 @@ def run_adjust(root: Path, month: Month, account: str, day: dt.date) -> Invoice:
         raise InputErrors([Problem(None, f"the inputs now give {fmt_money(-total)} less than {base_number} billed",
                                    f"credit it instead: otb credit {base_number} --amount {fmt_money(-total)}"
                                    ' --reason "..."')])
-    base_rate_lines = [replace(t, base=sum((l.amount for l in lines), ZERO)) for t in tax_lines]
+    base_rate_lines = [t._replace(base=sum((l.amount for l in lines), ZERO)) for t in tax_lines]
     drafts = [n for n, (flag, _) in earlier if flag != "*"]
     number = drafts[0] if drafts else f"{base_number}-A{len(earlier) + 1}"
     terms = (new.due - new.date).days

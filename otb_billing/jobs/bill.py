@@ -11,11 +11,13 @@ from beancount import loader
 
 from ..books import accounts, reader, writer
 from ..books.documents import parse_block
+from ..books.extract import load_books
 from ..core.billing import bill_month
 from ..core.errors import InputErrors, Problem, Source, did_you_mean
 from ..core.model import BillResult, Config, Invoice
 from ..core.money import ZERO, fmt_money
 from ..core.month import Month
+from ..core.receivables import derive
 from ..core.rules import invoice_number
 from ..fsutil import write_all
 from ..readers.config import read_config_collecting
@@ -66,6 +68,7 @@ def run_bill(
 ) -> BillOutcome:
     """Bill the month and, unless `dry_run`, write the ledger files and then the build/ files."""
     config, result, blocks = compute(root, month, only, progress)
+    result = replace(result, credit_available=credit_on_account(root / "ledger", month))
     finalized = sorted(number for number, (flag, _) in blocks.items() if flag == "*")
     fresh, warnings = _leave_finalized_alone(result.invoices, blocks, month)
     result = replace(result, warnings=result.warnings + tuple(warnings))
@@ -83,6 +86,19 @@ def run_bill(
     write_all(build_files, durable=False)
     outcome.written = list(ledger_files) + list(build_files)
     return outcome
+
+
+def credit_on_account(ledger: Path, month: Month) -> dict[str, Decimal]:
+    """Each client's unapplied credit (overpayments) at the end of `month`, from the payments in the ledger.
+
+    Only read when there are payments at all, so billing a new repo never loads the whole ledger.
+    """
+    if not (ledger / "payments").is_dir():
+        return {}
+    books = load_books(ledger)
+    if books.problems:
+        return {}
+    return dict(derive(books.docs, books.payments, books.credits, month.last_day).credit)
 
 
 def _leave_finalized_alone(invoices, blocks: dict, month: Month) -> tuple[tuple[Invoice, ...], list[Problem]]:

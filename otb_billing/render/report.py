@@ -11,7 +11,7 @@ from ..core.money import ZERO, fmt_display, fmt_money, fmt_quantity
 CHANGE_FLAG = Decimal(20)  # percent
 
 
-def invoice_json(invoice: Invoice) -> dict:
+def invoice_json(invoice: Invoice, credit_applied: Decimal = ZERO) -> dict:
     totals = invoice.group_totals()
     counts = invoice.counts
     return {
@@ -33,6 +33,8 @@ def invoice_json(invoice: Invoice) -> dict:
         ],
         "tax": fmt_money(invoice.tax),
         "total": fmt_money(invoice.total),
+        "credit_applied": fmt_money(credit_applied),
+        "amount_due": fmt_money(invoice.total - credit_applied),
         "notes": list(invoice.notes),
         "counts": {
             "users": counts.users,
@@ -63,7 +65,7 @@ def result_json(result: BillResult, invoices: tuple[Invoice, ...] | None = None)
     invoices = result.invoices if invoices is None else invoices
     document = {
         "month": str(result.month),
-        "invoices": [invoice_json(inv) for inv in invoices],
+        "invoices": [invoice_json(inv, result.credit_applied(inv)) for inv in invoices],
         "warnings": [str(w) for w in result.warnings],
         "totals": {
             "invoices": len(invoices),
@@ -110,6 +112,11 @@ def result_table(result: BillResult, invoices: tuple[Invoice, ...] | None = None
             out.append("  ".join("-" * w for w in widths))
     if flagged:
         out.append(f"! {flagged} invoice(s) changed by more than {CHANGE_FLAG}% from the previous month: review them")
+    for inv in invoices:
+        applied = result.credit_applied(inv)
+        if applied:
+            out.append(f"{inv.number}: credit applied {fmt_display(applied)}, amount due "
+                       f"{fmt_display(inv.total - applied)}")
     if result.warnings:
         out.append("")
         out.append(f"Warnings ({len(result.warnings)}):")
