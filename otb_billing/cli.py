@@ -17,6 +17,7 @@ from .core.money import fmt_display, fmt_money, parse_decimal
 from .core.month import Month
 from .fsutil import Busy, repo_lock, write_atomic
 from .readers.config import read_settings
+from .render.report import money
 
 PROGRESS_ABOVE = 300
 
@@ -238,8 +239,10 @@ def finalize(month: Month, clients, at: str | None, root: Path):
 @click.option("--invoice", "invoices", multiple=True, metavar="N", help="Settle this invoice (repeatable).")
 @click.option("--reverse", metavar="REF", help="Reverse payment REF (bounced cheque, charge-back).")
 @click.option("--note", default="", help="A note kept with the entry.")
+@click.option("--rate", callback=parse_amount, help="For a client in another currency: the day's rate "
+              "(default: ledger/prices.beancount).")
 @root_option
-def pay(account, amount, day, ref, method, invoices, reverse, note, root: Path):
+def pay(account, amount, day, ref, method, invoices, reverse, note, rate, root: Path):
     """Record a payment of AMOUNT from client ACCOUNT, or reverse one with --reverse REF."""
     from .jobs.payments import run_pay, run_reverse
 
@@ -254,11 +257,11 @@ def pay(account, amount, day, ref, method, invoices, reverse, note, root: Path):
         return
     if not account or amount is None:
         raise click.UsageError("give ACCOUNT and AMOUNT, e.g. otb pay 620547 4830.75")
-    result = _run(run_pay, root, account, amount, day, ref, method, invoices, note)
+    result = _run(run_pay, root, account, amount, day, ref, method, invoices, note, rate)
     for number, part in result.allocations:
-        click.echo(f"  {number}: {fmt_display(part)}")
+        click.echo(f"  {number}: {money(part, result.currency)}")
     if result.unapplied:
-        click.echo(f"  credit on account: {fmt_display(result.unapplied)} (applied to the next invoices)")
+        click.echo(f"  credit on account: {money(result.unapplied, result.currency)} (applied to the next invoices)")
     click.echo(f"Recorded payment {result.ref} in {result.path.relative_to(root)}")
 
 
@@ -277,8 +280,9 @@ def credit(invoice, amount, full, reason, day, at, root: Path):
     if (amount is None) == (not full):
         raise click.UsageError("give exactly one of --amount X or --full")
     root = _existing_root(root)
-    number, value = _run(run_credit, root, invoice, amount, full, reason, day or local_today(root), _parse_at(at))
-    click.echo(f"Issued credit note {number} for {fmt_display(value)} on {invoice}")
+    number, value, currency = _run(run_credit, root, invoice, amount, full, reason, day or local_today(root),
+                                   _parse_at(at))
+    click.echo(f"Issued credit note {number} for {money(value, currency)} on {invoice}")
 
 
 @main.command()
@@ -432,3 +436,39 @@ def history(account, root: Path):
         click.echo(f"  {change.file}")
         for edit in change.edits:
             click.echo(f"    {edit}")
+
+
+@main.group()
+def fx():
+    """Exchange rates for clients invoiced in another currency (ledger/prices.beancount)."""
+
+
+@fx.command("set")
+@click.argument("currency")
+@click.argument("rate", callback=parse_amount)
+@click.option("--date", "day", callback=parse_date, help="The rate's date (default: today).")
+@root_option
+def fx_set(currency, rate, day, root: Path):
+    """Set CURRENCY's RATE (base currency per unit) on a date, e.g. otb fx set USD 1.3650 --date 2024-10-31."""
+    from .jobs.fx import run_fx_set
+
+    root = _existing_root(root)
+    day = day or local_today(root)
+    path = _run(run_fx_set, root, {(currency.upper(), day): rate})
+    click.echo(f"{day} {currency.upper()} = {rate} in {path.relative_to(root)}")
+
+
+@fx.command("import")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@root_option
+def fx_import(csv_file: Path, root: Path):
+    """Set many rates from a CSV with columns date, currency, rate."""
+    from .jobs.fx import read_rates_csv, run_fx_set
+
+    root = _existing_root(root)
+    try:
+        rates = read_rates_csv(csv_file)
+    except InputErrors as exc:
+        raise ProblemsFound(exc.problems) from None
+    path = _run(run_fx_set, root, rates)
+    click.echo(f"Set {len(rates)} rate(s) in {path.relative_to(root)}")

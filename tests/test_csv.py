@@ -20,7 +20,7 @@ def test_every_example_csv_row_multiplies_and_the_rows_add_up(example):
     assert result.exit_code == 0, result.output
     invoices = {i["invoice"]: i for i in json.loads(result.output)["invoices"]}
     files = sorted((example / "build/2024-10").glob("*.csv"))
-    assert len(files) == len(invoices) == 4
+    assert len(files) == len(invoices) == 5
     for path in files:
         rows = read_rows(path)
         number = rows[0]["InvoiceNo"]

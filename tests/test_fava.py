@@ -26,7 +26,9 @@ def test_example_ledger_loads_in_fava_with_the_right_balances():
     assert balances["Assets:Receivable:620547"] == "8196.74"
     # Nakamoto paid everything issued; only the October draft is on its account
     assert balances["Assets:Receivable:HOST-0042"] == "2184.54"
+    # Northwind is invoiced in USD: its August and September invoices are paid, October (a draft) is open
+    assert balances["Assets:Receivable:NWT-310"] == "1098.50"
     assert set(balances) == {"Assets:Receivable:555123", "Assets:Receivable:620547", "Assets:Receivable:987654",
-                             "Assets:Receivable:HOST-0042"}
+                             "Assets:Receivable:HOST-0042", "Assets:Receivable:NWT-310"}
     for page in ("income_statement", "balance_sheet", "journal"):
         assert client.get(f"/{slug}/{page}/").status_code == 200

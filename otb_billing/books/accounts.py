@@ -17,7 +17,9 @@ CATEGORY_ACCOUNTS = {
     "devices": "Income:Managed:Devices",
     "backup": "Income:Backup",
     "support": "Income:Support",
+    "fx_fee": "Income:FX-Fees",
 }
+FX_ACCOUNT = "Income:FX"  # realized exchange gains (negative) and losses (positive) on foreign payments
 CATEGORY_ORDER = list(CATEGORY_ACCOUNTS)
 
 

@@ -19,6 +19,16 @@ def _meta(meta) -> list[str]:
             and not key.startswith("__")]
 
 
+def _cost(cost) -> str:
+    """A posting's cost the same whether parsed (CostSpec) or booked (Cost)."""
+    if cost is None:
+        return "None"  # as digests made before foreign currencies wrote it
+    number = getattr(cost, "number", None)
+    if number is None:
+        number = getattr(cost, "number_per", None)
+    return f"{{{number} {cost.currency} {cost.date} {cost.label}}}"
+
+
 def entry_digest(entry: data.Transaction) -> str:
     parts = [
         str(entry.date),
@@ -29,6 +39,6 @@ def entry_digest(entry: data.Transaction) -> str:
         *_meta(entry.meta),
     ]
     for posting in entry.postings:
-        parts.append(f"{posting.account} {posting.units} {posting.cost} {posting.price}")
+        parts.append(f"{posting.account} {posting.units} {_cost(posting.cost)} {posting.price}")
         parts.extend("  " + m for m in _meta(posting.meta))
     return "sha256:" + hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()[:32]

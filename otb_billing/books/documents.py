@@ -12,7 +12,7 @@ from beancount.core import data
 from beancount.parser import parser
 
 from ..core.money import ZERO, cents
-from .accounts import RECEIVABLE_ROOT, receivable
+from .accounts import FX_ACCOUNT, RECEIVABLE_ROOT, receivable
 from .digest import entry_digest
 from .writer import INDENT, posting, quote
 
@@ -63,6 +63,45 @@ def render_payment(
     return "\n".join(lines) + "\n"
 
 
+def posting_text(p: data.Posting, negate: bool = False) -> str:
+    """A parsed posting written back, cost and price included, optionally negated."""
+    number = -p.units.number if negate else p.units.number
+    suffix = ""
+    if p.cost is not None:
+        label = f", {quote(p.cost.label)}" if p.cost.label else ""
+        suffix = f"{{{p.cost.number} {p.cost.currency}, {p.cost.date}{label}}}"
+    if p.price is not None:
+        suffix += (" " if suffix else "") + f"@ {p.price.number} {p.price.currency}"
+    return posting(p.account, number, p.units.currency, suffix)
+
+
+def render_foreign_payment(
+    *, ref: str, account: str, client: str, day: dt.date, amount: Decimal, allocations, lots: dict, bank: str,
+    currency: str, base: str, rate: Decimal, method: str = "", note: str = "",
+) -> str:
+    """A payment in the invoice currency, booked at the day's rate against each invoice's lot (its rate then);
+    the difference is the realized exchange gain or loss in Income:FX. `lots`: invoice -> (rate, date)."""
+    links = " ".join(f"^{number}" for number in sorted({n for n, _ in allocations}))
+    narration = f"Payment {ref}" + (f" ({method})" if method else "") + (f": {note}" if note else "")
+    lines = [f"{day} * {quote(client)} {quote(narration)}" + (f" {links}" if links else "")]
+    lines.append(f"{INDENT}payment: {quote(ref)}")
+    lines.append(f"{INDENT}account: {quote(account)}")
+    if method:
+        lines.append(f"{INDENT}method: {quote(method)}")
+    lines.append(f"{INDENT}fx_rate: {rate}")
+    lines.append(posting(bank, amount, currency, f"@ {rate} {base}"))
+    difference = ZERO
+    for number, part in allocations:
+        lot_rate, lot_day = lots[number]
+        lines.append(posting(receivable(account), -part, currency,
+                             f"{{{lot_rate} {base}, {lot_day}, {quote(number)}}} @ {rate} {base}"))
+        lines.append(f"{INDENT * 2}invoice: {quote(number)}")
+        difference += part * (rate - lot_rate)
+    if cents(difference):
+        lines.append(posting(FX_ACCOUNT, -cents(difference), base))
+    return "\n".join(lines) + "\n"
+
+
 def reversal_of(entry: data.Transaction, ref: str, day: dt.date, note: str = "") -> str:
     """The entry that undoes a payment: the same postings negated, linked to the same invoices."""
     meta = entry.meta
@@ -73,7 +112,7 @@ def reversal_of(entry: data.Transaction, ref: str, day: dt.date, note: str = "")
     lines.append(f"{INDENT}account: {quote(str(meta.get('account', '')))}")
     lines.append(f"{INDENT}reverses: {quote(str(meta['payment']))}")
     for p in entry.postings:
-        lines.append(posting(p.account, -p.units.number, p.units.currency))
+        lines.append(posting_text(p, negate=True))
         if p.meta and "invoice" in p.meta:
             lines.append(f"{INDENT * 2}invoice: {quote(str(p.meta['invoice']))}")
         if p.meta and p.meta.get("unapplied"):
@@ -126,9 +165,14 @@ def render_credit_note(
     lines.append(f"{INDENT}reason: {quote(reason)}")
     if full:
         lines.append(f"{INDENT}full: TRUE")
-    currency = ""
-    for acct, value, currency in credit_postings(invoice, earlier, amount, full):
+    held = next(p for p in invoice.postings if p.account.startswith(RECEIVABLE_ROOT + ":"))
+    if held.cost is not None:  # a foreign-currency invoice: income and tax back at the invoice's own rate
+        base_amount = cents(amount * held.cost.number)
+        suffix = f"{{{held.cost.number} {held.cost.currency}, {held.cost.date}, {quote(held.cost.label or '')}}}"
+    else:
+        base_amount, suffix = amount, ""
+    for acct, value, currency in credit_postings(invoice, earlier, base_amount, full):
         lines.append(posting(acct, value, currency))
-    lines.append(posting(receivable(account), -amount, currency))
+    lines.append(posting(receivable(account), -amount, held.units.currency, suffix))
     lines.append(f"{INDENT * 2}invoice: {quote(invoice_number)}")
     return "\n".join(lines) + "\n"

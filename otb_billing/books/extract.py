@@ -76,7 +76,8 @@ def load_books(ledger: Path) -> Books:
         if "invoice" in meta:
             books.docs.append(Doc(str(meta["invoice"]), account, entry.payee or "", entry.date,
                                   _date(meta.get("due"), entry.date), total, currency, entry.flag == "!",
-                                  str(meta.get("period", ""))))
+                                  str(meta.get("period", "")),
+                                  Decimal(str(meta["fx_rate"])) if "fx_rate" in meta else None))
         elif "payment" in meta:
             allocations = tuple(
                 (str(p.meta["invoice"]), -p.units.number)

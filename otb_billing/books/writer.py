@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Iterable
 
 from ..core.model import Invoice, Settings
-from ..core.money import fmt_money, fmt_quantity
+from ..core.money import cents, fmt_money, fmt_quantity
 from ..core.month import Month
 from . import accounts
 
@@ -22,11 +22,31 @@ def quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def posting(account: str, amount: Decimal, currency: str) -> str:
+def posting(account: str, amount: Decimal, currency: str, suffix: str = "", number: str | None = None) -> str:
+    """One posting line, the currency at column 61; `suffix` is a cost or price (`{...}`, `@ ...`)."""
     prefix = INDENT + account
-    number = fmt_money(amount)
+    number = fmt_money(amount) if number is None else number
     spaces = " " * max(0, CURRENCY_COLUMN - len(prefix) - len(number) - 4)
-    return f"{prefix}{spaces}  {number} {currency}"
+    return f"{prefix}{spaces}  {number} {currency}" + (f" {suffix}" if suffix else "")
+
+
+def lot(rate: Decimal, base: str, day, label: str) -> str:
+    """The cost of a foreign-currency receivable: `{1.3650 CAD, 2024-10-31, "GLX-202410"}`.
+
+    Date and label make each invoice its own lot, so payments and credit notes reduce exactly that invoice.
+    """
+    return f"{{{rate} {base}, {day}, {quote(label)}}}"
+
+
+def in_base(amounts: list[tuple[str, Decimal]], total: Decimal, rate: Decimal) -> list[tuple[str, Decimal]]:
+    """Invoice-currency postings in the base currency at `rate`, each rounded half-up, the leftover cents on
+    the largest, so they add up to -cents(total x rate): the base value of the receivable."""
+    converted = [(name, cents(amount * rate)) for name, amount in amounts]
+    diff = -cents(total * rate) - sum((v for _, v in converted), Decimal(0))
+    if diff and converted:
+        i = max(range(len(converted)), key=lambda k: (abs(converted[k][1]), -k))
+        converted[i] = (converted[i][0], converted[i][1] + diff)
+    return converted
 
 
 def invoice_postings(invoice: Invoice) -> list[tuple[str, Decimal]]:
@@ -70,12 +90,25 @@ def render_invoice(invoice: Invoice, flag: str = "!") -> str:
     ]
     for number, note in enumerate(invoice.notes, 1):
         meta.append((f"tax_note{'' if number == 1 else number}", quote(note)))
-    out = [head]
-    out += [f"{INDENT}{key}: {value}" for key, value in meta]
-    out.append(posting(accounts.receivable(invoice.account), invoice.total, invoice.currency))
+    postings = invoice_postings(invoice)
+    if invoice.foreign:
+        meta += [("fx_rate", str(invoice.fx_rate)), ("fx_date", str(invoice.fx_date))]
+        base = invoice.base_currency
+        out = [head] + [f"{INDENT}{key}: {value}" for key, value in meta]
+        out.append(posting(accounts.receivable(invoice.account), invoice.total, invoice.currency,
+                           lot(invoice.fx_rate, base, invoice.date, invoice.number)))
+        shown = dict(postings)
+        postings = [(name, amount, base, f"{fmt_money(-shown[name])} {invoice.currency}")
+                    for name, amount in in_base(postings, invoice.total, invoice.fx_rate)]
+    else:
+        out = [head] + [f"{INDENT}{key}: {value}" for key, value in meta]
+        out.append(posting(accounts.receivable(invoice.account), invoice.total, invoice.currency))
+        postings = [(name, amount, invoice.currency, "") for name, amount in postings]
     taxes = {accounts.tax(t): t for t in invoice.taxes}
-    for name, amount in invoice_postings(invoice):
-        out.append(posting(name, amount, invoice.currency))
+    for name, amount, currency, original in postings:
+        out.append(posting(name, amount, currency))
+        if original:
+            out.append(f"{INDENT * 2}invoice_amount: {quote(original)}")
         if name in taxes:
             tax = taxes[name]
             out.append(f"{INDENT * 2}tax: {quote(tax.name)}")

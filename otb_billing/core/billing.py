@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from decimal import Decimal
-from typing import Callable, Collection, Iterable, Sequence
+from typing import Callable, Collection, Iterable, Mapping, Sequence
 
 from .errors import Problem, Source
 from .model import BillResult, Config, Exports, Inventory, Invoice, PriorInvoice
@@ -56,8 +56,12 @@ def bill_month(
     priors: Sequence[PriorInvoice] = (),
     only: Collection[str] = (),
     progress: Callable[[], None] | None = None,
+    fx: Mapping[str, tuple | str] | None = None,
 ) -> BillResult:
-    """Invoices for every client in its contract window (or only the accounts in `only`)."""
+    """Invoices for every client in its contract window (or only the accounts in `only`).
+
+    `fx` maps each foreign invoice currency to (date, rate) for the month, or to why there is no usable rate.
+    """
     errors: list[Problem] = []
     warnings: list[Problem] = []
     inventories = split_exports(exports)
@@ -84,8 +88,17 @@ def bill_month(
         plan = config.plans[client.plan]
         pool_year = month.pool_year(client.prepaid.year_starts_month)
         used = pool_used_before(priors_by_account[client.account], client.account, month, pool_year)
+        client_fx = None
+        if client.currency and client.currency != config.settings.currency:
+            client_fx = (fx or {}).get(client.currency)
+            if not isinstance(client_fx, tuple):
+                why = client_fx or (f"no {client.currency} rate for {month.last_day} "
+                                    f"(add it: otb fx set {client.currency} RATE --date {month.last_day})")
+                errors.append(Problem(client.source, f"{client.name} is invoiced in {client.currency}: {why}"))
+                continue
         invoice = bill_client(
-            client, plan, inventory, month, config.settings, config.services, config.tax_rules, used, errors
+            client, plan, inventory, month, config.settings, config.services, config.tax_rules, used, errors,
+            client_fx,
         )
         if inventory.empty:
             warnings.append(Problem(client.source, f"{client.name} ({client.account}) has no export rows for {month}"))

@@ -50,6 +50,7 @@ GROUP_OF_CATEGORY = {
     "devices": "assets",
     "backup": "backup",
     "support": "tickets",
+    "fx_fee": "line_items",
 }
 GROUPS = ("users", "assets", "backup", "tickets", "line_items")
 
@@ -123,6 +124,8 @@ class Settings:
     asset_types: Mapping[str, str] = field(default_factory=dict)
     tax_rules: tuple[TaxRule, ...] = ()
     bank_account: str = "Assets:Bank:Operating"
+    bank_accounts: Mapping[str, str] = field(default_factory=dict)  # currency -> bank account for it
+    conversion_fee_pct: Decimal = Decimal(0)
     bank_csv: Mapping[str, str] = field(default_factory=dict)  # role (date, amount, ...) -> column name
 
 
@@ -219,6 +222,7 @@ class Client:
     start: Month | None = None
     end: Month | None = None
     tax_exempt: str = ""
+    currency: str = ""  # the invoice currency; "" means the base currency of settings
     rates: Mapping[str, Decimal] = field(default_factory=dict)
     backup_included_per_device: bool | None = None
     prepaid: Prepaid = Prepaid()
@@ -366,6 +370,13 @@ class Invoice:
     pool_year: int = 0
     tickets: tuple[TicketSummary, ...] = ()
     status: str = "draft"
+    base_currency: str = ""  # set with fx_rate when the invoice is in another currency than the books
+    fx_rate: Decimal | None = None  # base currency per unit of the invoice currency, on fx_date
+    fx_date: dt.date | None = None
+
+    @property
+    def foreign(self) -> bool:
+        return self.fx_rate is not None
 
     @property
     def subtotal(self) -> Decimal:
@@ -398,6 +409,14 @@ class Config:
     plans: Mapping[str, Plan]
     clients: tuple[Client, ...]
     services: Mapping[str, Service]
+
+    def currency_of(self, client: "Client") -> str:
+        return client.currency or self.settings.currency
+
+    def bank_for(self, currency: str) -> str:
+        if currency == self.settings.currency:
+            return self.settings.bank_account
+        return self.settings.bank_accounts.get(currency, f"Assets:Bank:{currency}")
 
     @property
     def tax_rules(self) -> tuple[TaxRule, ...]:

@@ -37,6 +37,7 @@ class Doc(NamedTuple):
     currency: str
     draft: bool
     period: str = ""
+    fx_rate: Decimal | None = None  # for an invoice in another currency than the books: its lot's rate
 
 
 class Payment(NamedTuple):

@@ -7,13 +7,15 @@ missing from the catalog) are appended to the `problems` list the caller passes 
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
+from dataclasses import replace
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Iterable, Mapping, Sequence
 
 from .errors import Problem, did_you_mean
 from .model import (
     DEVICE_PLURALS,
     DEVICE_TYPES,
+    MONEY_RATE_KEYS,
     AssetRow,
     Client,
     Counts,
@@ -30,7 +32,7 @@ from .model import (
     UsageRow,
     UserRow,
 )
-from .money import ZERO, fmt_quantity, line_amount
+from .money import ZERO, cents, fmt_quantity, line_amount
 from .month import Month
 from .tax import compute_taxes
 
@@ -43,9 +45,24 @@ def _line(category: str, description: str, quantity: Decimal, rate: Decimal, ite
     return Line(category, description, quantity, rate, line_amount(quantity, rate), taxable, item)
 
 
-def effective_rates(client: Client, plan: Plan) -> Rates:
-    """The plan's term rates, then the client's `rates` override key by key."""
-    return plan.terms[client.term].overridden(client.rates, client.backup_included_per_device)
+def convert(price: Decimal, fx_rate: Decimal) -> Decimal:
+    """A base-currency price in the invoice currency: cents for prices of 1 or more, else 4 significant digits."""
+    value = price / fx_rate
+    if not value:
+        return value
+    if price >= 1:
+        return cents(value)
+    return value.quantize(Decimal(1).scaleb(value.adjusted() - 3), rounding=ROUND_HALF_UP)
+
+
+def effective_rates(client: Client, plan: Plan, fx_rate: Decimal | None = None) -> Rates:
+    """The plan's term rates (converted to the client's currency if it has another), then the client's `rates`
+    override key by key (written in the client's currency)."""
+    rates = plan.terms[client.term]
+    if fx_rate is not None:
+        rates = Rates({k: (convert(v, fx_rate) if k in MONEY_RATE_KEYS else v) for k, v in rates.values.items()},
+                      rates.backup_included_per_device)
+    return rates.overridden(client.rates, client.backup_included_per_device)
 
 
 def support_level(client: Client, plan: Plan) -> str:
@@ -271,9 +288,17 @@ def bill_client(
     tax_rules: Sequence[TaxRule],
     pool_used_before: Decimal,
     problems: list[Problem],
+    fx: tuple[dt.date, Decimal] | None = None,
 ) -> Invoice | None:
-    """One client's invoice for the month, or None when there is nothing to bill."""
-    rates = effective_rates(client, plan)
+    """One client's invoice for the month, or None when there is nothing to bill.
+
+    `fx` (date, rate) is given for a client invoiced in another currency than the books: plan and catalog prices
+    are converted at that rate; amounts written in the client file are already in the client's currency.
+    """
+    fx_rate = fx[1] if fx else None
+    if fx_rate is not None:
+        services = {code: replace(svc, rate=convert(svc.rate, fx_rate)) for code, svc in services.items()}
+    rates = effective_rates(client, plan, fx_rate)
     level = support_level(client, plan)
     user_lines = bill_users(client, inventory.users, rates)
     asset_lines, backed_up = bill_assets(client, inventory.assets, rates, settings.asset_types, problems)
@@ -281,7 +306,13 @@ def bill_client(
     support_lines, monthly_used, yearly_used = bill_support(client, inventory.tickets, rates, level, pool_used_before)
     item_lines = bill_line_items(client, month, services, problems)
     usage_lines = bill_usage(inventory.usage, services, problems)
-    lines = tuple(user_lines + asset_lines + backup_lines + support_lines + item_lines + usage_lines)
+    lines = user_lines + asset_lines + backup_lines + support_lines + item_lines + usage_lines
+    if fx_rate is not None and settings.conversion_fee_pct and lines:
+        pct = settings.conversion_fee_pct
+        fee = cents(sum((line.amount for line in lines), ZERO) * pct / 100)
+        lines.append(_line("fx_fee", f"Currency conversion fee ({fmt_quantity(pct)}%)", ONE, fee,
+                           "Currency Conversion"))
+    lines = tuple(lines)
     tickets = summarize_tickets(inventory.tickets)
     if not lines:
         return None
@@ -309,7 +340,7 @@ def bill_client(
         month=month,
         date=date,
         due=date + dt.timedelta(days=terms),
-        currency=settings.currency,
+        currency=client.currency or settings.currency,
         plan=plan.name,
         term=client.term,
         support_level=level,
@@ -321,4 +352,7 @@ def bill_client(
         prepaid_yearly_used=yearly_used,
         pool_year=month.pool_year(client.prepaid.year_starts_month),
         tickets=tickets,
+        base_currency=settings.currency if fx_rate is not None else "",
+        fx_rate=fx_rate,
+        fx_date=fx[0] if fx else None,
     )

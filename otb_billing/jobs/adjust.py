@@ -40,6 +40,11 @@ def run_adjust(root: Path, month: Month, account: str, day: dt.date) -> Invoice:
     if new is None or base is None or base[0] != "*":
         raise InputErrors([Problem(None, f"{account} has no finalized invoice for {month} to adjust",
                                    f"a draft is simply billed again: otb bill {month} --client {account}")])
+    if new.foreign:
+        raise InputErrors([Problem(None, f"adjustment invoices are made only in the books' currency, and "
+                                   f"{new.client} is invoiced in {new.currency}",
+                                   f"credit {base_number} in full (otb credit {base_number} --full) and bill the "
+                                   "correct amount as a line item next month")])
     earlier = [(n, b) for n, b in sorted(blocks.items()) if n.startswith(f"{base_number}-A") and reader.is_adjustment(b[1])]
     billed = _posted([parse_block(base[1])] + [parse_block(text) for _, (flag, text) in earlier if flag == "*"])
     now = {name: amount for name, amount in writer.invoice_postings(new)}

@@ -12,6 +12,7 @@ from beancount import loader
 from ..books import accounts, reader, writer
 from ..books.documents import parse_block
 from ..books.extract import load_books
+from ..books.prices import read_prices
 from ..core.billing import bill_month
 from ..core.errors import InputErrors, Problem, Source, did_you_mean
 from ..core.model import BillResult, Config, Invoice
@@ -52,7 +53,12 @@ def compute(root: Path, month: Month, only: Collection[str] = (), progress=None)
     earlier = [p for p in priors if p.month != month]
     # Billing runs even when reading found problems, over the clients and rows that were readable, so that
     # its own problems (an unknown asset type, say) are reported in the same run.
-    result = bill_month(config, exports, month, earlier, only, progress)
+    prices = read_prices(ledger, config.settings.currency, problems)
+    fx = {}
+    for currency in {c.currency for c in config.clients if c.currency}:
+        found, why = prices.rate_on(currency, month.last_day)
+        fx[currency] = found or why
+    result = bill_month(config, exports, month, earlier, only, progress, fx)
     problems += result.errors
     if problems:
         raise InputErrors(problems)
@@ -190,7 +196,10 @@ def posting_changes(old_text: str, invoice: Invoice) -> list[tuple[str, Decimal,
     old: dict[str, Decimal] = {}
     for p in old_entry.postings:
         old[p.account] = old.get(p.account, ZERO) + p.units.number
-    new = {name: amount for name, amount in writer.invoice_postings(invoice)}
+    postings = writer.invoice_postings(invoice)
+    if invoice.foreign:  # income and tax are booked in the base currency at the invoice-date rate
+        postings = writer.in_base(postings, invoice.total, invoice.fx_rate)
+    new = {name: amount for name, amount in postings}
     receivable = accounts.receivable(invoice.account)
     new[receivable] = invoice.total
     changes = [(name, -old.get(name, ZERO), -new.get(name, ZERO)) for name in sorted(set(old) | set(new))

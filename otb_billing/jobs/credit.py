@@ -19,8 +19,8 @@ def credits_file(root: Path, day: dt.date) -> Path:
 
 
 def run_credit(root: Path, invoice: str, amount: Decimal | None, full: bool, reason: str, day: dt.date,
-               at: dt.datetime) -> tuple[str, Decimal]:
-    """Issue the credit note; returns (its number, its amount including tax)."""
+               at: dt.datetime) -> tuple[str, Decimal, str]:
+    """Issue the credit note; returns (its number, its amount including tax, its currency)."""
     config, books = open_books(root)
     entry = books.transaction("invoice", invoice)
     if entry is None:
@@ -53,4 +53,4 @@ def run_credit(root: Path, invoice: str, amount: Decimal | None, full: bool, rea
     old = path.read_text(encoding="utf-8") if path.exists() else (
         f"; Credit notes of {day.year}, written by otb. Issued documents: never edit them by hand.\n")
     write_verified(root, ledger_file_edits(root, {path: old.rstrip("\n") + "\n\n" + block}))
-    return number, amount
+    return number, amount, doc.currency

@@ -124,6 +124,10 @@ def run_import(root: Path, path: Path, apply: bool) -> ImportResult:
                 unmatched.append((row, "matches no client" if not found else f"matches {len(found)} clients"))
                 continue
             account, invoices, matched_by = found.pop(), [], "client name or account"
+        if config.currency_of(clients[account]) != config.settings.currency:
+            unmatched.append((row, f"{clients[account].name} is invoiced in {clients[account].currency}: "
+                                   "record it with otb pay"))
+            continue
         allocations, unapplied = allocate(books, account, row.amount, invoices, row.date)
         proposals.append(Proposal(row, account, clients[account].name if account in clients else account,
                                   allocations, unapplied, matched_by))

@@ -11,6 +11,7 @@ from pathlib import Path
 from ..books import writer
 from ..books.extract import Books, load_books
 from ..core.errors import InputErrors, Problem
+from ..core.model import Config
 from ..fsutil import write_all
 from ..readers.config import read_config
 
@@ -25,6 +26,17 @@ def open_books(root: Path) -> tuple[Config, Books]:
         raise InputErrors(books.problems + [Problem(None, "the ledger must pass bean-check before it is changed",
                                                     "fix the problems above first")])
     return config, books
+
+
+def skeleton_files(root: Path, config: Config) -> dict[Path, str]:
+    """main.beancount and accounts.beancount for a repo that has no ledger yet."""
+    ledger = root / "ledger"
+    files = {}
+    if not (ledger / "accounts.beancount").exists():
+        files[ledger / "accounts.beancount"] = writer.accounts_skeleton(config.settings)
+    if not (ledger / "main.beancount").exists():
+        files[ledger / "main.beancount"] = writer.main_skeleton(config.settings)
+    return files
 
 
 def ledger_file_edits(root: Path, new_texts: dict[Path, str], accounts: dict | None = None) -> dict[Path, str]:
@@ -42,7 +54,7 @@ def ledger_file_edits(root: Path, new_texts: dict[Path, str], accounts: dict | N
             files[accounts_path] = new
     files.update(new_texts)
     main_path = ledger / "main.beancount"
-    old_main = main_path.read_text(encoding="utf-8")
+    old_main = main_path.read_text(encoding="utf-8") if main_path.exists() else ""
     new_main = writer.with_plugin(old_main)
     for path in new_texts:
         new_main = writer.with_include(new_main, path.relative_to(ledger).as_posix())

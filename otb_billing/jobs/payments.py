@@ -7,10 +7,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import NamedTuple, Sequence
 
-from ..books.documents import render_payment, reversal_of
+from ..books.accounts import FX_ACCOUNT
+from ..books.documents import render_foreign_payment, render_payment, reversal_of
+from ..books.prices import read_prices
 from ..books.extract import Books
 from ..core.errors import InputErrors, Problem, did_you_mean
-from ..core.money import ZERO
+from ..core.money import ZERO, fmt_money
 from ..core.receivables import derive
 from .ledger_edit import ledger_file_edits, open_books, write_verified
 
@@ -22,6 +24,7 @@ class PaymentResult(NamedTuple):
     allocations: tuple[tuple[str, Decimal], ...]
     unapplied: Decimal
     path: Path
+    currency: str = ""
 
 
 def payments_file(root: Path, day: dt.date) -> Path:
@@ -78,8 +81,28 @@ def allocate(books: Books, account: str, amount: Decimal, invoices: Sequence[str
     return tuple(allocations), left
 
 
+def _foreign_payment(root, config, books, client, ref, day, amount, allocations, unapplied, bank, currency, method,
+                     note, rate):
+    """A payment in the client's own currency, at the day's rate (from ledger/prices.beancount or --rate)."""
+    if unapplied > 0:
+        raise InputErrors([Problem(None, f"{fmt_money(unapplied)} {currency} of this payment settles no open "
+                                   f"invoice; credit on account is kept only in {config.settings.currency}",
+                                   "record only what the open invoices need, and the rest once the next "
+                                   "invoice is issued")])
+    if rate is None:
+        problems: list[Problem] = []
+        found, why = read_prices(root / "ledger", config.settings.currency, problems).rate_on(currency, day)
+        if found is None:
+            raise InputErrors(problems + [Problem(None, why.replace("otb fx set", "use --rate, or otb fx set"))])
+        rate = found[1]
+    lots = {d.number: (d.fx_rate, d.date) for d in books.docs if d.account == client.account and d.fx_rate}
+    return render_foreign_payment(ref=ref, account=client.account, client=client.name, day=day, amount=amount,
+                                  allocations=allocations, lots=lots, bank=bank, currency=currency,
+                                  base=config.settings.currency, rate=rate, method=method, note=note)
+
+
 def run_pay(root: Path, account: str, amount: Decimal, day: dt.date, ref: str | None, method: str,
-            invoices: Sequence[str], note: str = "") -> PaymentResult:
+            invoices: Sequence[str], note: str = "", rate: Decimal | None = None) -> PaymentResult:
     config, books = open_books(root)
     clients = {c.account: c for c in config.clients}
     if account not in clients:
@@ -94,15 +117,19 @@ def run_pay(root: Path, account: str, amount: Decimal, day: dt.date, ref: str | 
     elif ref in used:
         raise InputErrors([Problem(None, f"payment {ref} is already recorded", "use another --ref, or none")])
     allocations, unapplied = allocate(books, account, amount, invoices, day)
-    currency = next((d.currency for d in books.docs if d.account == account and d.currency), config.settings.currency)
-    block = render_payment(ref=ref, account=account, client=clients[account].name, day=day, amount=amount,
-                           allocations=allocations, bank=config.settings.bank_account, currency=currency,
-                           method=method, note=note)
+    currency = config.currency_of(clients[account])
+    bank = config.bank_for(currency)
+    if currency == config.settings.currency:
+        block = render_payment(ref=ref, account=account, client=clients[account].name, day=day, amount=amount,
+                               allocations=allocations, bank=bank, currency=currency, method=method, note=note)
+    else:
+        block = _foreign_payment(root, config, books, clients[account], ref, day, amount, allocations, unapplied,
+                                 bank, currency, method, note, rate)
     path = payments_file(root, day)
     files = ledger_file_edits(root, {path: append_payment(_read(path), block, day.year)},
-                              {config.settings.bank_account: {}})
+                              {bank: {}, FX_ACCOUNT: {}} if currency != config.settings.currency else {bank: {}})
     write_verified(root, files)
-    return PaymentResult(ref, allocations, unapplied, path)
+    return PaymentResult(ref, allocations, unapplied, path, currency)
 
 
 def run_reverse(root: Path, ref: str, day: dt.date, note: str = "") -> PaymentResult:

@@ -90,7 +90,8 @@ def _expect_mapping(data, path: Path, root: Path, problems: list[Problem]) -> YM
 
 # --- settings --------------------------------------------------------------------------------------------------
 
-SETTINGS_KEYS = ("business", "currency", "timezone", "invoice", "tax", "asset_types", "ledger", "bank", "smtp", "email")
+SETTINGS_KEYS = ("business", "currency", "timezone", "invoice", "tax", "asset_types", "ledger", "bank", "smtp", "email",
+                 "conversion_fee_pct")
 BUSINESS_KEYS = ("name", "email", "phone", "website", "address", "province", "country", "tagline", "logo",
                  "registration")
 INVOICE_KEYS = ("terms_days", "number", "footer", "payment_instructions")
@@ -164,10 +165,19 @@ def read_settings(root: Path, problems: list[Problem]) -> Settings | None:
                                         did_you_mean(target, DEVICE_TYPES)))
             else:
                 aliases[str(key).strip().casefold()] = target
-    bank_account, bank_csv = "Assets:Bank:Operating", {}
+    bank_account, bank_csv, bank_accounts = "Assets:Bank:Operating", {}, {}
     if (bank := f.mapping("bank")) is not None:
         bk = Fields(bank, problems, "bank")
-        bk.check_keys(("account", "csv"))
+        bk.check_keys(("account", "csv", "accounts"))
+        if (amap := bk.mapping("accounts")) is not None:
+            for cur, name in amap.items():
+                name = str(name)
+                if not BEANCOUNT_ACCOUNT_RE.match(name) or not re.fullmatch(r"[A-Z]{3}", str(cur)):
+                    problems.append(Problem(Source(amap.file, amap.line_of(cur)),
+                                            f"bank.accounts: '{cur}: {name}' should map a currency to an account",
+                                            "e.g. USD: Assets:Bank:USD"))
+                else:
+                    bank_accounts[str(cur)] = name
         bank_account = bk.text("account", bank_account)
         if not BEANCOUNT_ACCOUNT_RE.match(bank_account):
             bk.error("account", f"'{bank_account}' is not a Beancount account name", "e.g. Assets:Bank:Operating")
@@ -179,6 +189,8 @@ def read_settings(root: Path, problems: list[Problem]) -> Settings | None:
         business=business, currency=currency, timezone=timezone, terms_days=terms_days,
         number_format=number_format, footer=footer, registrations=registrations, local_country=local_country,
         asset_types=aliases, tax_rules=tuple(rules), bank_account=bank_account, bank_csv=bank_csv,
+        bank_accounts=bank_accounts, conversion_fee_pct=f.decimal("conversion_fee_pct", Decimal(0),
+                                                                  what="a percentage"),
     )
 
 
@@ -304,7 +316,7 @@ def read_rates(r: Fields) -> tuple[dict[str, Decimal], bool | None]:
 CLIENT_KEYS = (
     "account", "name", "billing_email", "address", "province", "country", "plan", "term", "support_level",
     "terms_days", "start", "end", "tax_exempt", "rates", "prepaid_hours", "assets", "users", "manual_assets",
-    "manual_users", "line_items", "notes", "contact", "phone",
+    "manual_users", "line_items", "notes", "contact", "phone", "currency",
 )
 LINE_ITEM_KINDS = ("monthly", "one_off", "yearly", "service")
 LINE_ITEM_KEYS = LINE_ITEM_KINDS + ("name", "description", "month", "from", "until", "quantity", "rate", "taxable")
@@ -385,6 +397,7 @@ def read_client(data: YMap, settings: Settings, plans: dict[str, Plan], problems
         start=start,
         end=end,
         tax_exempt=f.text("tax_exempt"),
+        currency=_currency(f, settings),
         rates=rates,
         backup_included_per_device=per_device,
         prepaid=prepaid,
@@ -395,6 +408,17 @@ def read_client(data: YMap, settings: Settings, plans: dict[str, Plan], problems
         line_items=_read_line_items(f, problems),
     )
     return client if len(problems) == before else None
+
+
+def _currency(f: Fields, settings: Settings) -> str:
+    """The client's invoice currency, "" for the base currency."""
+    currency = f.text("currency").upper()
+    if not currency or currency == settings.currency:
+        return ""
+    if not re.fullmatch(r"[A-Z]{3}", currency):
+        f.error("currency", f"currency '{currency}' is not a 3-letter code", "e.g. USD or EUR")
+        return ""
+    return currency
 
 
 def _kind_and_rate(value, where: Fields, key, kinds, what: str):

@@ -6,9 +6,15 @@ import json
 from decimal import Decimal
 
 from ..core.model import BillResult, Invoice
-from ..core.money import ZERO, fmt_display, fmt_money, fmt_quantity
+from ..core.money import ZERO, cents, fmt_display, fmt_money, fmt_quantity
 
 CHANGE_FLAG = Decimal(20)  # percent
+
+
+def money(amount: Decimal, currency: str) -> str:
+    """`$1,234.56` in the books' currency (and CAD), `US$1,234.56` or `EUR 1,234.56` otherwise."""
+    symbol = {"CAD": "$", "USD": "US$", "EUR": "€"}.get(currency, f"{currency} ")
+    return fmt_display(amount, symbol)
 
 
 def invoice_json(invoice: Invoice, credit_applied: Decimal = ZERO) -> dict:
@@ -28,11 +34,14 @@ def invoice_json(invoice: Invoice, credit_applied: Decimal = ZERO) -> dict:
         "totals": {group: fmt_money(amount) for group, amount in totals.items()},
         "subtotal": fmt_money(invoice.subtotal),
         "taxes": [
-            {"name": t.name, "rate": fmt_quantity(t.rate), "base": fmt_money(t.base), "amount": fmt_money(t.amount)}
+            {"name": t.name, "rate": fmt_quantity(t.rate), "base": fmt_money(t.base), "amount": fmt_money(t.amount),
+             **({"amount_base": fmt_money(cents(t.amount * invoice.fx_rate))} if invoice.foreign else {})}
             for t in invoice.taxes
         ],
         "tax": fmt_money(invoice.tax),
         "total": fmt_money(invoice.total),
+        **({"base_currency": invoice.base_currency, "fx_rate": str(invoice.fx_rate), "fx_date": str(invoice.fx_date),
+            "total_base": fmt_money(base_total(invoice))} if invoice.foreign else {}),
         "credit_applied": fmt_money(credit_applied),
         "amount_due": fmt_money(invoice.total - credit_applied),
         "notes": list(invoice.notes),
@@ -61,17 +70,26 @@ def invoice_json(invoice: Invoice, credit_applied: Decimal = ZERO) -> dict:
     }
 
 
+def base_total(invoice: Invoice) -> Decimal:
+    """The invoice total in the books' currency (at its invoice-date rate for a foreign invoice)."""
+    return cents(invoice.total * invoice.fx_rate) if invoice.foreign else invoice.total
+
+
+def base_sum(invoices, field: str) -> Decimal:
+    return sum((cents(getattr(i, field) * i.fx_rate) if i.foreign else getattr(i, field) for i in invoices), ZERO)
+
+
 def result_json(result: BillResult, invoices: tuple[Invoice, ...] | None = None) -> str:
     invoices = result.invoices if invoices is None else invoices
     document = {
         "month": str(result.month),
         "invoices": [invoice_json(inv, result.credit_applied(inv)) for inv in invoices],
         "warnings": [str(w) for w in result.warnings],
-        "totals": {
+        "totals": {  # in the books' currency: foreign invoices at their invoice-date rates
             "invoices": len(invoices),
-            "subtotal": fmt_money(sum((i.subtotal for i in invoices), ZERO)),
-            "tax": fmt_money(sum((i.tax for i in invoices), ZERO)),
-            "total": fmt_money(sum((i.total for i in invoices), ZERO)),
+            "subtotal": fmt_money(base_sum(invoices, "subtotal")),
+            "tax": fmt_money(base_sum(invoices, "tax")),
+            "total": fmt_money(base_sum(invoices, "total")),
         },
     }
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
@@ -96,12 +114,12 @@ def result_table(result: BillResult, invoices: tuple[Invoice, ...] | None = None
         change, flag = change_text(inv.total, previous)
         flagged += flag
         rows.append((
-            inv.number, inv.client[:32], fmt_display(inv.subtotal), fmt_display(inv.tax), fmt_display(inv.total),
-            fmt_display(previous) if previous is not None else "—", change + (" !" if flag else ""),
+            inv.number, inv.client[:32], money(inv.subtotal, inv.currency), money(inv.tax, inv.currency),
+            money(inv.total, inv.currency), money(previous, inv.currency) if previous is not None else "—",
+            change + (" !" if flag else ""),
         ))
-    total = sum((i.total for i in invoices), ZERO)
-    rows.append(("", f"{len(invoices)} invoice(s)", fmt_display(sum((i.subtotal for i in invoices), ZERO)),
-                 fmt_display(sum((i.tax for i in invoices), ZERO)), fmt_display(total), "", ""))
+    rows.append(("", f"{len(invoices)} invoice(s)", fmt_display(base_sum(invoices, "subtotal")),
+                 fmt_display(base_sum(invoices, "tax")), fmt_display(base_sum(invoices, "total")), "", ""))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     right = {2, 3, 4, 5}
     out = []
@@ -110,6 +128,8 @@ def result_table(result: BillResult, invoices: tuple[Invoice, ...] | None = None
         out.append("  ".join(cells).rstrip())
         if number == 0 or number == len(rows) - 2:
             out.append("  ".join("-" * w for w in widths))
+    if any(inv.foreign for inv in invoices):
+        out.append("Totals in the books' currency; invoices in other currencies at their invoice-date rate.")
     if flagged:
         out.append(f"! {flagged} invoice(s) changed by more than {CHANGE_FLAG}% from the previous month: review them")
     for inv in invoices:

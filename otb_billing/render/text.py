@@ -6,7 +6,8 @@ import json
 from decimal import Decimal
 from typing import Sequence
 
-from ..core.money import fmt_display, fmt_money
+from ..core.money import fmt_money
+from .report import money as report_money
 from ..core.receivables import AGING_BUCKETS, AgingRow, InvoiceState, Statement
 
 
@@ -26,9 +27,8 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]], right: set[int] 
     return "\n".join(out) + "\n"
 
 
-def money(amount: Decimal, currency: str = "", base: str = "CAD") -> str:
-    symbol = "$" if currency in ("", base, "CAD") else ("US$" if currency == "USD" else f"{currency} ")
-    return fmt_display(amount, symbol)
+def money(amount: Decimal, currency: str = "") -> str:
+    return report_money(amount, currency or "CAD")
 
 
 def status_table(rows: Sequence[InvoiceState]) -> str:
@@ -57,10 +57,23 @@ def status_json(rows: Sequence[InvoiceState], as_of) -> str:
 def aging_table(rows: Sequence[AgingRow]) -> str:
     body = [(r.account, r.client[:28], *(money(r.buckets[b], r.currency) for b in AGING_BUCKETS),
              money(-r.credit, r.currency) if r.credit else "", money(r.total, r.currency)) for r in rows]
-    totals = ["", "Total", *(money(sum((r.buckets[b] for r in rows), Decimal(0))) for b in AGING_BUCKETS),
-              money(-sum((r.credit for r in rows), Decimal(0))), money(sum((r.total for r in rows), Decimal(0)))]
-    return table(("Account", "Client", "Current", "1-30", "31-60", "61-90", "90+", "Credit", "Balance"), body,
-                 right=set(range(2, 9)), total=totals)
+    currencies = sorted({r.currency for r in rows}) or [""]
+    totals = []
+    for currency in currencies:
+        mine = [r for r in rows if r.currency == currency]
+        label = "Total" if len(currencies) == 1 else f"Total {currency}"
+        totals.append(["", label, *(money(sum((r.buckets[b] for r in mine), Decimal(0)), currency)
+                                    for b in AGING_BUCKETS),
+                       money(-sum((r.credit for r in mine), Decimal(0)), currency),
+                       money(sum((r.total for r in mine), Decimal(0)), currency)])
+    text = table(("Account", "Client", "Current", "1-30", "31-60", "61-90", "90+", "Credit", "Balance"), body,
+                 right=set(range(2, 9)), total=totals[0])
+    if len(totals) > 1:  # one total row per currency: amounts in different currencies are never added up
+        widths = [len(cell) for cell in text.splitlines()[1].split("  ")]
+        for extra in totals[1:]:
+            text += "  ".join(c.rjust(w) if i >= 2 else c.ljust(w) for i, (c, w) in enumerate(zip(extra, widths)))
+            text = text.rstrip() + "\n"
+    return text
 
 
 def aging_json(rows: Sequence[AgingRow], as_of) -> str:
