@@ -419,8 +419,9 @@ def import_payments(csv_file: Path, apply: bool, root: Path):
 
 @main.command()
 @click.argument("account", required=False)
+@click.option("--json", "as_json", is_flag=True)
 @root_option
-def history(account, root: Path):
+def history(account, as_json, root: Path):
     """The git history of a client's YAML (or all clients'): who changed what and when, old -> new."""
     from .jobs.history import run_history
 
@@ -429,6 +430,9 @@ def history(account, root: Path):
         changes = run_history(root, account)
     except InputErrors as exc:
         raise ProblemsFound(exc.problems, wrote_nothing=False) from None
+    if as_json:
+        click.echo(json.dumps([c._asdict() for c in changes], indent=2))
+        return
     if not changes:
         click.echo("No committed changes.")
     for change in changes:

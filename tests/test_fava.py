@@ -30,5 +30,8 @@ def test_example_ledger_loads_in_fava_with_the_right_balances():
     assert balances["Assets:Receivable:NWT-310"] == "1098.50"
     assert set(balances) == {"Assets:Receivable:555123", "Assets:Receivable:620547", "Assets:Receivable:987654",
                              "Assets:Receivable:HOST-0042", "Assets:Receivable:NWT-310"}
-    for page in ("income_statement", "balance_sheet", "journal"):
+    ledger_data = json.loads(client.get(f"/{slug}/api/ledger_data").data)["data"]
+    assert [q["name"] for q in ledger_data["user_queries"]][:3] == [
+        "Outstanding invoices", "AR aging by due month", "Receivables by client"]
+    for page in ("income_statement", "balance_sheet", "journal", "query"):
         assert client.get(f"/{slug}/{page}/").status_code == 200

@@ -262,6 +262,8 @@ def test_history_shows_who_changed_what(books):
     assert "Sam <sam@msp.example>" in out and "Alpha discount" in out
     assert "+ rates: {per_user: 12.50}" in out
     assert out.index("Alpha discount") < out.index("clients\n")
+    changes = json.loads(ok(books, "history", "A1", "--json"))
+    assert changes[0]["author"] == "Sam <sam@msp.example>" and changes[0]["file"] == "clients/A1.yaml"
 
 
 def test_statement_and_aging_golden_output(example):
