@@ -39,11 +39,8 @@ def seal(text: str, finalized_at: dt.datetime) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_payment(
-    *, ref: str, account: str, client: str, day: dt.date, amount: Decimal, allocations, bank: str, currency: str,
-    method: str = "", note: str = "",
-) -> str:
-    """A payment received. Allocations: (invoice, amount) it settles; the rest is credit on account."""
+def _payment_head(ref, account, client, day, allocations, method, note) -> list[str]:
+    """The header line and metadata of a payment, linked to every invoice it settles."""
     links = " ".join(f"^{number}" for number in sorted({n for n, _ in allocations}))
     narration = f"Payment {ref}" + (f" ({method})" if method else "") + (f": {note}" if note else "")
     lines = [f"{day} * {quote(client)} {quote(narration)}" + (f" {links}" if links else "")]
@@ -51,6 +48,15 @@ def render_payment(
     lines.append(f"{INDENT}account: {quote(account)}")
     if method:
         lines.append(f"{INDENT}method: {quote(method)}")
+    return lines
+
+
+def render_payment(
+    *, ref: str, account: str, client: str, day: dt.date, amount: Decimal, allocations, bank: str, currency: str,
+    method: str = "", note: str = "",
+) -> str:
+    """A payment received. Allocations: (invoice, amount) it settles; the rest is credit on account."""
+    lines = _payment_head(ref, account, client, day, allocations, method, note)
     lines.append(posting(bank, amount, currency))
     allocated = ZERO
     for number, part in allocations:
@@ -81,13 +87,7 @@ def render_foreign_payment(
 ) -> str:
     """A payment in the invoice currency, booked at the day's rate against each invoice's lot (its rate then);
     the difference is the realized exchange gain or loss in Income:FX. `lots`: invoice -> (rate, date)."""
-    links = " ".join(f"^{number}" for number in sorted({n for n, _ in allocations}))
-    narration = f"Payment {ref}" + (f" ({method})" if method else "") + (f": {note}" if note else "")
-    lines = [f"{day} * {quote(client)} {quote(narration)}" + (f" {links}" if links else "")]
-    lines.append(f"{INDENT}payment: {quote(ref)}")
-    lines.append(f"{INDENT}account: {quote(account)}")
-    if method:
-        lines.append(f"{INDENT}method: {quote(method)}")
+    lines = _payment_head(ref, account, client, day, allocations, method, note)
     lines.append(f"{INDENT}fx_rate: {rate}")
     lines.append(posting(bank, amount, currency, f"@ {rate} {base}"))
     difference = ZERO
