@@ -2,7 +2,8 @@
 
 Each client has about 25 users, 30 devices and 20 time rows, a few overrides and line items. For each N the
 script builds the repo once (not timed), then runs `otb bill 2024-10` as a separate process R times and prints
-the median wall time and the peak memory (max RSS) of the billing process.
+the median wall time and the peak memory (max RSS) of the billing process. PDFs are left out (`--no-pdf`):
+bench/bench_pdf.py measures those.
 
     python bench/bench_bill.py 100 1000 10000 [--runs 3] [--keep DIR]
 """
@@ -78,7 +79,7 @@ def run_once(root: Path) -> tuple[float, int]:
     """(wall seconds, max RSS in MiB) of one `otb bill` process."""
     otb = shutil.which("otb", path=str(Path(sys.executable).parent)) or "otb"
     start = time.perf_counter()
-    proc = subprocess.Popen([otb, "bill", "2024-10", "--root", str(root)], stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen([otb, "bill", "2024-10", "--no-pdf", "--root", str(root)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start

@@ -134,8 +134,9 @@ def main():
 @click.option("--dry-run", is_flag=True, help="Compute and print; write nothing.")
 @click.option("--adjust", metavar="ACCOUNT", help="Bill only the difference to ACCOUNT's finalized invoice.")
 @click.option("--date", "day", callback=parse_date, help="With --adjust: the adjustment's date (default: today).")
+@click.option("--pdf/--no-pdf", default=True, show_default=True, help="Also render DRAFT PDFs into build/MONTH/.")
 @root_option
-def bill(month: Month, clients, as_json: bool, dry_run: bool, adjust, day, root: Path):
+def bill(month: Month, clients, as_json: bool, dry_run: bool, adjust, day, pdf: bool, root: Path):
     """Bill MONTH (YYYY-MM): draft invoices in the ledger and QuickBooks CSVs in build/."""
     from .jobs.bill import run_bill
     from .render.report import result_json, result_table
@@ -157,9 +158,9 @@ def bill(month: Month, clients, as_json: bool, dry_run: bool, adjust, day, root:
             count = _count_clients(root)
             if count > PROGRESS_ABOVE and not as_json:
                 with click.progressbar(length=count, label=f"Billing {month}", file=sys.stderr) as bar:
-                    outcome = run_bill(root, month, clients, dry_run, progress=lambda: bar.update(1))
+                    outcome = run_bill(root, month, clients, dry_run, progress=lambda: bar.update(1), pdf=pdf)
             else:
-                outcome = run_bill(root, month, clients, dry_run)
+                outcome = run_bill(root, month, clients, dry_run, pdf=pdf)
     except InputErrors as exc:
         raise ProblemsFound(exc.problems) from None
     except Busy as exc:
@@ -323,14 +324,22 @@ def aging(as_of, as_json, root: Path):
 @click.option("--from", "start", callback=parse_date, help="First day (default: the beginning).")
 @click.option("--to", "end", callback=parse_date, help="Last day (default: today).")
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--pdf", "as_pdf", is_flag=True, help="Render it as PDF into build/statements/.")
 @root_option
-def statement(account, start, end, as_json, root: Path):
+def statement(account, start, end, as_json, as_pdf, root: Path):
     """A client's statement: opening balance, invoices, payments, credits, running balance, closing balance."""
     from .jobs.reports import books_for_reports, client_statement
     from .render.text import money, statement_json, statement_lines, table
 
     root = _existing_root(root)
     end = end or local_today(root)
+    if as_pdf:
+        from .jobs.show import statement_document
+
+        path, data = _run(statement_document, root, account, start, end)
+        write_atomic(path, data)
+        click.echo(f"Wrote {path.relative_to(root)}")
+        return
     books = _run(books_for_reports, root)
     st = client_statement_safe(books, account, start, end)
     name = books.names.get(account, account)
@@ -476,3 +485,95 @@ def fx_import(csv_file: Path, root: Path):
         raise ProblemsFound(exc.problems) from None
     path = _run(run_fx_set, root, rates)
     click.echo(f"Set {len(rates)} rate(s) in {path.relative_to(root)}")
+
+
+@main.command()
+@click.argument("month", callback=parse_month)
+@click.option("--client", "clients", multiple=True, metavar="ACCOUNT")
+@root_option
+def pdf(month, clients, root: Path):
+    """Render MONTH's draft invoices as DRAFT PDFs into build/MONTH/ (finalized ones are in ledger/documents/)."""
+    from .fsutil import write_all
+    from .jobs.show import month_pdfs
+
+    root = _existing_root(root)
+    files, finals = _run(month_pdfs, root, month, clients)
+    write_all(files, durable=False)
+    for path in sorted(files):
+        click.echo(f"Wrote {path.relative_to(root)}")
+    for line in finals:
+        click.echo(line)
+
+
+@main.command()
+@click.argument("invoice")
+@click.option("--html", "as_html", is_flag=True, help="The printer-friendly HTML view (templates/invoice.html.j2).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file, not the terminal.")
+@click.option("--as-of", "as_of", callback=parse_date, help="Paid and credited amounts on this date (default: today).")
+@root_option
+def show(invoice, as_html, out, as_of, root: Path):
+    """Show one invoice: its lines and totals, or its HTML view with --html."""
+    from .jobs.show import invoice_and_view, invoice_html
+
+    root = _existing_root(root)
+    as_of = as_of or local_today(root)
+    if as_html:
+        text = _run(invoice_html, root, invoice, as_of)
+    else:
+        _, view = _run(invoice_and_view, root, invoice, as_of)
+        from .render.text import table
+
+        text = f"{view.title} {view.number} for {view.client_name}\n"
+        text += "".join(f"  {label}: {value}\n" for label, value in view.meta)
+        text += table(view.summary_header, view.summary, right={1, 2, 3})
+        text += "".join(f"{label:>60}  {value}\n" for label, value in (*view.totals, view.amount_due))
+        text += "".join(f"{note}\n" for note in view.notes)
+    if out:
+        write_atomic(out, text)
+        click.echo(f"Wrote {out}")
+    else:
+        click.echo(text, nl=False)
+
+
+def _report_outcome(outcome, what: str, dry_run: bool) -> None:
+    for number, recipients in outcome.sent:
+        click.echo(f"sent {number} to {', '.join(recipients)}")
+    for path in outcome.outbox:
+        click.echo(f"dry run: wrote {path}")
+    for number, reason in outcome.skipped:
+        click.echo(f"skipped {number}: {reason}")
+    for number, reason in outcome.failed:
+        click.echo(f"FAILED {number}: {reason} (nothing recorded)", err=True)
+    if outcome.failed:
+        raise click.ClickException(f"{len(outcome.failed)} {what} not sent; the others were sent and recorded")
+
+
+@main.command()
+@click.argument("month", callback=parse_month)
+@click.option("--client", "clients", multiple=True, metavar="ACCOUNT")
+@click.option("--dry-run", is_flag=True, help="Write the messages to build/outbox/*.eml; send nothing.")
+@click.option("--resend", is_flag=True, help="Send again invoices already sent.")
+@click.option("--at", "at", help="UTC time to record (default: now).")
+@root_option
+def email(month, clients, dry_run, resend, at, root: Path):
+    """Email MONTH's finalized, unsent invoices with their PDF to each client's billing_email."""
+    from .jobs.email import run_email
+
+    root = _existing_root(root)
+    outcome = _run(run_email, root, month, clients, dry_run, resend, _parse_at(at))
+    _report_outcome(outcome, "invoice(s)", dry_run)
+
+
+@main.command()
+@click.option("--as-of", "as_of", callback=parse_date, help="Which invoices are overdue on this date (default: today).")
+@click.option("--dry-run", is_flag=True, help="Write the messages to build/outbox/*.eml; send nothing.")
+@click.option("--at", "at", help="UTC time to record (default: now).")
+@root_option
+def remind(as_of, dry_run, at, root: Path):
+    """Email a reminder for each overdue invoice, at most once per email.reminder_interval_days."""
+    from .jobs.email import run_remind
+
+    root = _existing_root(root)
+    when = _parse_at(at)
+    outcome = _run(run_remind, root, as_of or local_today(root), dry_run, when)
+    _report_outcome(outcome, "reminder(s)", dry_run)

@@ -16,6 +16,7 @@ def write_atomic(path: Path, content: bytes | str) -> None:
     data = content.encode("utf-8") if isinstance(content, str) else content
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, _mode_for(path))
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -48,6 +49,7 @@ def write_all(files: Mapping[Path, bytes | str], durable: bool = True) -> None:
                 temp = str(path.parent / f".{path.name}.{os.getpid()}.tmp")
                 fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
             staged.append((temp, path))
+            os.fchmod(fd, _mode_for(path))
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
                 if durable:
@@ -60,6 +62,16 @@ def write_all(files: Mapping[Path, bytes | str], durable: bool = True) -> None:
         raise
     for temp, path in staged:
         os.replace(temp, path)
+
+
+def _mode_for(path: Path) -> int:
+    """Keep an existing file's permissions; a new file gets the usual ones (0666 less the umask)."""
+    try:
+        return os.stat(path).st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 class Busy(Exception):

@@ -90,6 +90,25 @@ class Business:
     province: str = ""
     country: str = "CA"
     tagline: str = ""
+    logo: str = ""  # an image file, relative to the billing repo
+    registration: str = ""  # a business number to print, if any
+
+
+@dataclass(frozen=True, slots=True)
+class Smtp:
+    """How invoices are emailed. The password is never in settings: it comes from `password_env` or
+    `password_file` (outside the repo)."""
+
+    host: str = ""
+    port: int = 587
+    security: str = "starttls"  # starttls | ssl | none
+    username: str = ""
+    password_env: str = "OTB_SMTP_PASSWORD"
+    password_file: str = ""
+    from_address: str = ""
+    from_name: str = ""
+    bcc: tuple[str, ...] = ()
+    timeout: int = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +145,9 @@ class Settings:
     bank_account: str = "Assets:Bank:Operating"
     bank_accounts: Mapping[str, str] = field(default_factory=dict)  # currency -> bank account for it
     conversion_fee_pct: Decimal = Decimal(0)
+    payment_instructions: str = ""
+    smtp: Smtp = Smtp()
+    reminder_interval_days: int = 7
     bank_csv: Mapping[str, str] = field(default_factory=dict)  # role (date, amount, ...) -> column name
 
 

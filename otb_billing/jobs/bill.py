@@ -71,8 +71,10 @@ def run_bill(
     only: Collection[str] = (),
     dry_run: bool = False,
     progress: Callable[[], None] | None = None,
+    pdf: bool = True,
 ) -> BillOutcome:
-    """Bill the month and, unless `dry_run`, write the ledger files and then the build/ files."""
+    """Bill the month and, unless `dry_run`, write the ledger files and then the build/ files (QuickBooks CSVs,
+    their ZIP and, with `pdf`, DRAFT-watermarked PDFs)."""
     config, result, blocks = compute(root, month, only, progress)
     result = replace(result, credit_available=credit_on_account(root / "ledger", month))
     finalized = sorted(number for number, (flag, _) in blocks.items() if flag == "*")
@@ -85,8 +87,13 @@ def run_bill(
     ledger_files = _ledger_files(root / "ledger", config, month, blocks, fresh, replaced)
     build = root / "build" / str(month)
     build_files = _build_files(build, month, fresh, replaced)
+    if pdf:
+        from .documents import draft_pdfs
+
+        for number, data in draft_pdfs(root, config, fresh, result.credit_applied).items():
+            build_files[build / f"{number}.pdf"] = data
     write_all(ledger_files)
-    for stale in build.glob("*.csv") if build.is_dir() else ():
+    for stale in [*build.glob("*.csv"), *build.glob("*.pdf")] if build.is_dir() and replaced is None else ():
         if stale not in build_files:
             stale.unlink()
     write_all(build_files, durable=False)

@@ -34,6 +34,7 @@ from ..core.model import (
     Rates,
     Service,
     Settings,
+    Smtp,
     TaxRule,
     UserOverride,
 )
@@ -117,8 +118,11 @@ def read_settings(root: Path, problems: list[Problem]) -> Settings | None:
         business = Business(
             name=b.text("name"), email=b.text("email"), phone=b.text("phone"), website=b.text("website"),
             address=b.texts("address"), province=b.text("province").upper(),
-            country=b.text("country", "CA").upper(), tagline=b.text("tagline"),
+            country=b.text("country", "CA").upper(), tagline=b.text("tagline"), logo=b.text("logo"),
+            registration=b.text("registration"),
         )
+        if business.logo and not (root / business.logo).is_file():
+            b.error("logo", f"logo '{business.logo}' is not a file in the billing repo", "e.g. logo: assets/logo.png")
     currency = f.text("currency", "CAD").upper()
     if not re.fullmatch(r"[A-Z]{3}", currency):
         f.error("currency", f"currency '{currency}' is not a 3-letter code", "e.g. CAD")
@@ -129,13 +133,14 @@ def read_settings(root: Path, problems: list[Problem]) -> Settings | None:
         f.error("timezone", f"unknown timezone '{timezone}'", "use a name like America/Toronto")
         timezone = "UTC"
 
-    terms_days, number_format, footer = 30, "{account}-{year}{month:02d}", ""
+    terms_days, number_format, footer, instructions = 30, "{account}-{year}{month:02d}", "", ""
     if (imap := f.mapping("invoice")) is not None:
         inv = Fields(imap, problems, "invoice")
         inv.check_keys(INVOICE_KEYS)
         terms_days = inv.integer("terms_days", 30, low=0, high=3650)
         number_format = inv.text("number", number_format)
         footer = inv.text("footer")
+        instructions = inv.text("payment_instructions")
         _check_number_format(number_format, inv)
 
     registrations: dict[str, str] = {}
@@ -191,7 +196,40 @@ def read_settings(root: Path, problems: list[Problem]) -> Settings | None:
         asset_types=aliases, tax_rules=tuple(rules), bank_account=bank_account, bank_csv=bank_csv,
         bank_accounts=bank_accounts, conversion_fee_pct=f.decimal("conversion_fee_pct", Decimal(0),
                                                                   what="a percentage"),
+        payment_instructions=instructions, smtp=_read_smtp(f, problems),
+        reminder_interval_days=_reminder_interval(f, problems),
     )
+
+
+SMTP_KEYS = ("host", "port", "security", "username", "password_env", "password_file", "from_address", "from_name",
+             "bcc", "timeout", "password")
+
+
+def _read_smtp(f: Fields, problems: list[Problem]) -> Smtp:
+    smap = f.mapping("smtp")
+    if smap is None:
+        return Smtp()
+    s = Fields(smap, problems, "smtp")
+    if "password" in smap:
+        s.error("password", "a password must not be written in settings.yaml (it would end up in git)",
+                "set the environment variable named by smtp.password_env, or smtp.password_file outside the repo")
+    s.check_keys(SMTP_KEYS, required=("host", "from_address"))
+    return Smtp(
+        host=s.text("host"), port=s.integer("port", 587, low=1, high=65535) or 587,
+        security=s.choice("security", ("starttls", "ssl", "none"), "starttls") or "starttls",
+        username=s.text("username"), password_env=s.text("password_env", "OTB_SMTP_PASSWORD"),
+        password_file=s.text("password_file"), from_address=s.text("from_address"), from_name=s.text("from_name"),
+        bcc=s.texts("bcc"), timeout=s.integer("timeout", 30, low=1, high=600) or 30,
+    )
+
+
+def _reminder_interval(f: Fields, problems: list[Problem]) -> int:
+    emap = f.mapping("email")
+    if emap is None:
+        return 7
+    e = Fields(emap, problems, "email")
+    e.check_keys(("reminder_interval_days",))
+    return e.integer("reminder_interval_days", 7, low=1, high=365) or 7
 
 
 def _check_number_format(template: str, f: Fields) -> None:

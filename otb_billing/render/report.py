@@ -7,14 +7,14 @@ from decimal import Decimal
 
 from ..core.model import BillResult, Invoice
 from ..core.money import ZERO, cents, fmt_display, fmt_money, fmt_quantity
+from . import moneyfmt
 
 CHANGE_FLAG = Decimal(20)  # percent
 
 
 def money(amount: Decimal, currency: str) -> str:
-    """`$1,234.56` in the books' currency (and CAD), `US$1,234.56` or `EUR 1,234.56` otherwise."""
-    symbol = {"CAD": "$", "USD": "US$", "EUR": "€"}.get(currency, f"{currency} ")
-    return fmt_display(amount, symbol)
+    """`$1,234.56` for CAD, `US$1,234.56`, `1.234,56 €`: see render/moneyfmt.py."""
+    return moneyfmt.money(amount, currency)
 
 
 def invoice_json(invoice: Invoice, credit_applied: Decimal = ZERO) -> dict:

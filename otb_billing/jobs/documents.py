@@ -1,0 +1,141 @@
+"""Invoice documents: draft PDFs in build/, final PDFs and their data in ledger/documents/, HTML views.
+
+A finalized invoice's PDF is rendered once, from numbers checked against the ledger transaction, and stored with
+a snapshot of its data (books/snapshot.py); everything shown later (HTML, email) comes from that snapshot.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from beancount.core import data
+
+from ..books import accounts, snapshot
+from ..books.writer import quote
+from ..core.errors import InputErrors, Problem
+from ..core.model import Config, Counts, Invoice, Line, TaxLine
+from ..core.money import ZERO
+from ..core.month import Month
+from ..render.document import InvoiceView, Letterhead, invoice_view
+from ..render.parallel import render_all
+from ..render.pdf import invoice_pdf
+
+DOCUMENTS_FILE = "documents.beancount"
+
+
+@dataclass(frozen=True)
+class Paper:
+    """What goes on an invoice besides its numbers: letterhead, client address, terms. Stored with the snapshot."""
+
+    letterhead: Letterhead
+    client_lines: tuple[str, ...]
+    emails: tuple[str, ...]
+    terms_days: int
+    instructions: str
+    footer: str
+
+    @classmethod
+    def of(cls, config: Config, invoice: Invoice) -> "Paper":
+        client = next((c for c in config.clients if c.account == invoice.account), None)
+        lines = (client.address if client else ()) + (() if not client or client.country == config.settings.local_country
+                                                       else (client.country,))
+        return cls(Letterhead.of(config.settings), tuple(lines), client.billing_emails if client else (),
+                   (invoice.due - invoice.date).days, config.settings.payment_instructions, config.settings.footer)
+
+    def to_dict(self) -> dict:
+        return {"letterhead": self.letterhead.to_dict(), "client_lines": list(self.client_lines),
+                "emails": list(self.emails), "terms_days": self.terms_days, "instructions": self.instructions,
+                "footer": self.footer}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Paper":
+        return cls(Letterhead.from_dict(d["letterhead"]), tuple(d["client_lines"]), tuple(d["emails"]),
+                   d["terms_days"], d["instructions"], d["footer"])
+
+
+def view_of(invoice: Invoice, paper: Paper, draft: bool, **amounts) -> InvoiceView:
+    return invoice_view(invoice, paper.letterhead, paper.client_lines, terms_days=paper.terms_days,
+                        instructions=paper.instructions, footer=paper.footer, draft=draft, **amounts)
+
+
+def _render(job: tuple[InvoiceView, str]) -> bytes:
+    view, root = job
+    return invoice_pdf(view, Path(root))
+
+
+def draft_pdfs(root: Path, config: Config, invoices, credit) -> dict[str, bytes]:
+    """Invoice number -> DRAFT-watermarked PDF, rendered on every core."""
+    jobs = [(view_of(inv, Paper.of(config, inv), True, credit_applied=credit(inv)), str(root)) for inv in invoices]
+    return dict(zip((inv.number for inv in invoices), render_all(_render, jobs)))
+
+
+def document_paths(ledger: Path, invoice: Invoice) -> tuple[Path, Path]:
+    folder = ledger / "documents" / f"{invoice.date.year:04d}"
+    return folder / f"{invoice.number}.pdf", folder / f"{invoice.number}.json"
+
+
+def final_documents(root: Path, config: Config, invoices: list[Invoice]) -> tuple[dict[Path, bytes], list[str]]:
+    """PDF and snapshot files of finalized invoices, and the `document` directives that point to them."""
+    ledger = root / "ledger"
+    files: dict[Path, bytes] = {}
+    directives = []
+    papers = [Paper.of(config, inv) for inv in invoices]
+    pdfs = render_all(_render, [(view_of(inv, paper, False), str(root)) for inv, paper in zip(invoices, papers)])
+    for invoice, paper, pdf in zip(invoices, papers, pdfs):
+        pdf_path, json_path = document_paths(ledger, invoice)
+        record = json.loads(snapshot.to_json(invoice))
+        record["paper"] = paper.to_dict()
+        files[json_path] = (json.dumps(record, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+        files[pdf_path] = pdf
+        directives.append(
+            f"{invoice.date} document {accounts.receivable(invoice.account)} "
+            f"{quote(pdf_path.relative_to(ledger).as_posix())} ^{invoice.number}\n"
+            f"  sha256: {quote(hashlib.sha256(pdf).hexdigest())}\n"
+        )
+    return files, directives
+
+
+def load_snapshot(ledger: Path, number: str, year: int) -> tuple[Invoice, Paper] | None:
+    path = ledger / "documents" / f"{year:04d}" / f"{number}.json"
+    if not path.exists():
+        return None
+    text = path.read_text(encoding="utf-8")
+    return snapshot.from_json(text), Paper.from_dict(json.loads(text)["paper"])
+
+
+def invoice_from_entry(entry: data.Transaction, month: Month) -> Invoice:
+    """An invoice rebuilt from its ledger transaction alone (used for adjustment invoices): one line per income
+    posting, taxes from the tax postings. Adjustment invoices are written in the books' currency."""
+    meta = entry.meta
+    currency = next(p.units.currency for p in entry.postings)
+    lines, taxes = [], []
+    for p in entry.postings:
+        amount = -p.units.number
+        if p.account.startswith("Income:"):
+            label = p.account.removeprefix("Income:").replace(":", " ")
+            lines.append(Line(f"account:{p.account}", f"{entry.narration.split(' for ')[0]}: {label}".replace(
+                "Invoice ", "Adjustment "), Decimal(1), amount, amount, True, "Adjustment"))
+        elif p.account.startswith("Liabilities:Tax:"):
+            pm = p.meta or {}
+            taxes.append(TaxLine(str(pm.get("tax", p.account.split(":")[-1])), Decimal(str(pm.get("rate", "0"))),
+                                 Decimal(str(pm.get("base", "0"))), amount, str(pm.get("registration", ""))))
+    return Invoice(
+        number=str(meta["invoice"]), account=str(meta.get("account", "")), client=entry.payee or "", month=month,
+        date=entry.date, due=meta.get("due") if isinstance(meta.get("due"), dt.date) else entry.date,
+        currency=currency, plan=str(meta.get("plan", "")), term=str(meta.get("term", "")),
+        support_level=str(meta.get("support_level", "")), lines=tuple(lines), taxes=tuple(taxes), counts=Counts(),
+    )
+
+
+def check_same(invoice: Invoice, entry: data.Transaction) -> None:
+    """Refuse to issue a document whose numbers differ from the ledger transaction it belongs to."""
+    total = sum((p.units.number for p in entry.postings if p.account.startswith(accounts.RECEIVABLE_ROOT + ":")),
+                ZERO)
+    if total != invoice.total:
+        raise InputErrors([Problem(None, f"{invoice.number}: the inputs now give {invoice.total}, the draft in the "
+                                   f"ledger says {total}", f"bill the month again first: otb bill {invoice.month}")])

@@ -1,0 +1,219 @@
+"""`otb email MONTH` and `otb remind`: send finalized invoices and overdue reminders over SMTP, exactly once.
+
+Each send that the server accepts is recorded in the ledger as `custom "invoice-sent"` (or "invoice-reminded")
+with the recipients, so an invoice is never emailed twice without --resend and a reminder goes out at most once
+per `email.reminder_interval_days`. A failed send records nothing and says why; the rest of the batch goes on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import smtplib
+import ssl
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from beancount.core import data
+
+from ..books.writer import quote
+from ..core.errors import InputErrors, Problem
+from ..core.model import Smtp
+from ..core.month import Month
+from ..core.receivables import derive
+from ..fsutil import write_all
+from ..render.email import message
+from .documents import load_snapshot
+from .ledger_edit import ledger_file_edits, open_books, write_verified
+
+
+@dataclass
+class Outcome:
+    sent: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    outbox: list[Path] = field(default_factory=list)
+
+
+def sent_log(entries, kind: str) -> dict[str, list[dt.date]]:
+    """Invoice number -> dates it was sent (kind "invoice-sent") or reminded ("invoice-reminded")."""
+    log: dict[str, list[dt.date]] = {}
+    for entry in entries:
+        if isinstance(entry, data.Custom) and entry.type == kind and entry.values:
+            log.setdefault(str(entry.values[0].value), []).append(entry.date)
+    return log
+
+
+def password(smtp: Smtp) -> str | None:
+    """From the environment variable, else from the file outside the repo; never from settings."""
+    if smtp.password_env and os.environ.get(smtp.password_env):
+        return os.environ[smtp.password_env]
+    if smtp.password_file:
+        path = Path(smtp.password_file).expanduser()
+        if path.is_file():
+            return path.read_text(encoding="utf-8").strip()
+    return None
+
+
+class Mailer:
+    """One SMTP session for a batch; connect() raises OSError/SMTPException with the reason."""
+
+    def __init__(self, smtp: Smtp):
+        self.smtp = smtp
+        self.server: smtplib.SMTP | None = None
+
+    def connect(self) -> None:
+        s = self.smtp
+        if s.security == "ssl":
+            self.server = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=ssl.create_default_context())
+        else:
+            self.server = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+            if s.security == "starttls":
+                self.server.starttls(context=ssl.create_default_context())
+        if s.username:
+            secret = password(s)
+            if secret is None:
+                raise smtplib.SMTPAuthenticationError(0, f"no password: set {s.password_env} or smtp.password_file")
+            self.server.login(s.username, secret)
+
+    def send(self, msg, recipients) -> None:
+        self.server.send_message(msg, to_addrs=list(recipients) + list(self.smtp.bcc))
+
+    def close(self) -> None:
+        if self.server is not None:
+            try:
+                self.server.quit()
+            except (smtplib.SMTPException, OSError):
+                pass
+
+
+def why(error: Exception) -> str:
+    if isinstance(error, ConnectionRefusedError):
+        return f"connection refused ({error})"
+    if isinstance(error, smtplib.SMTPAuthenticationError):
+        return f"authentication failed ({error.smtp_code} {error.smtp_error.decode() if isinstance(error.smtp_error, bytes) else error.smtp_error})"
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return "recipient refused: " + ", ".join(f"{r} ({c} {m.decode() if isinstance(m, bytes) else m})"
+                                                  for r, (c, m) in error.recipients.items())
+    return f"{type(error).__name__}: {error}"
+
+
+def _batch(root: Path, jobs, dry_run: bool, kind: str, at: dt.datetime, outcome: Outcome, settings) -> list[str]:
+    """Send (or write to build/outbox/) each (number, recipients, message); returns ledger lines for the sent."""
+    records = []
+    if dry_run:
+        outbox = root / "build" / "outbox"
+        files = {}
+        for number, recipients, msg in jobs:
+            path = outbox / f"{number}-{kind}.eml"
+            files[path] = msg.as_bytes()
+            outcome.outbox.append(path)
+        write_all(files, durable=False)
+        return records
+    if not jobs:
+        return records
+    if not settings.smtp.host:
+        raise InputErrors([Problem(None, "no smtp settings", "add smtp: {host: ..., from_address: ...} to "
+                                   "settings.yaml; the password goes in an environment variable")])
+    mailer = Mailer(settings.smtp)
+    try:
+        mailer.connect()
+    except (OSError, smtplib.SMTPException) as error:
+        outcome.failed += [(number, why(error)) for number, _, _ in jobs]
+        mailer.close()
+        return records
+    try:
+        for number, recipients, msg in jobs:
+            try:
+                mailer.send(msg, recipients)
+            except (OSError, smtplib.SMTPException) as error:
+                outcome.failed.append((number, why(error)))
+                if isinstance(error, (smtplib.SMTPServerDisconnected, OSError)):
+                    mailer.close()
+                    mailer = Mailer(settings.smtp)
+                    try:
+                        mailer.connect()
+                    except (OSError, smtplib.SMTPException):
+                        break
+                continue
+            outcome.sent.append((number, tuple(recipients)))
+            stamp = at.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            records.append(f'{at.date()} custom "invoice-{"sent" if kind == "invoice" else "reminded"}" '
+                           f'{quote(number)} {quote(", ".join(recipients))}\n  at: {quote(stamp)}\n'
+                           f'  message_id: {quote(msg["Message-ID"])}\n')
+    finally:
+        mailer.close()
+    return records
+
+
+def _record(root: Path, records: list[str], day: dt.date) -> None:
+    if not records:
+        return
+    path = root / "ledger" / "sent" / f"{day.year:04d}.beancount"
+    old = path.read_text(encoding="utf-8") if path.exists() else (
+        f"; Invoices and reminders emailed in {day.year}, written by otb email / otb remind.\n")
+    text = old.rstrip("\n") + "\n\n" + "\n".join(records)
+    write_verified(root, ledger_file_edits(root, {path: text}))
+
+
+def run_email(root: Path, month: Month, only, dry_run: bool, resend: bool, at: dt.datetime) -> Outcome:
+    config, books = open_books(root)
+    clients = {c.account: c for c in config.clients}
+    sent = sent_log(books.entries, "invoice-sent")
+    book = derive(books.docs, books.payments, books.credits, at.date())
+    outcome, jobs = Outcome(), []
+    for doc in sorted(books.docs, key=lambda d: d.number):
+        if doc.period != str(month):  # adjustment invoices carry the period they adjust
+            continue
+        if only and doc.account not in only:
+            continue
+        if doc.draft:
+            outcome.skipped.append((doc.number, f"still a draft: otb finalize {month}"))
+            continue
+        if doc.number in sent and not resend:
+            outcome.skipped.append((doc.number, f"already sent on {sent[doc.number][-1]} (use --resend)"))
+            continue
+        job = _job(root, config, clients, book, doc, at, "invoice", outcome)
+        if job:
+            jobs.append(job)
+    _record(root, _batch(root, jobs, dry_run, "invoice", at, outcome, config.settings), at.date())
+    return outcome
+
+
+def run_remind(root: Path, as_of: dt.date, dry_run: bool, at: dt.datetime) -> Outcome:
+    config, books = open_books(root)
+    clients = {c.account: c for c in config.clients}
+    reminded = sent_log(books.entries, "invoice-reminded")
+    book = derive(books.docs, books.payments, books.credits, as_of)
+    interval = config.settings.reminder_interval_days
+    outcome, jobs = Outcome(), []
+    for number, state in sorted(book.invoices.items()):
+        if state.status != "overdue":
+            continue
+        last = max(reminded.get(number, []), default=None)
+        if last is not None and (as_of - last).days < interval:
+            outcome.skipped.append((number, f"reminded on {last}; next after {interval} days"))
+            continue
+        job = _job(root, config, clients, book, state.doc, at, "reminder", outcome)
+        if job:
+            jobs.append(job)
+    _record(root, _batch(root, jobs, dry_run, "reminder", at, outcome, config.settings), at.date())
+    return outcome
+
+
+def _job(root, config, clients, book, doc, at, kind, outcome):
+    client = clients.get(doc.account)
+    recipients = client.billing_emails if client else ()
+    if not recipients:
+        outcome.skipped.append((doc.number, f"client {doc.account} has no billing_email"))
+        return None
+    pdf_path = root / "ledger" / "documents" / f"{doc.date.year:04d}" / f"{doc.number}.pdf"
+    stored = load_snapshot(root / "ledger", doc.number, doc.date.year)
+    if stored is None or not pdf_path.exists():
+        outcome.skipped.append((doc.number, "no stored PDF in ledger/documents (finalize it with otb finalize)"))
+        return None
+    state = book.invoices.get(doc.number)
+    balance = state.balance if state else doc.total
+    msg = message(root, config.settings, stored[0], recipients, pdf_path.read_bytes(), at, kind=kind,
+                  balance=balance, amount_due=balance, days_overdue=state.days_overdue if state else 0)
+    return doc.number, recipients, msg

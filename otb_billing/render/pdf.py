@@ -1,0 +1,220 @@
+"""PDF invoices and statements with ReportLab, from the view models in render/document.py.
+
+ReportLab's invariant mode fixes the creation date and document id, so the same invoice always gives the same
+bytes. Long appendices flow over as many pages as needed, with their table headers repeated and "Page X of Y".
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_RIGHT
+from reportlab.lib.pagesizes import LETTER
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import inch
+from reportlab.pdfgen import canvas as pdfcanvas
+from reportlab.platypus import (Image, KeepTogether, PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table,
+                                TableStyle)
+from xml.sax.saxutils import escape
+
+from .document import InvoiceView, Letterhead, Section, StatementView
+
+INK = colors.HexColor("#1f2933")
+MUTED = colors.HexColor("#616e7c")
+ACCENT = colors.HexColor("#0b5394")
+RULE = colors.HexColor("#cbd2d9")
+ZEBRA = colors.HexColor("#f5f7fa")
+OWING, ZERO_BAL, CREDIT = colors.HexColor("#b3261e"), colors.HexColor("#0b5394"), colors.HexColor("#137333")
+
+BASE = ParagraphStyle("base", fontName="Helvetica", fontSize=9, leading=12, textColor=INK)
+SMALL = ParagraphStyle("small", parent=BASE, fontSize=8, leading=10, textColor=MUTED)
+NAME = ParagraphStyle("name", parent=BASE, fontName="Helvetica-Bold", fontSize=15, leading=18, textColor=ACCENT)
+TITLE = ParagraphStyle("title", parent=BASE, fontName="Helvetica-Bold", fontSize=20, leading=24, alignment=TA_RIGHT)
+RIGHT = ParagraphStyle("right", parent=BASE, alignment=TA_RIGHT)
+SMALL_RIGHT = ParagraphStyle("small_right", parent=SMALL, alignment=TA_RIGHT)
+HEAD = ParagraphStyle("head", parent=BASE, fontName="Helvetica-Bold", fontSize=10.5, leading=14, spaceBefore=10,
+                      spaceAfter=4, textColor=ACCENT, keepWithNext=1)
+LABEL = ParagraphStyle("label", parent=SMALL, fontName="Helvetica-Bold", textColor=MUTED)
+WIDTH = LETTER[0] - 1.5 * inch
+
+
+def p(text: str, style: ParagraphStyle = BASE) -> Paragraph:
+    return Paragraph(escape(text), style)
+
+
+class _NumberedCanvas(pdfcanvas.Canvas):
+    """Draws 'Page X of Y', the document's name and the settings footer once the page count is known."""
+
+    footer_left = ""
+    footer_center = ""
+
+    def __init__(self, *args, **kwargs):
+        kwargs["invariant"] = 1
+        super().__init__(*args, **kwargs)
+        self._pages = []
+
+    def showPage(self):
+        self._pages.append(dict(self.__dict__))
+        self._startPage()
+
+    def save(self):
+        total = len(self._pages)
+        for state in self._pages:
+            self.__dict__.update(state)
+            self.setFont("Helvetica", 7.5)
+            self.setFillColor(MUTED)
+            self.drawString(0.75 * inch, 0.5 * inch, self.footer_left)
+            self.drawRightString(LETTER[0] - 0.75 * inch, 0.5 * inch, f"Page {self._pageNumber} of {total}")
+            if self.footer_center:
+                self.setFont("Helvetica-Oblique", 8.5)
+                self.setFillColor(ACCENT)
+                self.drawCentredString(LETTER[0] / 2, 0.68 * inch, self.footer_center)
+            super().showPage()
+        super().save()
+
+
+def _canvas_with(footer: str, center: str = ""):
+    return type("FooterCanvas", (_NumberedCanvas,), {"footer_left": footer, "footer_center": center})
+
+
+def _watermark(draft: bool):
+    def draw(canvas, doc):
+        if not draft:
+            return
+        canvas.saveState()
+        canvas.setFont("Helvetica-Bold", 96)
+        canvas.setFillColor(colors.Color(0.85, 0.1, 0.1, alpha=0.12))
+        canvas.translate(LETTER[0] / 2, LETTER[1] / 2)
+        canvas.rotate(35)
+        canvas.drawCentredString(0, -30, "DRAFT")
+        canvas.restoreState()
+
+    return draw
+
+
+def _letterhead(lh: Letterhead, title: str, root: Path | None) -> Table:
+    left = []
+    if lh.logo and root is not None and (root / lh.logo).is_file():
+        logo = Image(str(root / lh.logo))
+        scale = min(1.6 * inch / logo.drawWidth, 0.7 * inch / logo.drawHeight, 1)
+        logo.drawWidth, logo.drawHeight = logo.drawWidth * scale, logo.drawHeight * scale
+        logo.hAlign = "LEFT"
+        left.append(logo)
+    left.append(p(lh.name, NAME))
+    left += [p(line, SMALL) for line in lh.lines]
+    right = [p(title.upper(), TITLE)] + [p(f"{label} {number}", SMALL_RIGHT) for label, number in lh.registrations]
+    table = Table([[left, right]], colWidths=[WIDTH * 0.6, WIDTH * 0.4])
+    table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                               ("RIGHTPADDING", (0, 0), (-1, -1), 0)]))
+    return table
+
+
+def _grid(header, rows, widths, right, zebra=True, bold_last=False) -> Table:
+    data = [[p(h, LABEL if i not in right else ParagraphStyle("lr", parent=LABEL, alignment=TA_RIGHT))
+             for i, h in enumerate(header)]]
+    data += [[p(c, RIGHT if i in right else BASE) for i, c in enumerate(row)] for row in rows]
+    table = Table(data, colWidths=widths, repeatRows=1)
+    style = [("LINEBELOW", (0, 0), (-1, 0), 0.8, ACCENT), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+             ("TOPPADDING", (0, 0), (-1, -1), 2.5), ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
+             ("LINEBELOW", (0, -1), (-1, -1), 0.5, RULE)]
+    if zebra:
+        style += [("BACKGROUND", (0, i), (-1, i), ZEBRA) for i in range(2, len(data), 2)]
+    table.setStyle(TableStyle(style))
+    return table
+
+
+def _pair_table(pairs, widths, bold_rows=()) -> Table:
+    data = [[p(a, LABEL), p(b, RIGHT if len(widths) == 2 and widths[1] < 2.5 * inch else BASE)] for a, b in pairs]
+    table = Table(data, colWidths=widths)
+    style = [("TOPPADDING", (0, 0), (-1, -1), 1), ("BOTTOMPADDING", (0, 0), (-1, -1), 1),
+             ("LEFTPADDING", (0, 0), (-1, -1), 0), ("VALIGN", (0, 0), (-1, -1), "TOP")]
+    table.setStyle(TableStyle(style))
+    return table
+
+
+def _build(story, footer: str, draft: bool, title: str, author: str, center: str = "") -> bytes:
+    buffer = io.BytesIO()
+    doc = SimpleDocTemplate(buffer, pagesize=LETTER, leftMargin=0.75 * inch, rightMargin=0.75 * inch,
+                            topMargin=0.7 * inch, bottomMargin=0.95 * inch, title=title, author=author,
+                            creator="OTB Billing", producer="OTB Billing (ReportLab)", subject=title, invariant=1)
+    draw = _watermark(draft)
+    doc.build(story, onFirstPage=draw, onLaterPages=draw, canvasmaker=_canvas_with(footer, center))
+    return buffer.getvalue()
+
+
+def invoice_pdf(view: InvoiceView, root: Path | None = None) -> bytes:
+    story = [_letterhead(view.letterhead, view.title, root), Spacer(1, 0.25 * inch)]
+    bill_to = [p("BILL TO", LABEL), p(view.client_name, ParagraphStyle("cn", parent=BASE, fontName="Helvetica-Bold",
+                                                                         fontSize=10.5, leading=14))]
+    bill_to += [p(line) for line in view.client_lines]
+    parties = Table([[bill_to, _pair_table(view.meta, [1.1 * inch, 2.3 * inch])]],
+                    colWidths=[WIDTH - 3.4 * inch, 3.4 * inch])
+    parties.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)]))
+    story += [parties, Spacer(1, 0.18 * inch)]
+    story.append(_grid(view.summary_header, view.summary, [WIDTH - 3.3 * inch, 0.8 * inch, 1.15 * inch,
+                                                           1.35 * inch], {1, 2, 3}))
+    totals = [[p(label, RIGHT), p(value, RIGHT)] for label, value in view.totals]
+    totals.append([p(view.amount_due[0], ParagraphStyle("due", parent=RIGHT, fontName="Helvetica-Bold",
+                                                        fontSize=11, leading=14)),
+                   p(view.amount_due[1], ParagraphStyle("dv", parent=RIGHT, fontName="Helvetica-Bold",
+                                                        fontSize=11, leading=14))])
+    value_width = 2.0 * inch if any("(" in value for _, value in view.totals) else 1.35 * inch
+    total_table = Table(totals, colWidths=[WIDTH - value_width, value_width])
+    total_index = next(i for i, (label, _) in enumerate(view.totals) if label == "Total")
+    total_table.setStyle(TableStyle([
+        ("TOPPADDING", (0, 0), (-1, -1), 1.5), ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
+        ("LINEABOVE", (1, total_index), (1, total_index), 0.8, INK),
+        ("FONTNAME", (0, total_index), (-1, total_index), "Helvetica-Bold"),
+        ("BACKGROUND", (0, len(totals) - 1), (-1, len(totals) - 1), ZEBRA),
+        ("LINEABOVE", (0, len(totals) - 1), (-1, len(totals) - 1), 0.8, ACCENT),
+    ]))
+    story += [Spacer(1, 0.08 * inch), KeepTogether(total_table), Spacer(1, 0.18 * inch)]
+    for note in view.notes:
+        story.append(p(note, SMALL))
+    if view.instructions:
+        story += [p("How to pay", HEAD), p(view.instructions)]
+    if view.appendix:
+        story += [PageBreak(), p(f"Details of invoice {view.number}", HEAD)]
+        for section in view.appendix:
+            story += [p(section.title, HEAD), _section_table(section)]
+    return _build(story, f"{view.letterhead.name} · Invoice {view.number}", view.draft,
+                  f"{view.title} {view.number}", view.letterhead.name, view.footer)
+
+
+def _section_table(section: Section) -> Table:
+    if len(section.header) == 4 and section.header[1] == "Subject":
+        widths = [1.0 * inch, WIDTH - 2.6 * inch, 0.8 * inch, 0.8 * inch]
+    else:
+        widths = [WIDTH - 3.3 * inch, 0.8 * inch, 1.15 * inch, 1.35 * inch]
+    return _grid(section.header, section.rows, widths, set(section.right))
+
+
+def statement_pdf(view: StatementView, root: Path | None = None) -> bytes:
+    story = [_letterhead(view.letterhead, "Statement", root), Spacer(1, 0.25 * inch)]
+    story += [p("STATEMENT FOR", LABEL), p(view.client_name, ParagraphStyle("cn", parent=BASE, fontName="Helvetica-Bold",
+                                                                            fontSize=10.5, leading=14))]
+    story += [p(line) for line in view.client_lines]
+    story += [Spacer(1, 0.1 * inch), p(f"Period: {view.period}. Amounts in {view.currency}.", SMALL),
+              Spacer(1, 0.15 * inch)]
+    widths = [0.85 * inch, 1.45 * inch, WIDTH - 5.4 * inch, 1.0 * inch, 1.1 * inch, 1.0 * inch]
+    table = _grid(view.header, view.rows, widths, {3, 4, 5})
+    style = []
+    for i, balance in enumerate(view.balances, start=1):
+        colour = OWING if balance > 0 else CREDIT if balance < 0 else ZERO_BAL
+        style.append(("TEXTCOLOR", (5, i), (5, i), colour))
+    table.setStyle(TableStyle(style))
+    for i, balance in enumerate(view.balances, start=1):  # Paragraph cells carry their own colour
+        cell = table._cellvalues[i][5]
+        cell.style = ParagraphStyle(f"bal{i}", parent=RIGHT,
+                                    textColor=OWING if balance > 0 else CREDIT if balance < 0 else ZERO_BAL)
+    story.append(table)
+    if view.aging:
+        story += [p("Aging of the balance", HEAD),
+                  _grid(tuple(label for label, _ in view.aging), [tuple(v for _, v in view.aging)],
+                        [WIDTH / len(view.aging)] * len(view.aging), set(range(len(view.aging))), zebra=False)]
+    story += [Spacer(1, 0.2 * inch), p(f"Balance at the end of the period: {view.closing}",
+                                       ParagraphStyle("cl", parent=BASE, fontName="Helvetica-Bold", fontSize=11))]
+    return _build(story, f"{view.letterhead.name} · Statement for {view.client_name}", False,
+                  f"Statement {view.client_name}", view.letterhead.name, view.footer)

@@ -1,0 +1,23 @@
+"""Jinja2 templates the user can edit: `<billing repo>/templates/` first, then this checkout's `templates/`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+DEFAULTS = Path(__file__).resolve().parents[2] / "templates"
+
+
+def environment(root: Path) -> Environment:
+    return Environment(
+        loader=FileSystemLoader([str(root / "templates"), str(DEFAULTS)]),
+        autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=False,
+                                     default=False),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+    )
+
+
+def render(root: Path, name: str, **values) -> str:
+    return environment(root).get_template(name).render(**values)

@@ -1,0 +1,163 @@
+"""PDF invoices and statements, the HTML view, and finalize storing the issued documents."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+
+import pdfplumber
+import pytest
+from beancount import loader
+
+from otb_billing.render.document import Letterhead, invoice_view
+from otb_billing.render.pdf import invoice_pdf
+
+USERS = "account,user_id,name,email,active"
+
+
+def pdf_text(data: bytes) -> list[str]:
+    """The text of each page, without the big DRAFT watermark letters (which would interleave with the text)."""
+    with pdfplumber.open(io.BytesIO(data)) as pdf:
+        return [page.filter(lambda obj: obj.get("size", 0) < 50).extract_text() or "" for page in pdf.pages]
+
+
+def has_watermark(data: bytes) -> bool:
+    with pdfplumber.open(io.BytesIO(data)) as pdf:
+        return "".join(c["text"] for c in pdf.pages[0].chars if c["size"] > 50) == "DRAFT"
+
+
+def ok(repo, *args):
+    result = repo.run(*args)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture
+def billed(repo):
+    repo.write("settings.yaml", (repo.root / "settings.yaml").read_text().replace(
+        'footer: "Thanks"', 'footer: "Thanks", payment_instructions: "EFT to account 1234"'))
+    repo.client("A1", 'address: ["9 Elm St", "Ottawa ON"]\nline_items:\n  - {service: DOMAIN, quantity: 1}\n',
+                name="Alpha & <Sons>")
+    repo.csv("2024-10", "users.csv", USERS, "A1,u1,One,,true", "A1,u2,Two,,true")
+    repo.csv("2024-10", "tickets.csv", "account,ticket,subject,date,hours", "A1,T-9,Printer,2024-10-03,1.5")
+    ok(repo, "bill", "2024-10")
+    return repo
+
+
+def test_bill_writes_draft_pdfs_with_the_ledger_numbers(billed):
+    data = (billed.root / "build/2024-10/A1-202410.pdf").read_bytes()
+    pages = pdf_text(data)
+    text = "\n".join(pages)
+    # 2 users x 15.00 + domain 20.00 (not taxable) + 1.5 h x 150.00 = 275.00; HST 13% of 255.00 = 33.15
+    assert has_watermark(data)
+    for expected in ("DRAFT INVOICE", "A1-202410", "Alpha & <Sons>", "9 Elm St", "October 31, 2024",
+                     "November 30, 2024", "Net 30 days", "Users 2 $15.00 $30.00", "$225.00", "$20.00",
+                     "Subtotal $275.00", "HST 13% (Reg. 123456789RT0001) $33.15", "Total $308.15",
+                     "Amount due $308.15", "Domain Registration *", "* Not subject to sales tax.",
+                     "EFT to account 1234", "Thanks"):
+        assert expected in text, expected
+    ledger = (billed.root / "ledger/invoices/2024/2024-10.beancount").read_text()
+    assert "Assets:Receivable:A1 308.15 CAD" in " ".join(ledger.split())
+    assert re.search(r"Page 1 of \d", pages[0])
+    assert "T-9 Printer 1.5 1.5" in pages[-1]  # the ticket appendix
+
+
+def test_the_same_invoice_renders_to_the_same_bytes(billed):
+    first = (billed.root / "build/2024-10/A1-202410.pdf").read_bytes()
+    ok(billed, "bill", "2024-10")
+    assert (billed.root / "build/2024-10/A1-202410.pdf").read_bytes() == first
+    ok(billed, "pdf", "2024-10")
+    assert (billed.root / "build/2024-10/A1-202410.pdf").read_bytes() == first
+
+
+def test_finalize_stores_the_pdf_once_and_links_it_in_the_ledger(billed):
+    ok(billed, "finalize", "2024-10", "--at", "2024-11-01T12:00:00Z")
+    pdf = billed.root / "ledger/documents/2024/A1-202410.pdf"
+    data = pdf.read_bytes()
+    text = "\n".join(pdf_text(data))
+    assert "DRAFT" not in text and not has_watermark(data) and "INVOICE" in text and "Total $308.15" in text
+    directives = (billed.root / "ledger/documents.beancount").read_text()
+    assert ('2024-10-31 document Assets:Receivable:A1 "documents/2024/A1-202410.pdf" ^A1-202410\n'
+            f'  sha256: "{hashlib.sha256(data).hexdigest()}"') in directives
+    entries, errors, _ = loader.load_file(str(billed.root / "ledger/main.beancount"))
+    assert errors == []
+    documents = [e for e in entries if type(e).__name__ == "Document"]
+    assert [(d.filename.endswith("documents/2024/A1-202410.pdf"), d.links) for d in documents] == [
+        (True, frozenset({"A1-202410"}))]
+    # billing again never touches it; a later change of inputs does not change the stored document
+    billed.csv("2024-10", "users.csv", USERS, "A1,u1,One,,true")
+    ok(billed, "bill", "2024-10")
+    assert pdf.read_bytes() == data
+    html = ok(billed, "show", "A1-202410", "--html", "--as-of", "2024-11-02")
+    assert "$308.15" in html
+
+
+def test_finalize_refuses_when_the_inputs_changed_since_billing(billed):
+    billed.csv("2024-10", "users.csv", USERS, "A1,u1,One,,true")
+    result = billed.run("finalize", "2024-10")
+    assert result.exit_code == 1
+    assert "A1-202410: the inputs no longer give the draft in the ledger" in result.output
+    assert not (billed.root / "ledger/documents").exists()
+
+
+def test_html_view_has_the_pdf_numbers_and_escapes_text(billed):
+    html = ok(billed, "show", "A1-202410", "--html", "--as-of", "2024-11-02")
+    assert "Alpha &amp; &lt;Sons&gt;" in html and "<Sons>" not in html
+    for expected in ("$30.00", "$225.00", "$275.00", "$33.15", "$308.15", "DRAFT", "Support tickets"):
+        assert expected in html, expected
+    text = ok(billed, "show", "A1-202410", "--as-of", "2024-11-02")
+    assert "Amount due  $308.15" in text
+
+
+def test_a_500_device_client_flows_over_pages_with_repeated_headers(repo):
+    repo.client("BIG", name="Big Co")
+    repo.csv("2024-10", "assets.csv", "account,asset_id,hostname,type,backup_tb",
+             *(f"BIG,d{i},BIG-PC-{i:03d},workstation,0.01" for i in range(500)))
+    ok(repo, "bill", "2024-10")
+    pages = pdf_text((repo.root / "build/2024-10/BIG-202410.pdf").read_bytes())
+    assert len(pages) >= 8
+    assert all(f"Page {n} of {len(pages)}" in page for n, page in enumerate(pages, 1))
+    appendix = [page for page in pages if "Workstation: BIG-PC-" in page]
+    assert len(appendix) >= 6
+    assert all("Item Qty Rate Amount" in page for page in appendix)  # the header repeats on every page
+    assert "Workstation: BIG-PC-499" in appendix[-1]
+    assert "Workstations 500 $75.00 $37,500.00" in pages[0]
+
+
+def test_statement_pdf(billed):
+    ok(billed, "finalize", "2024-10", "--at", "2024-11-01T12:00:00Z")
+    ok(billed, "pay", "A1", "100.00", "--date", "2024-11-10", "--ref", "CHQ-5")
+    out = ok(billed, "statement", "A1", "--to", "2024-11-30", "--pdf")
+    assert "Wrote build/statements/A1-2024-11-30.pdf" in out
+    text = "\n".join(pdf_text((billed.root / "build/statements/A1-2024-11-30.pdf").read_bytes()))
+    for expected in ("STATEMENT", "Alpha & <Sons>", "Opening balance $0.00", "A1-202410", "$308.15",
+                     "CHQ-5", "$100.00", "$208.15", "Closing balance $208.15", "Current", "Page 1 of 1"):
+        assert expected in text, expected
+
+
+def test_foreign_invoice_pdf_shows_tax_in_both_currencies(repo):
+    repo.client("U1", "currency: USD\n", name="Union Co")
+    repo.csv("2024-10", "users.csv", USERS, "U1,u1,One,,true")
+    ok(repo, "fx", "set", "USD", "1.2500", "--date", "2024-10-31")
+    ok(repo, "bill", "2024-10")
+    text = "\n".join(pdf_text((repo.root / "build/2024-10/U1-202410.pdf").read_bytes()))
+    # 15.00 CAD / 1.25 = US$12.00; HST 1.56 USD = 1.95 CAD; total US$13.56 = $16.95
+    for expected in ("1 USD = 1.2500 CAD on 2024-10-31", "US$12.00", "US$1.56 ($1.95)", "Total US$13.56",
+                     "Total in CAD $16.95"):
+        assert expected in text, expected
+
+
+def test_view_and_pdf_come_from_the_same_numbers(billed):
+    from otb_billing.core.month import Month
+    from otb_billing.jobs.bill import compute
+
+    config, result, _ = compute(billed.root, Month(2024, 10))
+    invoice = result.invoices[0]
+    view = invoice_view(invoice, Letterhead.of(config.settings), (), terms_days=30, instructions="", footer="",
+                        draft=False)
+    text = "\n".join(pdf_text(invoice_pdf(view)))
+    for _, value in view.totals:
+        assert value in text
+    for row in view.summary:
+        assert row[-1] in text

@@ -1,0 +1,189 @@
+"""Email over a real SMTP server on localhost (aiosmtpd): what arrives, what is recorded, and what is not."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import socket
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+from beancount import loader
+
+USERS = "account,user_id,name,email,active"
+
+
+class Inbox:
+    """An aiosmtpd handler that keeps every message and refuses recipients at refused.example."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.endswith("@refused.example"):
+            return "550 5.1.1 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos),
+                              email.message_from_bytes(envelope.content, policy=email.policy.default)))
+        return "250 Message accepted"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server():
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield inbox, controller.port
+    controller.stop()
+
+
+def smtp_settings(port: int, username: str = "") -> str:
+    user = f"  username: {username}\n" if username else ""
+    return (f"smtp:\n  host: 127.0.0.1\n  port: {port}\n  security: none\n{user}"
+            "  from_address: billing@test.example\n  from_name: Test Billing\n  password_env: OTB_TEST_SMTP_PW\n"
+            "email: {reminder_interval_days: 7}\n")
+
+
+def ok(repo, *args):
+    result = repo.run(*args)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture
+def issued(repo):
+    repo.client("A1", "billing_email: [ap@alpha.example, cfo@alpha.example]\n", name="Alpha Co")
+    repo.client("B2", "billing_email: boss@refused.example\n", name="Beta Co")
+    repo.csv("2024-10", "users.csv", USERS, "A1,u1,One,,true", "B2,u2,Two,,true")
+    ok(repo, "bill", "2024-10")
+    ok(repo, "finalize", "2024-10", "--at", "2024-11-01T12:00:00Z")
+    return repo
+
+
+def sent_records(repo, kind="invoice-sent"):
+    entries, errors, _ = loader.load_file(str(repo.root / "ledger/main.beancount"))
+    assert errors == []
+    return [(e.date, [v.value for v in e.values]) for e in entries if type(e).__name__ == "Custom" and e.type == kind]
+
+
+def test_email_sends_each_finalized_invoice_once_with_its_stored_pdf(issued, smtp_server):
+    inbox, port = smtp_server
+    issued.write("settings.yaml", (issued.root / "settings.yaml").read_text() + smtp_settings(port))
+    result = issued.run("email", "2024-10", "--at", "2024-11-02T14:00:00Z")
+    assert result.exit_code == 1  # Beta's address is refused
+    assert "sent A1-202410 to ap@alpha.example, cfo@alpha.example" in result.output
+    assert "FAILED B2-202410: recipient refused: boss@refused.example (550 5.1.1 no such mailbox)" in result.output
+    [(sender, recipients, msg)] = inbox.messages
+    assert sender == "billing@test.example"
+    assert recipients == ["ap@alpha.example", "cfo@alpha.example"]
+    assert msg["Subject"] == "Invoice A1-202410 from Test MSP (October 2024)"
+    assert msg["From"] == "Test Billing <billing@test.example>"
+    body = msg.get_body(("plain",)).get_content()
+    assert "Please find attached invoice A1-202410 for October 2024." in body
+    assert "Amount due: $16.95" in body and "Due date:   November 30, 2024" in body
+    [attachment] = list(msg.iter_attachments())
+    assert attachment.get_filename() == "A1-202410.pdf"
+    assert attachment.get_content() == (issued.root / "ledger/documents/2024/A1-202410.pdf").read_bytes()
+    assert sent_records(issued) == [(__import__("datetime").date(2024, 11, 2),
+                                     ["A1-202410", "ap@alpha.example, cfo@alpha.example"])]
+    # never twice, unless --resend
+    again = issued.run("email", "2024-10", "--client", "A1", "--at", "2024-11-03T14:00:00Z")
+    assert again.exit_code == 0 and "skipped A1-202410: already sent on 2024-11-02 (use --resend)" in again.output
+    assert len(inbox.messages) == 1
+    ok(issued, "email", "2024-10", "--client", "A1", "--resend", "--at", "2024-11-03T15:00:00Z")
+    assert len(inbox.messages) == 2 and len(sent_records(issued)) == 2
+
+
+def test_connection_refused_records_nothing(issued):
+    issued.write("settings.yaml", (issued.root / "settings.yaml").read_text() + smtp_settings(free_port()))
+    before = issued.snapshot()
+    result = issued.run("email", "2024-10", "--at", "2024-11-02T14:00:00Z")
+    assert result.exit_code == 1
+    assert "FAILED A1-202410: connection refused" in result.output
+    assert "FAILED B2-202410: connection refused" in result.output
+    assert issued.snapshot() == before
+
+
+def test_authentication_failure_records_nothing(issued, monkeypatch):
+    inbox = Inbox()
+
+    def reject(server, session, envelope, mechanism, auth_data):
+        return AuthResult(success=False, handled=False)
+
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), authenticator=reject,
+                            auth_require_tls=False)
+    controller.start()
+    try:
+        monkeypatch.setenv("OTB_TEST_SMTP_PW", "wrong")
+        issued.write("settings.yaml", (issued.root / "settings.yaml").read_text()
+                     + smtp_settings(controller.port, username="billing"))
+        before = issued.snapshot()
+        result = issued.run("email", "2024-10", "--at", "2024-11-02T14:00:00Z")
+    finally:
+        controller.stop()
+    assert result.exit_code == 1
+    assert "FAILED A1-202410: authentication failed (535" in result.output
+    assert inbox.messages == [] and issued.snapshot() == before
+
+
+def test_a_missing_password_is_an_auth_failure_not_a_crash(issued, smtp_server, monkeypatch):
+    monkeypatch.delenv("OTB_TEST_SMTP_PW", raising=False)
+    _, port = smtp_server
+    issued.write("settings.yaml", (issued.root / "settings.yaml").read_text() + smtp_settings(port, "billing"))
+    result = issued.run("email", "2024-10", "--at", "2024-11-02T14:00:00Z")
+    assert result.exit_code == 1 and "no password: set OTB_TEST_SMTP_PW or smtp.password_file" in result.output
+
+
+def test_a_password_in_settings_is_refused(issued):
+    issued.write("settings.yaml", (issued.root / "settings.yaml").read_text()
+                 + "smtp: {host: x, from_address: a@b.example, password: hunter2}\n")
+    result = issued.run("email", "2024-10")
+    assert result.exit_code == 1
+    assert "a password must not be written in settings.yaml" in result.output
+
+
+def test_dry_run_writes_the_exact_messages_and_sends_nothing(issued, smtp_server):
+    inbox, port = smtp_server
+    issued.write("settings.yaml", (issued.root / "settings.yaml").read_text() + smtp_settings(port))
+    ledger_before = {p: p.read_bytes() for p in (issued.root / "ledger").rglob("*") if p.is_file()}
+    out = ok(issued, "email", "2024-10", "--dry-run", "--at", "2024-11-02T14:00:00Z")
+    assert "dry run: wrote" in out and inbox.messages == []
+    eml = issued.root / "build/outbox/A1-202410-invoice.eml"
+    msg = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+    assert msg["To"] == "ap@alpha.example, cfo@alpha.example"
+    assert list(msg.iter_attachments())[0].get_content() == (
+        issued.root / "ledger/documents/2024/A1-202410.pdf").read_bytes()
+    first = eml.read_bytes()
+    ok(issued, "email", "2024-10", "--dry-run", "--at", "2024-11-02T14:00:00Z")
+    assert eml.read_bytes() == first
+    assert {p: p.read_bytes() for p in (issued.root / "ledger").rglob("*") if p.is_file()} == ledger_before
+
+
+def test_reminders_for_overdue_invoices_at_most_once_per_interval(issued, smtp_server):
+    inbox, port = smtp_server
+    issued.write("settings.yaml", (issued.root / "settings.yaml").read_text() + smtp_settings(port))
+    assert "skipped" not in ok(issued, "remind", "--as-of", "2024-11-20", "--at", "2024-11-20T14:00:00Z")
+    assert inbox.messages == []  # nothing is overdue before 2024-11-30
+    result = issued.run("remind", "--as-of", "2024-12-05", "--at", "2024-12-05T14:00:00Z")
+    assert "sent A1-202410 to ap@alpha.example, cfo@alpha.example" in result.output
+    [(_, _, msg)] = inbox.messages
+    assert msg["Subject"] == "Reminder: invoice A1-202410 is 5 days past due"
+    assert "has a balance of $16.95" in msg.get_body(("plain",)).get_content()
+    out = issued.run("remind", "--as-of", "2024-12-08", "--at", "2024-12-08T14:00:00Z").output
+    assert "skipped A1-202410: reminded on 2024-12-05; next after 7 days" in out
+    issued.run("remind", "--as-of", "2024-12-12", "--at", "2024-12-12T14:00:00Z")
+    assert len([m for m in inbox.messages if "Reminder" in m[2]["Subject"]]) == 2
+    ok(issued, "pay", "A1", "16.95", "--date", "2024-12-13")
+    issued.run("remind", "--as-of", "2024-12-30", "--at", "2024-12-30T14:00:00Z")
+    assert len(inbox.messages) == 2  # paid: no more reminders
+    assert [v[0] for _, v in sent_records(issued, "invoice-reminded")] == ["A1-202410", "A1-202410"]
