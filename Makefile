@@ -16,7 +16,7 @@ help:
 	@echo "make check [MONTH=...]    validate YAML, exports and the ledger"
 	@echo "make fava                 browse the ledger on http://127.0.0.1:5000"
 	@echo "make test                 run the test suite"
-	@echo "make bench                time otb bill on synthetic repos of $(N) clients"
+	@echo "make bench                time otb bill on $(N) clients, then 1000 PDFs"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_bill.py $(N)
+	$(BIN)/python bench/bench_pdf.py 1000
 
 clean:
 	rm -rf build .pytest_cache

@@ -63,14 +63,15 @@ def view_of(invoice: Invoice, paper: Paper, draft: bool, **amounts) -> InvoiceVi
                         instructions=paper.instructions, footer=paper.footer, draft=draft, **amounts)
 
 
-def _render(job: tuple[InvoiceView, str]) -> bytes:
-    view, root = job
-    return invoice_pdf(view, Path(root))
+def _render(job: tuple[Invoice, Paper, bool, Decimal, str]) -> bytes:
+    """One PDF, view and all, so that a worker process does the whole job (formatting money is not free)."""
+    invoice, paper, draft, credit, root = job
+    return invoice_pdf(view_of(invoice, paper, draft, credit_applied=credit), Path(root))
 
 
 def draft_pdfs(root: Path, config: Config, invoices, credit) -> dict[str, bytes]:
     """Invoice number -> DRAFT-watermarked PDF, rendered on every core."""
-    jobs = [(view_of(inv, Paper.of(config, inv), True, credit_applied=credit(inv)), str(root)) for inv in invoices]
+    jobs = [(inv, Paper.of(config, inv), True, credit(inv), str(root)) for inv in invoices]
     return dict(zip((inv.number for inv in invoices), render_all(_render, jobs)))
 
 
@@ -85,7 +86,7 @@ def final_documents(root: Path, config: Config, invoices: list[Invoice]) -> tupl
     files: dict[Path, bytes] = {}
     directives = []
     papers = [Paper.of(config, inv) for inv in invoices]
-    pdfs = render_all(_render, [(view_of(inv, paper, False), str(root)) for inv, paper in zip(invoices, papers)])
+    pdfs = render_all(_render, [(inv, paper, False, ZERO, str(root)) for inv, paper in zip(invoices, papers)])
     for invoice, paper, pdf in zip(invoices, papers, pdfs):
         pdf_path, json_path = document_paths(ledger, invoice)
         record = json.loads(snapshot.to_json(invoice))

@@ -18,4 +18,13 @@ def _pattern(currency: str) -> str:
 
 
 def money(amount: Decimal, currency: str = "CAD") -> str:
-    return format_currency(cents(amount), currency or "CAD", locale=_pattern(currency or "CAD"))
+    value = cents(amount)
+    if not value:
+        value = Decimal("0.00")  # -0.00 equals 0.00 (and hashes alike): never print "-$0.00"
+    return _money(value, currency or "CAD")
+
+
+@lru_cache(maxsize=8192)
+def _money(amount: Decimal, currency: str) -> str:
+    """Babel is exact but slow; invoices repeat the same rates and amounts, so each is formatted once."""
+    return format_currency(amount, currency, locale=_pattern(currency))

@@ -14,6 +14,7 @@ from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.pagesizes import LETTER
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import inch
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen import canvas as pdfcanvas
 from reportlab.platypus import (Image, KeepTogether, PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table,
                                 TableStyle)
@@ -111,14 +112,23 @@ def _letterhead(lh: Letterhead, title: str, root: Path | None) -> Table:
     return table
 
 
-def _grid(header, rows, widths, right, zebra=True, bold_last=False) -> Table:
-    data = [[p(h, LABEL if i not in right else ParagraphStyle("lr", parent=LABEL, alignment=TA_RIGHT))
-             for i, h in enumerate(header)]]
-    data += [[p(c, RIGHT if i in right else BASE) for i, c in enumerate(row)] for row in rows]
+def _cell(text: str, width: float, right: bool):
+    """Plain text when it fits on one line (fast to lay out), a wrapping Paragraph when it does not."""
+    if stringWidth(text, "Helvetica", 9) <= width - 8:
+        return text
+    return p(text, RIGHT if right else BASE)
+
+
+def _grid(header, rows, widths, right, zebra=True) -> Table:
+    data = [list(header)]
+    data += [[_cell(c, widths[i], i in right) for i, c in enumerate(row)] for row in rows]
     table = Table(data, colWidths=widths, repeatRows=1)
-    style = [("LINEBELOW", (0, 0), (-1, 0), 0.8, ACCENT), ("VALIGN", (0, 0), (-1, -1), "TOP"),
-             ("TOPPADDING", (0, 0), (-1, -1), 2.5), ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
+    style = [("FONT", (0, 0), (-1, 0), "Helvetica-Bold", 8), ("TEXTCOLOR", (0, 0), (-1, 0), MUTED),
+             ("FONT", (0, 1), (-1, -1), "Helvetica", 9), ("TEXTCOLOR", (0, 1), (-1, -1), INK),
+             ("LINEBELOW", (0, 0), (-1, 0), 0.8, ACCENT), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+             ("TOPPADDING", (0, 0), (-1, -1), 2.5), ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
              ("LINEBELOW", (0, -1), (-1, -1), 0.5, RULE)]
+    style += [("ALIGN", (i, 0), (i, -1), "RIGHT") for i in right]
     if zebra:
         style += [("BACKGROUND", (0, i), (-1, i), ZEBRA) for i in range(2, len(data), 2)]
     table.setStyle(TableStyle(style))
@@ -205,10 +215,6 @@ def statement_pdf(view: StatementView, root: Path | None = None) -> bytes:
         colour = OWING if balance > 0 else CREDIT if balance < 0 else ZERO_BAL
         style.append(("TEXTCOLOR", (5, i), (5, i), colour))
     table.setStyle(TableStyle(style))
-    for i, balance in enumerate(view.balances, start=1):  # Paragraph cells carry their own colour
-        cell = table._cellvalues[i][5]
-        cell.style = ParagraphStyle(f"bal{i}", parent=RIGHT,
-                                    textColor=OWING if balance > 0 else CREDIT if balance < 0 else ZERO_BAL)
     story.append(table)
     if view.aging:
         story += [p("Aging of the balance", HEAD),
