@@ -161,3 +161,20 @@ def test_view_and_pdf_come_from_the_same_numbers(billed):
         assert value in text
     for row in view.summary:
         assert row[-1] in text
+
+
+def test_a_logo_from_settings_is_drawn_and_a_missing_one_is_an_error(repo):
+    from PIL import Image
+
+    (repo.root / "assets").mkdir(parents=True)
+    Image.new("RGB", (240, 80), (11, 83, 148)).save(repo.root / "assets/logo.png")
+    settings = (repo.root / "settings.yaml").read_text()
+    repo.write("settings.yaml", settings.replace("business: {name: Test MSP,", "business: {name: Test MSP, logo: assets/logo.png,"))
+    repo.client("A1")
+    repo.users("2024-10", "A1", 1)
+    ok(repo, "bill", "2024-10")
+    with pdfplumber.open(repo.root / "build/2024-10/A1-202410.pdf") as pdf:
+        assert len(pdf.pages[0].images) == 1
+    repo.write("settings.yaml", settings.replace("business: {name: Test MSP,", "business: {name: Test MSP, logo: nope.png,"))
+    result = repo.run("bill", "2024-10")
+    assert result.exit_code == 1 and "settings.yaml:1: logo 'nope.png' is not a file in the billing repo" in result.output
