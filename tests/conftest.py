@@ -118,5 +118,12 @@ def example(tmp_path) -> Path:
     return target
 
 
+def ok(repo: Repo, *args: str) -> str:
+    """Run the CLI on a Repo, insist on success, return what it printed."""
+    result = repo.run(*args)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
 def run(root: Path, *args: str):
     return CliRunner().invoke(main, [*args, "--root", str(root)], catch_exceptions=False)

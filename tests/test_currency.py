@@ -14,6 +14,8 @@ import pytest
 from beancount import loader
 from beancount.core import convert, inventory
 
+from conftest import ok
+
 USERS = "account,user_id,name,email,active"
 
 
@@ -25,11 +27,6 @@ def usd(repo):
     assert repo.run("fx", "set", "USD", "1.2500", "--date", "2024-10-31").exit_code == 0
     return repo
 
-
-def ok(repo, *args):
-    result = repo.run(*args)
-    assert result.exit_code == 0, result.output
-    return result.output
 
 
 def balances(repo):

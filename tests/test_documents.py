@@ -13,6 +13,8 @@ from beancount import loader
 from otb_billing.render.document import Letterhead, invoice_view
 from otb_billing.render.pdf import invoice_pdf
 
+from conftest import ok
+
 USERS = "account,user_id,name,email,active"
 
 
@@ -26,11 +28,6 @@ def has_watermark(data: bytes) -> bool:
     with pdfplumber.open(io.BytesIO(data)) as pdf:
         return "".join(c["text"] for c in pdf.pages[0].chars if c["size"] > 50) == "DRAFT"
 
-
-def ok(repo, *args):
-    result = repo.run(*args)
-    assert result.exit_code == 0, result.output
-    return result.output
 
 
 @pytest.fixture

@@ -11,6 +11,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from beancount import loader
 
+from conftest import ok
+
 USERS = "account,user_id,name,email,active"
 
 
@@ -53,11 +55,6 @@ def smtp_settings(port: int, username: str = "") -> str:
             "  from_address: billing@test.example\n  from_name: Test Billing\n  password_env: OTB_TEST_SMTP_PW\n"
             "email: {reminder_interval_days: 7}\n")
 
-
-def ok(repo, *args):
-    result = repo.run(*args)
-    assert result.exit_code == 0, result.output
-    return result.output
 
 
 @pytest.fixture

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from beancount import loader
 
+from conftest import ok
+
 GOLDEN = Path(__file__).parent / "golden"
 USERS = "account,user_id,name,email,active"
 
@@ -26,11 +28,6 @@ def books(repo):
         assert repo.run("bill", month).exit_code == 0
     return repo
 
-
-def ok(repo, *args):
-    result = repo.run(*args)
-    assert result.exit_code == 0, result.output
-    return result.output
 
 
 def status(repo, as_of="2024-12-31", *extra):

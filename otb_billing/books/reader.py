@@ -5,6 +5,7 @@ Uses Beancount's own parser (no booking, no plugins): fast, and the same grammar
 
 from __future__ import annotations
 
+import contextlib
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -49,10 +50,8 @@ def source_of(meta, ledger: Path) -> Source:
     if not meta:
         return Source("ledger")
     filename = meta.get("filename", "ledger")
-    try:
+    with contextlib.suppress(ValueError):  # outside the repo: keep the path as Beancount gave it
         filename = Path(filename).resolve().relative_to(ledger.resolve().parent).as_posix()
-    except ValueError:
-        pass
     return Source(filename, meta.get("lineno", 0))
 
 

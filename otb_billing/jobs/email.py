@@ -7,6 +7,7 @@ per `email.reminder_interval_days`. A failed send records nothing and says why; 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import smtplib
@@ -81,10 +82,8 @@ class Mailer:
 
     def close(self) -> None:
         if self.server is not None:
-            try:
+            with contextlib.suppress(smtplib.SMTPException, OSError):  # the session is over either way
                 self.server.quit()
-            except (smtplib.SMTPException, OSError):
-                pass
 
 
 def why(error: Exception) -> str:
