@@ -7,13 +7,12 @@ import gc
 import json
 import sys
 import zoneinfo
-from decimal import Decimal
 from pathlib import Path
 
 import click
 
 from .core.errors import InputErrors
-from .core.money import fmt_display, fmt_money, parse_decimal
+from .core.money import fmt_display, parse_decimal
 from .core.month import Month
 from .fsutil import Busy, repo_lock, write_atomic
 from .readers.config import read_settings
@@ -328,7 +327,7 @@ def aging(as_of, as_json, root: Path):
 @root_option
 def statement(account, start, end, as_json, as_pdf, root: Path):
     """A client's statement: opening balance, invoices, payments, credits, running balance, closing balance."""
-    from .jobs.reports import books_for_reports, client_statement
+    from .jobs.reports import books_for_reports
     from .render.text import money, statement_json, statement_lines, table
 
     root = _existing_root(root)
@@ -373,32 +372,15 @@ def report():
 @root_option
 def revenue(year, csv_path, as_json, root: Path):
     """Revenue by month, client and category (invoices, adjustments and credit notes)."""
-    from .jobs.reports import books_for_reports, revenue as revenue_rows
-    from .render.text import money, table
+    from .jobs.reports import books_for_reports
+    from .jobs.reports import revenue as revenue_rows
+    from .render.text import revenue_csv, revenue_json, revenue_table
 
     root = _existing_root(root)
     rows = revenue_rows(_run(books_for_reports, root), year)
     if csv_path:
-        import csv as csv_module
-        import io
-
-        buffer = io.StringIO()
-        writer = csv_module.writer(buffer, lineterminator="\n")
-        writer.writerow(["month", "account", "client", "category", "amount"])
-        writer.writerows([m, a, c, cat, fmt_money(v)] for m, a, c, cat, v in rows)
-        write_atomic(csv_path, buffer.getvalue())
-    if as_json:
-        click.echo(json.dumps([{"month": m, "account": a, "client": c, "category": cat, "amount": fmt_money(v)}
-                               for m, a, c, cat, v in rows], indent=2))
-        return
-    total = sum((r[4] for r in rows), Decimal(0))
-    click.echo(table(("Month", "Account", "Client", "Category", "Revenue"),
-                     [(m, a, c[:28], cat, money(v)) for m, a, c, cat, v in rows], right={4},
-                     total=("", "", "", "Total", money(total))), nl=False)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()
+        write_atomic(csv_path, revenue_csv(rows))
+    click.echo(revenue_json(rows) if as_json else revenue_table(rows), nl=False)
 
 
 @main.command("import-payments")
@@ -520,14 +502,10 @@ def show(invoice, as_html, out, as_of, root: Path):
     if as_html:
         text = _run(invoice_html, root, invoice, as_of)
     else:
-        _, view = _run(invoice_and_view, root, invoice, as_of)
-        from .render.text import table
+        from .render.text import invoice_text
 
-        text = f"{view.title} {view.number} for {view.client_name}\n"
-        text += "".join(f"  {label}: {value}\n" for label, value in view.meta)
-        text += table(view.summary_header, view.summary, right={1, 2, 3})
-        text += "".join(f"{label:>60}  {value}\n" for label, value in (*view.totals, view.amount_due))
-        text += "".join(f"{note}\n" for note in view.notes)
+        _, view = _run(invoice_and_view, root, invoice, as_of)
+        text = invoice_text(view)
     if out:
         write_atomic(out, text)
         click.echo(f"Wrote {out}")
@@ -577,3 +555,7 @@ def remind(as_of, dry_run, at, root: Path):
     when = _parse_at(at)
     outcome = _run(run_remind, root, as_of or local_today(root), dry_run, when)
     _report_outcome(outcome, "reminder(s)", dry_run)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -8,12 +8,10 @@ subtotal 126.48, HST 13% = 16.4424 -> 16.44, total 142.92 USD = 178.65 CAD.
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 
 import pytest
 from beancount import loader
 from beancount.core import convert, inventory
-
 from conftest import ok
 
 USERS = "account,user_id,name,email,active"

@@ -9,11 +9,10 @@ import re
 import pdfplumber
 import pytest
 from beancount import loader
+from conftest import ok
 
 from otb_billing.render.document import Letterhead, invoice_view
 from otb_billing.render.pdf import invoice_pdf
-
-from conftest import ok
 
 USERS = "account,user_id,name,email,active"
 

@@ -10,7 +10,6 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from beancount import loader
-
 from conftest import ok
 
 USERS = "account,user_id,name,email,active"

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 
-from fava.application import create_app
-
 from conftest import REPO
+from fava.application import create_app
 
 
 def test_example_ledger_loads_in_fava_with_the_right_balances():

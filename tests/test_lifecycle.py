@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 from beancount import loader
-
 from conftest import ok
 
 GOLDEN = Path(__file__).parent / "golden"

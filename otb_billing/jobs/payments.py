@@ -9,8 +9,8 @@ from typing import NamedTuple, Sequence
 
 from ..books.accounts import FX_ACCOUNT
 from ..books.documents import render_foreign_payment, render_payment, reversal_of
-from ..books.prices import read_prices
 from ..books.extract import Books
+from ..books.prices import read_prices
 from ..core.errors import InputErrors, Problem, did_you_mean
 from ..core.money import ZERO, fmt_money
 from ..core.receivables import derive

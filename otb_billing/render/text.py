@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from decimal import Decimal
 from typing import Sequence
 
 from ..core.money import fmt_money
-from .report import money as report_money
 from ..core.receivables import AGING_BUCKETS, AgingRow, InvoiceState, Statement
+from .report import money as report_money
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[str]], right: set[int] = frozenset(),
@@ -101,3 +103,32 @@ def statement_json(st: Statement, name: str, currency: str) -> str:
                        "lines": [{"date": str(l.date), "kind": l.kind, "reference": l.reference,
                                   "description": l.description, "amount": fmt_money(l.amount),
                                   "balance": fmt_money(l.balance)} for l in st.lines]}, indent=2) + "\n"
+
+
+def revenue_table(rows) -> str:
+    total = sum((r[4] for r in rows), Decimal(0))
+    return table(("Month", "Account", "Client", "Category", "Revenue"),
+                 [(m, a, c[:28], cat, money(v)) for m, a, c, cat, v in rows], right={4},
+                 total=("", "", "", "Total", money(total)))
+
+
+def revenue_json(rows) -> str:
+    return json.dumps([{"month": m, "account": a, "client": c, "category": cat, "amount": fmt_money(v)}
+                       for m, a, c, cat, v in rows], indent=2) + "\n"
+
+
+def revenue_csv(rows) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["month", "account", "client", "category", "amount"])
+    writer.writerows([m, a, c, cat, fmt_money(v)] for m, a, c, cat, v in rows)
+    return buffer.getvalue()
+
+
+def invoice_text(view) -> str:
+    """`otb show INVOICE`: the invoice view as terminal text."""
+    text = f"{view.title} {view.number} for {view.client_name}\n"
+    text += "".join(f"  {label}: {value}\n" for label, value in view.meta)
+    text += table(view.summary_header, view.summary, right={1, 2, 3})
+    text += "".join(f"{label:>60}  {value}\n" for label, value in (*view.totals, view.amount_due))
+    return text + "".join(f"{note}\n" for note in view.notes)
