@@ -230,3 +230,13 @@ def test_billing_problems_are_reported_alongside_reading_problems(repo):
     assert result.exit_code == 1
     assert "clients/A1.yaml:6: unknown key 'per_usr'" in result.output
     assert "exports/2024-10/assets.csv:2: asset d1 (LASER) has type 'printer'" in result.output
+
+
+def test_input_errors_survive_a_trip_between_processes():
+    import pickle
+
+    from otb_billing.core.errors import InputErrors, Problem, Source
+
+    error = InputErrors([Problem(Source("a.yaml", 3), "bad", "fix it")])
+    again = pickle.loads(pickle.dumps(error))
+    assert again.problems == error.problems and str(again) == "a.yaml:3: bad (fix it)"

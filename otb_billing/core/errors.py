@@ -40,6 +40,9 @@ class InputErrors(Exception):
         self.problems = list(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
 
+    def __reduce__(self):  # so that a worker process can hand its problems back intact
+        return (InputErrors, (self.problems,))
+
 
 def did_you_mean(word: str, choices: Iterable[str], list_known: bool = True) -> str:
     """A hint naming the closest known word, or the list of known words when nothing is close."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
@@ -84,9 +86,11 @@ def run_bill(
     if dry_run:
         return outcome
     replaced = {invoice_number(config.settings, a, month) for a in only} if only else None
-    ledger_files = _ledger_files(root / "ledger", config, month, blocks, fresh, replaced)
-    build = root / "build" / str(month)
-    build_files = _build_files(build, month, fresh, replaced)
+    ledger_files, to_check = _ledger_files(root / "ledger", config, month, blocks, fresh, replaced)
+    with _in_background(check_ledger_text, *to_check, big=len(fresh) >= BACKGROUND_CHECK_FROM) as checked:
+        build = root / "build" / str(month)
+        build_files = _build_files(build, month, fresh, replaced)
+    checked()  # raises InputErrors before anything is written
     if pdf:
         from .documents import draft_pdfs
 
@@ -99,6 +103,30 @@ def run_bill(
     write_all(build_files, durable=False)
     outcome.written = list(ledger_files) + list(build_files)
     return outcome
+
+
+BACKGROUND_CHECK_FROM = 200  # invoices; below this a second process costs more than it saves
+
+
+@contextlib.contextmanager
+def _in_background(function, *args, big: bool):
+    """Run `function(*args)` on the other core while the block runs (inline when the job is small); the
+    yielded callable returns once it is done, or raises what it raised."""
+    if big:
+        with ProcessPoolExecutor(max_workers=1) as pool:
+            yield pool.submit(function, *args).result
+        return
+    error = None
+    try:
+        function(*args)
+    except InputErrors as exc:
+        error = exc
+
+    def done():
+        if error is not None:
+            raise error
+
+    yield done
 
 
 def credit_on_account(ledger: Path, month: Month) -> dict[str, Decimal]:
@@ -137,8 +165,9 @@ def _leave_finalized_alone(invoices, blocks: dict, month: Month) -> tuple[tuple[
     return tuple(fresh), warnings
 
 
-def _ledger_files(ledger: Path, config: Config, month: Month, blocks: dict, fresh, replaced) -> dict[Path, str]:
-    """The new text of each ledger file that changes, in a safe replace order: accounts, month, main.
+def _ledger_files(ledger: Path, config: Config, month: Month, blocks: dict, fresh, replaced):
+    """The new text of each ledger file that changes, in a safe replace order: accounts, month, main; and what
+    check_ledger_text needs to verify them.
 
     Kept from the month file: finalized invoices, adjustment invoices (made by --adjust), and with --client the
     drafts of the other clients.
@@ -170,8 +199,7 @@ def _ledger_files(ledger: Path, config: Config, month: Month, blocks: dict, fres
             main_text = writer.with_include(main_text, writer.QUERIES_FILE)
         if main_text != old_main or not main_path.exists():
             files[main_path] = main_text
-    check_ledger_text(settings.currency, accounts_text, month_text)
-    return files
+    return files, (settings.currency, accounts_text, month_text)
 
 
 def _build_files(build: Path, month: Month, fresh, replaced) -> dict[Path, bytes]:

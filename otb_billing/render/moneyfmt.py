@@ -17,11 +17,19 @@ def _pattern(currency: str) -> str:
     return LOCALES.get(currency, "en_CA")
 
 
+# What Babel's en_CA gives for these, written directly: a table of 10,000 invoices should not wait on Babel.
+FAST_SYMBOLS = {"CAD": "$", "USD": "US$"}
+
+
 def money(amount: Decimal, currency: str = "CAD") -> str:
     value = cents(amount)
     if not value:
         value = Decimal("0.00")  # -0.00 equals 0.00 (and hashes alike): never print "-$0.00"
-    return _money(value, currency or "CAD")
+    currency = currency or "CAD"
+    symbol = FAST_SYMBOLS.get(currency)
+    if symbol is not None:
+        return f"{'-' if value < 0 else ''}{symbol}{abs(value):,.2f}"
+    return _money(value, currency)
 
 
 @lru_cache(maxsize=8192)
