@@ -13,7 +13,8 @@ def test_init_then_bill(tmp_path):
     result = CliRunner().invoke(main, ["init", str(target), "--name", "New Co IT"])
     assert result.exit_code == 0, result.output
     for name in ("settings.yaml", "services.yaml", "plans/standard-msp.yaml", "clients/100001-example.yaml",
-                 "ledger/main.beancount", "ledger/accounts.beancount", ".gitignore"):
+                 "ledger/main.beancount", "ledger/accounts.beancount", ".gitignore", "templates/invoice.html.j2",
+                 "templates/email/invoice_subject.txt.j2", "templates/email/reminder_body.txt.j2"):
         assert (target / name).exists(), name
     (target / "exports/2024-10").mkdir(parents=True)
     (target / "exports/2024-10/users.csv").write_text("account,user_id,name\n100001,1,Pat\n")

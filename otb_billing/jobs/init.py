@@ -7,6 +7,7 @@ from pathlib import Path
 from ..books import writer
 from ..core.model import Business, Settings
 from ..fsutil import write_atomic
+from ..render.templates import DEFAULTS
 
 SETTINGS = """\
 # Who you are and how invoices are numbered. See README.md for every key.
@@ -70,6 +71,8 @@ def run_init(directory: Path, name: str) -> list[Path]:
         "tickets.csv, usage.csv.\n",
         ".gitignore": GITIGNORE,
     }
+    for template in sorted(DEFAULTS.rglob("*.j2")):  # the user's own copies to edit
+        files[f"templates/{template.relative_to(DEFAULTS).as_posix()}"] = template.read_text(encoding="utf-8")
     created = []
     for relative, text in files.items():
         path = directory / relative
