@@ -183,3 +183,12 @@ def test_reminders_for_overdue_invoices_at_most_once_per_interval(issued, smtp_s
     issued.run("remind", "--as-of", "2024-12-30", "--at", "2024-12-30T14:00:00Z")
     assert len(inbox.messages) == 2  # paid: no more reminders
     assert [v[0] for _, v in sent_records(issued, "invoice-reminded")] == ["A1-202410", "A1-202410"]
+
+
+def test_the_billing_repo_templates_win_over_the_defaults(issued):
+    issued.write("templates/email/invoice_subject.txt.j2", "Your {{ period }} bill: {{ invoice.number }}\n")
+    ok(issued, "email", "2024-10", "--client", "A1", "--dry-run", "--at", "2024-11-02T14:00:00Z")
+    msg = email.message_from_bytes((issued.root / "build/outbox/A1-202410-invoice.eml").read_bytes(),
+                                   policy=email.policy.default)
+    assert msg["Subject"] == "Your October 2024 bill: A1-202410"
+    assert "Please find attached invoice A1-202410" in msg.get_body(("plain",)).get_content()  # default body
