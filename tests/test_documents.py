@@ -174,3 +174,12 @@ def test_a_logo_from_settings_is_drawn_and_a_missing_one_is_an_error(repo):
     repo.write("settings.yaml", settings.replace("business: {name: Test MSP,", "business: {name: Test MSP, logo: nope.png,"))
     result = repo.run("bill", "2024-10")
     assert result.exit_code == 1 and "settings.yaml:1: logo 'nope.png' is not a file in the billing repo" in result.output
+
+
+def test_a_changed_issued_pdf_is_reported_by_bean_check(billed):
+    ok(billed, "finalize", "2024-10", "--at", "2024-11-01T12:00:00Z")
+    pdf = billed.root / "ledger/documents/2024/A1-202410.pdf"
+    pdf.write_bytes(pdf.read_bytes() + b"%tampered\n")
+    _, errors, _ = loader.load_file(str(billed.root / "ledger/main.beancount"))
+    assert [e.message for e in errors] == [
+        f"{pdf} was changed after it was issued (sha256 differs); restore it from git"]

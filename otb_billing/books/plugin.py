@@ -4,14 +4,17 @@ bean-check and Fava then report, with file and line:
 - a finalized invoice or credit note edited by hand (its digest no longer matches its content);
 - an invoice number used twice;
 - a payment or credit note that links an invoice that does not exist;
-- credit notes that add up to more than their invoice.
+- credit notes that add up to more than their invoice;
+- an issued invoice PDF whose bytes no longer match the sha256 recorded when it was issued.
 It changes no entries.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from decimal import Decimal
+from pathlib import Path
 from typing import NamedTuple
 
 from beancount.core import data
@@ -32,6 +35,17 @@ def _receivable_total(entry: data.Transaction) -> Decimal:
         (p.units.number for p in entry.postings if p.account.startswith("Assets:Receivable:") and p.units),
         Decimal(0),
     )
+
+
+def _check_pdf(entry: data.Document) -> list[InvoiceError]:
+    try:
+        digest = hashlib.sha256(Path(entry.filename).read_bytes()).hexdigest()
+    except OSError:
+        return []  # a missing file is already reported by Beancount's own document check
+    if digest != entry.meta["sha256"]:
+        return [InvoiceError(entry.meta, f"{entry.filename} was changed after it was issued (sha256 differs); "
+                             "restore it from git", entry)]
+    return []
 
 
 def check_invoices(entries, options_map):
@@ -58,6 +72,8 @@ def check_invoices(entries, options_map):
             else:
                 invoices[number] = entry
     for entry in entries:
+        if isinstance(entry, data.Document) and "sha256" in (entry.meta or {}):
+            errors.extend(_check_pdf(entry))
         if not isinstance(entry, data.Transaction):
             continue
         meta = entry.meta or {}
