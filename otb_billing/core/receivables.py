@@ -98,10 +98,14 @@ def _events(docs, payments, credits, as_of):
 def derive(docs: Iterable[Doc], payments: Iterable[Payment], credits: Iterable[Credit], as_of: dt.date) -> Book:
     book = Book(as_of)
     pool: dict[str, Decimal] = defaultdict(Decimal)
+    by_account: dict[str, list[InvoiceState]] = defaultdict(list)  # in the order issued
     applied_order: dict[str, list[InvoiceState]] = defaultdict(list)
     for _, _, _, kind, record in _events(list(docs), list(payments), list(credits), as_of):
+        account = record.account
         if kind == "doc":
-            book.invoices[record.number] = InvoiceState(record)
+            state = InvoiceState(record)
+            book.invoices[record.number] = state
+            by_account[account].append(state)
         elif kind == "credit":
             state = book.invoices.get(record.invoice)
             if state is not None:
@@ -113,31 +117,29 @@ def derive(docs: Iterable[Doc], payments: Iterable[Payment], credits: Iterable[C
                 if state is not None:
                     state.paid += amount
                     allocated += amount
-            pool[record.account] += record.amount - allocated
-            if pool[record.account] < 0:
-                _take_back(pool, record.account, applied_order[record.account])
-        _apply_credit(book, pool, applied_order)
+            pool[account] += record.amount - allocated
+            if pool[account] < 0:
+                _take_back(pool, account, applied_order[account])
+        if pool[account] > 0:
+            _apply_credit(pool, account, by_account[account], applied_order[account])
     for state in book.invoices.values():
         state.status, state.days_overdue = _status(state, as_of)
     book.credit = {account: amount for account, amount in pool.items() if amount}
     return book
 
 
-def _apply_credit(book: Book, pool: dict[str, Decimal], applied_order: dict[str, list[InvoiceState]]) -> None:
-    for account, available in pool.items():
-        if available <= 0:
+def _apply_credit(pool: dict[str, Decimal], account: str, states: list[InvoiceState],
+                  applied: list[InvoiceState]) -> None:
+    """Credit on account to the client's oldest open issued invoices."""
+    for state in sorted(states, key=lambda s: (s.doc.date, s.doc.number)):
+        if pool[account] <= 0:
+            break
+        if state.doc.draft or state.balance <= 0:
             continue
-        open_states = sorted(
-            (s for s in book.invoices.values() if s.doc.account == account and not s.doc.draft and s.balance > 0),
-            key=lambda s: (s.doc.date, s.doc.number),
-        )
-        for state in open_states:
-            use = min(pool[account], state.balance)
-            if use <= 0:
-                break
-            state.credit_applied += use
-            pool[account] -= use
-            applied_order[account].append(state)
+        use = min(pool[account], state.balance)
+        state.credit_applied += use
+        pool[account] -= use
+        applied.append(state)
 
 
 def _take_back(pool: dict[str, Decimal], account: str, applied: list[InvoiceState]) -> None:
