@@ -39,12 +39,15 @@ def lot(rate: Decimal, base: str, day, label: str) -> str:
 
 
 def in_base(amounts: list[tuple[str, Decimal]], total: Decimal, rate: Decimal) -> list[tuple[str, Decimal]]:
-    """Invoice-currency postings in the base currency at `rate`, each rounded half-up, the leftover cents on
-    the largest, so they add up to -cents(total x rate): the base value of the receivable."""
+    """Invoice-currency postings in the base currency at `rate`, each rounded half-up, so they add up to
+    -cents(total x rate), the base value of the receivable. The cents rounding leaves over go to the largest
+    income posting, never to a tax: a tax in the books is always cents(tax x rate), as the PDF and JSON show."""
     converted = [(name, cents(amount * rate)) for name, amount in amounts]
     diff = -cents(total * rate) - sum((v for _, v in converted), Decimal(0))
+    income = [k for k, (name, _) in enumerate(converted) if not name.startswith("Liabilities:")] or list(
+        range(len(converted)))
     if diff and converted:
-        i = max(range(len(converted)), key=lambda k: (abs(converted[k][1]), -k))
+        i = max(income, key=lambda k: (abs(converted[k][1]), -k))
         converted[i] = (converted[i][0], converted[i][1] + diff)
     return converted
 

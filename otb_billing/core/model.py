@@ -400,6 +400,14 @@ class Invoice:
     def foreign(self) -> bool:
         return self.fx_rate is not None
 
+    def in_base(self, amount: Decimal) -> Decimal:
+        """An amount of this invoice in the books' currency at its invoice-date rate, rounded half-up.
+
+        The one conversion rule for totals and taxes everywhere (ledger, JSON, PDF)."""
+        from .money import cents
+
+        return cents(amount * self.fx_rate) if self.fx_rate is not None else amount
+
     @property
     def subtotal(self) -> Decimal:
         return sum((line.amount for line in self.lines), ZERO)

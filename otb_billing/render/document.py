@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from ..core.model import DEVICE_PLURALS, Invoice, Settings
-from ..core.money import ZERO, cents, fmt_quantity
+from ..core.money import ZERO, fmt_quantity
 from ..core.receivables import AGING_BUCKETS
 from .moneyfmt import money
 
@@ -133,11 +133,11 @@ def invoice_view(invoice: Invoice, letterhead: Letterhead, client_lines: tuple[s
             label += f" (Reg. {tax.registration})"
         value = money(tax.amount, cur)
         if invoice.foreign:
-            value += f" ({money(cents(tax.amount * invoice.fx_rate), invoice.base_currency)})"
+            value += f" ({money(invoice.in_base(tax.amount), invoice.base_currency)})"
         totals.append((label, value))
     totals.append(("Total", money(invoice.total, cur)))
     if invoice.foreign:
-        totals.append((f"Total in {invoice.base_currency}", money(cents(invoice.total * invoice.fx_rate),
+        totals.append((f"Total in {invoice.base_currency}", money(invoice.in_base(invoice.total),
                                                                   invoice.base_currency)))
     if credit_applied:
         totals.append(("Credit applied", "-" + money(credit_applied, cur)))

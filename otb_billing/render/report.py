@@ -6,7 +6,7 @@ import json
 from decimal import Decimal
 
 from ..core.model import BillResult, Invoice
-from ..core.money import ZERO, cents, fmt_display, fmt_money, fmt_quantity
+from ..core.money import ZERO, fmt_display, fmt_money, fmt_quantity
 from . import moneyfmt
 
 CHANGE_FLAG = Decimal(20)  # percent
@@ -35,7 +35,7 @@ def invoice_json(invoice: Invoice, credit_applied: Decimal = ZERO) -> dict:
         "subtotal": fmt_money(invoice.subtotal),
         "taxes": [
             {"name": t.name, "rate": fmt_quantity(t.rate), "base": fmt_money(t.base), "amount": fmt_money(t.amount),
-             **({"amount_base": fmt_money(cents(t.amount * invoice.fx_rate))} if invoice.foreign else {})}
+             **({"amount_base": fmt_money(invoice.in_base(t.amount))} if invoice.foreign else {})}
             for t in invoice.taxes
         ],
         "tax": fmt_money(invoice.tax),
@@ -72,11 +72,11 @@ def invoice_json(invoice: Invoice, credit_applied: Decimal = ZERO) -> dict:
 
 def base_total(invoice: Invoice) -> Decimal:
     """The invoice total in the books' currency (at its invoice-date rate for a foreign invoice)."""
-    return cents(invoice.total * invoice.fx_rate) if invoice.foreign else invoice.total
+    return invoice.in_base(invoice.total)
 
 
 def base_sum(invoices, field: str) -> Decimal:
-    return sum((cents(getattr(i, field) * i.fx_rate) if i.foreign else getattr(i, field) for i in invoices), ZERO)
+    return sum((i.in_base(getattr(i, field)) for i in invoices), ZERO)
 
 
 def result_json(result: BillResult, invoices: tuple[Invoice, ...] | None = None) -> str:
