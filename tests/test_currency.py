@@ -111,12 +111,51 @@ def test_a_reversed_usd_payment_reopens_the_invoice_and_undoes_the_fx(usd):
     }
 
 
-def test_a_usd_overpayment_is_refused_with_a_clear_message(usd):
+def test_a_usd_overpayment_is_credit_used_by_the_next_invoice_and_everything_ends_at_zero(usd):
     ok(usd, "bill", "2024-10")
     ok(usd, "finalize", "2024-10", "--at", "2024-11-01T00:00:00Z")
-    result = usd.run("pay", "U1", "150.00", "--date", "2024-11-20", "--rate", "1.3")
+    out = ok(usd, "pay", "U1", "150.00", "--date", "2024-11-20", "--rate", "1.3000", "--ref", "W1")
+    assert "U1-202410: US$142.92" in out and "credit on account: US$7.08" in out
+    aging = json.loads(ok(usd, "aging", "--as-of", "2024-11-21", "--json"))["clients"]
+    assert [(c["account"], c["currency"], c["credit"]) for c in aging] == [("U1", "USD", "7.08")]
+    # November: the same bill at 1.2000 CAD per USD -> 12.50 per user, 25.00 + 100.00 + fee 2.50 = 127.50,
+    # HST 16.58, total 144.08 USD; 7.08 of it comes from the credit
+    usd.csv("2024-11", "users.csv", USERS, "U1,u1,One,,true", "U1,u2,Two,,true")
+    ok(usd, "fx", "set", "USD", "1.2000", "--date", "2024-11-30")
+    november = json.loads(ok(usd, "bill", "2024-11", "--json"))["invoices"][0]
+    assert (november["total"], november["credit_applied"], november["amount_due"]) == ("144.08", "7.08", "137.00")
+    ok(usd, "finalize", "2024-11", "--at", "2024-12-01T00:00:00Z")
+    text = (usd.root / "ledger/payments/2024.beancount").read_text()
+    assert 'Credit on account applied to U1-202411" ^U1-202411' in text
+    ok(usd, "pay", "U1", "137.00", "--date", "2024-12-15", "--rate", "1.1000", "--ref", "W2")
+    status = json.loads(ok(usd, "status", "--as-of", "2024-12-16", "--json"))["invoices"]
+    assert [(i["invoice"], i["status"], i["balance"]) for i in status] == [
+        ("U1-202410", "paid", "0.00"), ("U1-202411", "paid", "0.00")]
+    entries, errors, _ = loader.load_file(str(usd.root / "ledger/main.beancount"))
+    assert errors == []
+    held = {}
+    for entry in entries:
+        for posting in getattr(entry, "postings", ()):
+            held.setdefault(posting.account, inventory.Inventory()).add_position(posting)
+    assert str(held["Assets:Receivable:U1"].reduce(convert.get_cost)) == "()"
+    assert str(held["Liabilities:Deposits:U1"].reduce(convert.get_cost)) == "()"
+    # FX by hand: W1 142.92 x (1.30 - 1.25) = +7.15; the 7.08 credit in at 1.30, used on a 1.20 lot: +0.71;
+    # W2 137.00 x (1.10 - 1.20) = -13.70. Income:FX holds the opposite sign of a gain.
+    assert str(held["Income:FX"].reduce(convert.get_units)) == "(5.84 CAD)"
+    assert str(held["Assets:Bank:USD"].reduce(convert.get_units)) == "(287.00 USD)"
+
+
+def test_a_usd_overpayment_whose_credit_was_used_cannot_be_reversed_silently(usd):
+    ok(usd, "bill", "2024-10")
+    ok(usd, "finalize", "2024-10", "--at", "2024-11-01T00:00:00Z")
+    ok(usd, "pay", "U1", "150.00", "--date", "2024-11-20", "--rate", "1.3000", "--ref", "W1")
+    usd.csv("2024-11", "users.csv", USERS, "U1,u1,One,,true")
+    ok(usd, "fx", "set", "USD", "1.2000", "--date", "2024-11-30")
+    ok(usd, "bill", "2024-11")
+    ok(usd, "finalize", "2024-11", "--at", "2024-12-01T00:00:00Z")
+    result = usd.run("pay", "--reverse", "W1", "--date", "2024-12-02")
     assert result.exit_code == 1
-    assert "7.08 USD of this payment settles no open invoice" in result.output
+    assert "the credit on account from payment W1 has already been applied to a later invoice" in result.output
 
 
 def test_fx_set_replaces_a_rate_and_fx_import_reads_a_csv(usd):

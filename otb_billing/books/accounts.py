@@ -28,6 +28,14 @@ def receivable(account: str) -> str:
     return f"{RECEIVABLE_ROOT}:{account.upper()}"
 
 
+DEPOSITS_ROOT = "Liabilities:Deposits"
+
+
+def deposits(account: str) -> str:
+    """Where a client's credit on account in a foreign currency is held, as lots at the rate it came in."""
+    return f"{DEPOSITS_ROOT}:{account.upper()}"
+
+
 def _component(text: str) -> str:
     """A valid account component from free text: `SSL Certificate Renewal` -> `SSLCertificateRenewal`."""
     words = re.findall(r"[A-Za-z0-9]+", text)

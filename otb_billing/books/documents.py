@@ -12,7 +12,7 @@ from beancount.core import data
 from beancount.parser import parser
 
 from ..core.money import ZERO, cents
-from .accounts import FX_ACCOUNT, RECEIVABLE_ROOT, receivable
+from .accounts import FX_ACCOUNT, RECEIVABLE_ROOT, deposits, receivable
 from .digest import entry_digest
 from .writer import INDENT, posting, quote
 
@@ -97,8 +97,37 @@ def render_foreign_payment(
                              f"{{{lot_rate} {base}, {lot_day}, {quote(number)}}} @ {rate} {base}"))
         lines.append(f"{INDENT * 2}invoice: {quote(number)}")
         difference += part * (rate - lot_rate)
+    allocated = sum((part for _, part in allocations), ZERO)
+    if amount - allocated:
+        # credit on account in the client's currency: a lot of its own at today's rate, applied later to the
+        # client's next invoices by render_credit_application
+        lines.append(posting(deposits(account), -(amount - allocated), currency,
+                             f"{{{rate} {base}, {day}, {quote('CR-' + ref)}}}"))
+        lines.append(f"{INDENT * 2}unapplied: TRUE")
     if cents(difference):
         lines.append(posting(FX_ACCOUNT, -cents(difference), base))
+    return "\n".join(lines) + "\n"
+
+
+def render_credit_application(*, account: str, client: str, day: dt.date, invoice: str, invoice_lot, amount: Decimal,
+                              credit_lots, currency: str, base: str) -> str:
+    """Credit on account (foreign currency) used on an invoice: the deposit lots it comes from are closed, the
+    invoice's lot is reduced, and the difference between their rates is a realized FX gain or loss.
+
+    `invoice_lot` is (rate, date); `credit_lots` are (label, rate, date, amount) taken oldest first.
+    """
+    lines = [f"{day} * {quote(client)} {quote(f'Credit on account applied to {invoice}')} ^{invoice}",
+             f"{INDENT}credit_application: {quote(invoice)}", f"{INDENT}account: {quote(account)}"]
+    cost_in = ZERO
+    for label, rate, lot_day, part in credit_lots:
+        lines.append(posting(deposits(account), part, currency, f"{{{rate} {base}, {lot_day}, {quote(label)}}}"))
+        cost_in += part * rate
+    lot_rate, lot_day = invoice_lot
+    lines.append(posting(receivable(account), -amount, currency, f"{{{lot_rate} {base}, {lot_day}, {quote(invoice)}}}"))
+    lines.append(f"{INDENT * 2}invoice: {quote(invoice)}")
+    gain = cents(cost_in - amount * lot_rate)  # the credit came in worth more (or less) than the invoice's lot
+    if gain:
+        lines.append(posting(FX_ACCOUNT, -gain, base))
     return "\n".join(lines) + "\n"
 
 

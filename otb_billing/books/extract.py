@@ -15,7 +15,7 @@ from beancount.core import data
 
 from ..core.errors import Problem
 from ..core.receivables import Credit, Doc, Payment
-from .accounts import RECEIVABLE_ROOT
+from .accounts import DEPOSITS_ROOT, RECEIVABLE_ROOT
 from .reader import source_of
 
 
@@ -44,6 +44,11 @@ def _receivable(entry: data.Transaction) -> tuple[Decimal, str]:
             total += posting.units.number
             currency = posting.units.currency
     return total, currency
+
+
+def _deposits(entry: data.Transaction) -> Decimal:
+    """Credit on account a payment leaves in a foreign currency (held in Liabilities:Deposits)."""
+    return sum((p.units.number for p in entry.postings if p.account.startswith(DEPOSITS_ROOT + ":")), Decimal(0))
 
 
 def _date(value, fallback: dt.date) -> dt.date:
@@ -78,7 +83,10 @@ def load_books(ledger: Path) -> Books:
                                   _date(meta.get("due"), entry.date), total, currency, entry.flag == "!",
                                   str(meta.get("period", "")),
                                   Decimal(str(meta["fx_rate"])) if "fx_rate" in meta else None))
+        elif "credit_application" in meta:
+            continue  # the derivation applies credit itself; this entry only settles the foreign lots
         elif "payment" in meta:
+            total += _deposits(entry)
             allocations = tuple(
                 (str(p.meta["invoice"]), -p.units.number)
                 for p in entry.postings

@@ -205,7 +205,8 @@ def aging(book: Book, names: dict[str, str]) -> list[AgingRow]:
     for account, credit in book.credit.items():
         if credit > 0:
             row = rows.get(account)
-            currency = row.currency if row else ""
+            currency = row.currency if row else next(
+                (s.doc.currency for s in book.invoices.values() if s.doc.account == account), "")
             rows[account] = AgingRow(account, names.get(account, account), currency,
                                      row.buckets if row else {b: ZERO for b in AGING_BUCKETS}, credit)
     return sorted(rows.values(), key=lambda r: r.account)

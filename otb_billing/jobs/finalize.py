@@ -14,6 +14,7 @@ from ..core.month import Month
 from .bill import compute, posting_changes
 from .documents import DOCUMENTS_FILE, final_documents, invoice_from_entry
 from .ledger_edit import ledger_file_edits, open_books, write_verified
+from .payments import append_payment, application_entries
 
 
 def run_finalize(root: Path, month: Month, only: Collection[str], at: dt.datetime) -> list[str]:
@@ -42,6 +43,11 @@ def run_finalize(root: Path, month: Month, only: Collection[str], at: dt.datetim
         "invoice.\n")
     documents_text = old.rstrip("\n") + "\n\n" + "\n".join(directives)
     texts = {path: writer.render_month_file(month, new_blocks.items()), documents_path: documents_text}
+    for payments_path, blocks_ in application_entries(root, books, invoices).items():
+        text = payments_path.read_text(encoding="utf-8") if payments_path.exists() else None
+        for block in blocks_:
+            text = append_payment(text, block, int(payments_path.stem))
+        texts[payments_path] = text
     write_verified(root, {**files, **ledger_file_edits(root, texts)})
     return chosen
 

@@ -7,12 +7,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import NamedTuple, Sequence
 
-from ..books.accounts import FX_ACCOUNT
+from ..books.accounts import DEPOSITS_ROOT, FX_ACCOUNT, deposits
 from ..books.documents import render_foreign_payment, render_payment, reversal_of
 from ..books.extract import Books
 from ..books.prices import read_prices
 from ..core.errors import InputErrors, Problem, did_you_mean
-from ..core.money import ZERO, fmt_money
+from ..core.money import ZERO
 from ..core.receivables import derive
 from .ledger_edit import ledger_file_edits, open_books, write_verified
 
@@ -44,6 +44,52 @@ def _read(path: Path) -> str | None:
 
 def _used_refs(books: Books) -> set[str]:
     return {p.ref for p in books.payments}
+
+
+def credit_lots(entries, account: str) -> dict[str, tuple[Decimal, object, Decimal]]:
+    """A client's foreign credit on account still held: label -> (rate, date, units left, positive)."""
+    held: dict[str, list] = {}
+    name = deposits(account)
+    for entry in entries:
+        for p in getattr(entry, "postings", ()):
+            if p.account == name and p.cost is not None:
+                lot = held.setdefault(p.cost.label, [p.cost.number, p.cost.date, ZERO])
+                lot[2] -= p.units.number
+    return {label: tuple(lot) for label, lot in held.items() if lot[2]}
+
+
+def application_entries(root: Path, books, invoices) -> dict[Path, list[str]]:
+    """For invoices being issued to clients who pay in another currency: the entries that use their credit on
+    account, as the derivation applies it (oldest credit first), by payments file."""
+    from ..books.documents import render_credit_application
+
+    issuing = {inv.number for inv in invoices}
+    docs = [d._replace(draft=False) if d.number in issuing else d for d in books.docs]
+    book = derive(docs, books.payments, books.credits, dt.date.max)
+    by_file: dict[Path, list[str]] = {}
+    lots_by_account: dict[str, list] = {}
+    for invoice in sorted(invoices, key=lambda i: (i.date, i.number)):
+        state = book.invoices.get(invoice.number)
+        if not invoice.foreign or state is None or not state.credit_applied:
+            continue
+        lots = lots_by_account.setdefault(invoice.account, sorted(
+            ([label, rate, day, left] for label, (rate, day, left) in credit_lots(books.entries, invoice.account).items()),
+            key=lambda lot: (lot[2], lot[0])))
+        need, taken = state.credit_applied, []
+        for lot in lots:
+            if need <= 0:
+                break
+            part = min(need, lot[3])
+            if part > 0:
+                taken.append((lot[0], lot[1], lot[2], part))
+                lot[3] -= part
+                need -= part
+        block = render_credit_application(account=invoice.account, client=invoice.client, day=invoice.date,
+                                          invoice=invoice.number, invoice_lot=(invoice.fx_rate, invoice.date),
+                                          amount=state.credit_applied - need, credit_lots=taken,
+                                          currency=invoice.currency, base=invoice.base_currency)
+        by_file.setdefault(payments_file(root, invoice.date), []).append(block)
+    return by_file
 
 
 def allocate(books: Books, account: str, amount: Decimal, invoices: Sequence[str], as_of: dt.date):
@@ -84,11 +130,6 @@ def allocate(books: Books, account: str, amount: Decimal, invoices: Sequence[str
 def _foreign_payment(root, config, books, client, ref, day, amount, allocations, unapplied, bank, currency, method,
                      note, rate):
     """A payment in the client's own currency, at the day's rate (from ledger/prices.beancount or --rate)."""
-    if unapplied > 0:
-        raise InputErrors([Problem(None, f"{fmt_money(unapplied)} {currency} of this payment settles no open "
-                                   f"invoice; credit on account is kept only in {config.settings.currency}",
-                                   "record only what the open invoices need, and the rest once the next "
-                                   "invoice is issued")])
     if rate is None:
         problems: list[Problem] = []
         found, why = read_prices(root / "ledger", config.settings.currency, problems).rate_on(currency, day)
@@ -126,8 +167,11 @@ def run_pay(root: Path, account: str, amount: Decimal, day: dt.date, ref: str | 
         block = _foreign_payment(root, config, books, clients[account], ref, day, amount, allocations, unapplied,
                                  bank, currency, method, note, rate)
     path = payments_file(root, day)
+    foreign = {bank: {}, FX_ACCOUNT: {}}
+    if unapplied > 0:
+        foreign[deposits(account)] = {"account_number": account}
     files = ledger_file_edits(root, {path: append_payment(_read(path), block, day.year)},
-                              {bank: {}, FX_ACCOUNT: {}} if currency != config.settings.currency else {bank: {}})
+                              foreign if currency != config.settings.currency else {bank: {}})
     write_verified(root, files)
     return PaymentResult(ref, allocations, unapplied, path, currency)
 
@@ -143,6 +187,13 @@ def run_reverse(root: Path, ref: str, day: dt.date, note: str = "") -> PaymentRe
         raise InputErrors([Problem(None, f"payment {ref} is already reversed")])
     if day < entry.date:
         raise InputErrors([Problem(None, f"a reversal cannot be dated {day}, before the payment ({entry.date})")])
+    held = credit_lots(books.entries, str(entry.meta.get("account", "")))
+    label = f"CR-{ref}"
+    for p in entry.postings:
+        if p.account.startswith(DEPOSITS_ROOT + ":") and held.get(label, (0, 0, 0))[2] != -p.units.number:
+            raise InputErrors([Problem(None, f"the credit on account from payment {ref} has already been applied to "
+                                       "a later invoice", "record the bounced amount as a new invoice line, or "
+                                       "reverse by hand with your accountant")])
     new_ref = f"{ref}-R"
     block = reversal_of(entry, new_ref, day, note)
     path = payments_file(root, day)
