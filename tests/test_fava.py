@@ -34,3 +34,13 @@ def test_example_ledger_loads_in_fava_with_the_right_balances():
         "Outstanding invoices", "AR aging by due month", "Receivables by client"]
     for page in ("income_statement", "balance_sheet", "journal", "query"):
         assert client.get(f"/{slug}/{page}/").status_code == 200
+
+
+def test_the_fast_scan_reads_the_same_records_as_the_full_load():
+    from otb_billing.books.extract import load_books, scan_books
+
+    full, fast = load_books(REPO / "ledger"), scan_books(REPO / "ledger")
+    assert full.problems == [] and fast.problems == []
+    assert (fast.docs, fast.payments, fast.credits, fast.names) == (full.docs, full.payments, full.credits,
+                                                                    full.names)
+    assert len(fast.docs) == 15 and len(fast.payments) == 10 and len(fast.credits) == 1

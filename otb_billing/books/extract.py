@@ -12,6 +12,7 @@ from pathlib import Path
 
 from beancount import loader
 from beancount.core import data
+from beancount.parser import parser
 
 from ..core.errors import Problem
 from ..core.receivables import Credit, Doc, Payment
@@ -61,6 +62,7 @@ def _date(value, fallback: dt.date) -> dt.date:
 
 
 def load_books(ledger: Path) -> Books:
+    """The whole ledger through Beancount's loader, plugin included: what bean-check sees, errors and all."""
     books = Books()
     main = ledger / "main.beancount"
     if not main.exists():
@@ -69,6 +71,27 @@ def load_books(ledger: Path) -> Books:
     books.entries, books.options = entries, options
     for error in errors:
         books.problems.append(Problem(source_of(error.source, ledger), f"bean-check: {error.message}"))
+    _extract(books, entries)
+    return books
+
+
+OTB_FILES = ("accounts.beancount", "invoices/*/*.beancount", "payments/*.beancount", "credits/*.beancount")
+
+
+def scan_books(ledger: Path) -> Books:
+    """The records of the files otb writes, read with Beancount's parser only (no booking, no plugins): several
+    times faster than load_books on a big ledger, for `otb bill`, which needs only the amounts."""
+    books = Books()
+    for pattern in OTB_FILES:
+        for path in sorted(ledger.glob(pattern)):
+            entries, errors, _ = parser.parse_file(str(path))
+            for error in errors:
+                books.problems.append(Problem(source_of(error.source, ledger), f"ledger: {error.message}"))
+            _extract(books, entries)
+    return books
+
+
+def _extract(books: Books, entries) -> None:
     for entry in entries:
         if isinstance(entry, data.Open) and entry.account.startswith(RECEIVABLE_ROOT + ":"):
             if "account_number" in entry.meta:
@@ -99,4 +122,3 @@ def load_books(ledger: Path) -> Books:
             books.credits.append(Credit(str(meta["credit_note"]), str(meta.get("credits", "")), account,
                                         entry.payee or "", entry.date, -total, currency,
                                         str(meta.get("reason", ""))))
-    return books

@@ -13,7 +13,7 @@ from beancount import loader
 
 from ..books import accounts, reader, writer
 from ..books.documents import parse_block
-from ..books.extract import load_books
+from ..books.extract import scan_books
 from ..books.prices import read_prices
 from ..core.billing import bill_month
 from ..core.errors import InputErrors, Problem, Source, did_you_mean
@@ -136,7 +136,7 @@ def credit_on_account(ledger: Path, month: Month) -> dict[str, Decimal]:
     """
     if not (ledger / "payments").is_dir():
         return {}
-    books = load_books(ledger)
+    books = scan_books(ledger)
     if books.problems:
         return {}
     return dict(derive(books.docs, books.payments, books.credits, month.last_day).credit)
