@@ -386,22 +386,23 @@ def revenue(year, csv_path, as_json, root: Path):
 @main.command("import-payments")
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--apply", is_flag=True, help="Write the proposed payments (default: only show them).")
+@click.option("--currency", help="The statement's currency (default: bank.csv.currency, else the books').")
 @root_option
-def import_payments(csv_file: Path, apply: bool, root: Path):
+def import_payments(csv_file: Path, apply: bool, currency, root: Path):
     """Match a bank CSV's deposits to invoices and clients; record them with --apply."""
     from .jobs.import_payments import run_import
 
     root = _existing_root(root)
-    result = _run(run_import, root, csv_file, apply)
+    result = _run(run_import, root, csv_file, apply, currency)
     for p in result.proposals:
-        settles = ", ".join(f"{n} {fmt_display(a)}" for n, a in p.allocations) or "nothing open"
-        extra = f"; credit on account {fmt_display(p.unapplied)}" if p.unapplied else ""
-        click.echo(f"line {p.row.line}: {p.row.date} {fmt_display(p.row.amount)} from {p.client} ({p.account}) "
+        settles = ", ".join(f"{n} {money(a, result.currency)}" for n, a in p.allocations) or "nothing open"
+        extra = f"; credit on account {money(p.unapplied, result.currency)}" if p.unapplied else ""
+        click.echo(f"line {p.row.line}: {p.row.date} {money(p.row.amount, result.currency)} from {p.client} ({p.account}) "
                    f"by {p.matched_by}: settles {settles}{extra} [ref {p.row.ref}]")
     for row, why in result.unmatched:
-        click.echo(f"line {row.line}: UNMATCHED {row.date} {fmt_display(row.amount)} '{row.text}': {why}")
+        click.echo(f"line {row.line}: UNMATCHED {row.date} {money(row.amount, result.currency)} '{row.text}': {why}")
     for row, why in result.skipped:
-        click.echo(f"line {row.line}: skipped {row.date} {fmt_display(row.amount)}: {why}")
+        click.echo(f"line {row.line}: skipped {row.date} {money(row.amount, result.currency)}: {why}")
     if result.written:
         click.echo(f"Recorded {len(result.proposals)} payment(s).")
     elif result.proposals:

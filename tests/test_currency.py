@@ -177,3 +177,20 @@ def test_adjusting_a_usd_invoice_is_refused_with_what_to_do_instead(usd):
     result = usd.run("bill", "2024-10", "--adjust", "U1", "--date", "2024-11-10")
     assert result.exit_code == 1
     assert "adjustment invoices are made only in the books' currency" in result.output
+
+
+def test_a_usd_bank_statement_is_imported_at_the_days_rate(usd):
+    ok(usd, "bill", "2024-10")
+    ok(usd, "finalize", "2024-10", "--at", "2024-11-01T00:00:00Z")
+    ok(usd, "fx", "set", "USD", "1.3000", "--date", "2024-11-19")
+    statement = usd.write("usd.csv", "date,amount,description,reference\n"
+                                     "2024-11-20,142.92,WIRE UNION CO U1-202410,FT-1\n"
+                                     "2024-11-21,10.00,Someone else,FT-2\n")
+    cad = usd.run("import-payments", str(statement))
+    assert "Union Co is invoiced in USD, this statement is in CAD" in cad.output
+    out = ok(usd, "import-payments", str(statement), "--currency", "USD", "--apply")
+    assert "line 2: 2024-11-20 US$142.92 from Union Co (U1) by invoice U1-202410: settles U1-202410 US$142.92" in out
+    assert "line 3: UNMATCHED 2024-11-21 US$10.00 'Someone else': matches no client" in out
+    # booked like `otb pay` at the rate of 2024-11-19: a 7.15 CAD gain
+    assert balances(usd)["Income:FX"] == ("(-7.15 CAD)", "(-7.15 CAD)")
+    assert balances(usd)["Assets:Receivable:U1"] == ("()", "()")

@@ -22,7 +22,8 @@ from ..core.errors import InputErrors, Problem, Source
 from ..core.money import parse_decimal
 from ..core.receivables import Payment
 from .ledger_edit import ledger_file_edits, open_books, write_verified
-from .payments import allocate, append_payment, payments_file
+from ..books.accounts import FX_ACCOUNT, deposits
+from .payments import allocate, append_payment, foreign_payment, payments_file
 
 
 class BankRow(NamedTuple):
@@ -47,10 +48,12 @@ class ImportResult(NamedTuple):
     unmatched: list[tuple[BankRow, str]]
     skipped: list[tuple[BankRow, str]]
     written: bool
+    currency: str = ""
 
 
 def read_bank_csv(path: Path, mapping: dict, name: str) -> list[BankRow]:
     columns = {role: mapping.get(role, role).strip().lower() for role in ("date", "amount", "description", "reference")}
+
     date_format = mapping.get("date_format", "")
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -95,8 +98,13 @@ def _words(text: str) -> str:
     return " " + re.sub(r"[^0-9a-z]+", " ", text.casefold()) + " "
 
 
-def run_import(root: Path, path: Path, apply: bool) -> ImportResult:
+def run_import(root: Path, path: Path, apply: bool, currency: str | None = None) -> ImportResult:
+    """`currency` is the statement's (default: bank.csv.currency in settings, else the books' currency); only
+    clients invoiced in it are matched, and a foreign statement's payments are booked at the day's rate."""
     config, books = open_books(root)
+    currency = (currency or config.settings.bank_csv.get("currency") or config.settings.currency).upper()
+    base = config.settings.currency
+    accounts_needed: dict[str, dict] = {config.bank_for(currency): {}}
     rows = read_bank_csv(path, dict(config.settings.bank_csv), str(path))
     clients = {c.account: c for c in config.clients}
     issued = {d.number: d for d in books.docs if not d.draft}
@@ -124,20 +132,31 @@ def run_import(root: Path, path: Path, apply: bool) -> ImportResult:
                 unmatched.append((row, "matches no client" if not found else f"matches {len(found)} clients"))
                 continue
             account, invoices, matched_by = found.pop(), [], "client name or account"
-        if config.currency_of(clients[account]) != config.settings.currency:
-            unmatched.append((row, f"{clients[account].name} is invoiced in {clients[account].currency}: "
-                                   "record it with otb pay"))
+        client = clients[account]
+        if config.currency_of(client) != currency:
+            unmatched.append((row, f"{client.name} is invoiced in {config.currency_of(client)}, this statement "
+                                   f"is in {currency}"))
             continue
         allocations, unapplied = allocate(books, account, row.amount, invoices, row.date)
-        proposals.append(Proposal(row, account, clients[account].name if account in clients else account,
-                                  allocations, unapplied, matched_by))
+        note = f"bank import: {row.text}"[:120]
+        if currency == base:
+            block = render_payment(ref=row.ref, account=account, client=client.name, day=row.date,
+                                   amount=row.amount, allocations=allocations, bank=config.bank_for(currency),
+                                   currency=currency, method="eft", note=note)
+        else:
+            try:
+                block = foreign_payment(root, config, books, client, row.ref, row.date, row.amount, allocations,
+                                        unapplied, config.bank_for(currency), currency, "eft", note, None)
+            except InputErrors as exc:
+                unmatched.append((row, str(exc.problems[-1].message)))
+                continue
+            accounts_needed[FX_ACCOUNT] = {}
+            if unapplied > 0:
+                accounts_needed[deposits(account)] = {"account_number": account}
+        proposals.append(Proposal(row, account, client.name, allocations, unapplied, matched_by))
         used.add(row.ref)
-        currency = next((d.currency for d in books.docs if d.account == account), config.settings.currency)
         books.payments.append(Payment(row.ref, account, "", row.date, row.amount, allocations, currency))
-        blocks_by_file.setdefault(payments_file(root, row.date), []).append(render_payment(
-            ref=row.ref, account=account, client=clients[account].name, day=row.date, amount=row.amount,
-            allocations=allocations, bank=config.settings.bank_account, currency=currency, method="eft",
-            note=f"bank import: {row.text}"[:120]))
+        blocks_by_file.setdefault(payments_file(root, row.date), []).append(block)
     if apply and proposals:
         texts: dict[Path, str] = {}
         for file, blocks in blocks_by_file.items():
@@ -145,5 +164,5 @@ def run_import(root: Path, path: Path, apply: bool) -> ImportResult:
             for block in blocks:
                 text = append_payment(text, block, int(file.stem))
             texts[file] = text
-        write_verified(root, ledger_file_edits(root, texts, {config.settings.bank_account: {}}))
-    return ImportResult(proposals, unmatched, skipped, apply and bool(proposals))
+        write_verified(root, ledger_file_edits(root, texts, accounts_needed))
+    return ImportResult(proposals, unmatched, skipped, apply and bool(proposals), currency)

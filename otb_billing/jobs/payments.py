@@ -127,7 +127,7 @@ def allocate(books: Books, account: str, amount: Decimal, invoices: Sequence[str
     return tuple(allocations), left
 
 
-def _foreign_payment(root, config, books, client, ref, day, amount, allocations, unapplied, bank, currency, method,
+def foreign_payment(root, config, books, client, ref, day, amount, allocations, unapplied, bank, currency, method,
                      note, rate):
     """A payment in the client's own currency, at the day's rate (from ledger/prices.beancount or --rate)."""
     if rate is None:
@@ -164,7 +164,7 @@ def run_pay(root: Path, account: str, amount: Decimal, day: dt.date, ref: str | 
         block = render_payment(ref=ref, account=account, client=clients[account].name, day=day, amount=amount,
                                allocations=allocations, bank=bank, currency=currency, method=method, note=note)
     else:
-        block = _foreign_payment(root, config, books, clients[account], ref, day, amount, allocations, unapplied,
+        block = foreign_payment(root, config, books, clients[account], ref, day, amount, allocations, unapplied,
                                  bank, currency, method, note, rate)
     path = payments_file(root, day)
     foreign = {bank: {}, FX_ACCOUNT: {}}

@@ -47,7 +47,7 @@ ACCOUNT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
 EMAIL_RE = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
 LINK_RE = re.compile(r"^[A-Za-z0-9\-_/.]+$")
 BEANCOUNT_ACCOUNT_RE = re.compile(r"^(Assets|Liabilities|Equity|Income|Expenses)(:[A-Z0-9][A-Za-z0-9-]*)+$")
-BANK_CSV_ROLES = ("date", "amount", "description", "reference", "date_format")
+BANK_CSV_ROLES = ("date", "amount", "description", "reference", "date_format", "currency")
 
 
 FAILED = object()  # what read_yaml_file returns when the file could not be parsed (the problem is recorded)
