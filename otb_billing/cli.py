@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from .core.errors import InputErrors
-from .core.money import fmt_display, parse_decimal
+from .core.money import parse_decimal
 from .core.month import Month
 from .fsutil import Busy, repo_lock, write_atomic
 from .readers.config import read_settings
@@ -145,10 +145,11 @@ def bill(month: Month, clients, as_json: bool, dry_run: bool, adjust, day, pdf: 
         from .jobs.adjust import run_adjust
 
         invoice = _run(run_adjust, root, month, adjust, day or local_today(root))
-        click.echo(f"Adjustment invoice {invoice.number} (draft): {fmt_display(invoice.subtotal)} + tax "
-                   f"{fmt_display(invoice.tax)} = {fmt_display(invoice.total)}")
+        cur = invoice.currency
+        click.echo(f"Adjustment invoice {invoice.number} (draft): {money(invoice.subtotal, cur)} + tax "
+                   f"{money(invoice.tax, cur)} = {money(invoice.total, cur)}")
         for line in invoice.lines:
-            click.echo(f"  {line.description}: {fmt_display(line.amount)}")
+            click.echo(f"  {line.description}: {money(line.amount, cur)}")
         click.echo(f"Review it with `git diff ledger/`, then issue it with `otb finalize {month}`.")
         return
     gc.disable()  # a short run that allocates millions of acyclic objects: collection only costs time

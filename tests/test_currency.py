@@ -170,13 +170,24 @@ def test_fx_set_replaces_a_rate_and_fx_import_reads_a_csv(usd):
     assert bad.exit_code == 1 and "'CAD' is not a foreign currency code" in bad.output
 
 
-def test_adjusting_a_usd_invoice_is_refused_with_what_to_do_instead(usd):
+def test_a_usd_adjustment_invoice_bills_the_difference_at_its_own_dates_rate(usd):
     ok(usd, "bill", "2024-10")
     ok(usd, "finalize", "2024-10", "--at", "2024-11-01T00:00:00Z")
     usd.csv("2024-10", "users.csv", USERS, "U1,u1,One,,true", "U1,u2,Two,,true", "U1,u3,Three,,true")
-    result = usd.run("bill", "2024-10", "--adjust", "U1", "--date", "2024-11-10")
-    assert result.exit_code == 1
-    assert "adjustment invoices are made only in the books' currency" in result.output
+    missing = usd.run("bill", "2024-10", "--adjust", "U1", "--date", "2024-11-10")
+    assert missing.exit_code == 1 and "no USD rate on or before 2024-11-10" not in missing.output  # Oct 31 is 10 days old
+    assert "the latest USD rate is from 2024-10-31, more than 7 days before 2024-11-10" in missing.output
+    ok(usd, "fx", "set", "USD", "1.3000", "--date", "2024-11-10")
+    out = ok(usd, "bill", "2024-10", "--adjust", "U1", "--date", "2024-11-10")
+    # one more user at 12.00 USD (the October price), fee 2% 0.24, HST 13% of 12.24 = 1.59: 13.83 USD
+    assert "Adjustment invoice U1-202410-A1 (draft): US$12.24 + tax US$1.59 = US$13.83" in out
+    text = (usd.root / "ledger/invoices/2024/2024-10.beancount").read_text()
+    assert 'Assets:Receivable:U1                                13.83 USD {1.3000 CAD, 2024-11-10, "U1-202410-A1"}' in text
+    ok(usd, "finalize", "2024-10", "--at", "2024-11-11T00:00:00Z")
+    pdf = usd.root / "ledger/documents/2024/U1-202410-A1.pdf"
+    assert pdf.exists()
+    ok(usd, "pay", "U1", "13.83", "--date", "2024-11-12", "--rate", "1.3000", "--invoice", "U1-202410-A1")
+    assert balances(usd)["Assets:Receivable:U1"][1] == "(178.650000 CAD)"  # only the October invoice is open
 
 
 def test_a_usd_bank_statement_is_imported_at_the_days_rate(usd):

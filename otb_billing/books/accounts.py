@@ -59,3 +59,17 @@ def tax(line: TaxLine) -> str:
     if line.name in ("PST", "RST"):
         return f"Liabilities:Tax:{line.name}-{line.province}"
     return f"Liabilities:Tax:{line.name}"
+
+
+ACCOUNT_LABELS = {
+    "Income:Managed:Users": "Users", "Income:Managed:Workstations": "Workstations",
+    "Income:Managed:Servers": "Servers", "Income:Managed:VMs": "Virtual machines",
+    "Income:Managed:Switches": "Switches", "Income:Managed:Firewalls": "Firewalls",
+    "Income:Managed:Devices": "Devices (custom rate)", "Income:Backup": "Backup", "Income:Support": "Support hours",
+    "Income:FX-Fees": "Currency conversion fee",
+}
+
+
+def label(account: str) -> str:
+    """What an income account's charges are called on an invoice: `Income:LineItems:CloudHosting` -> CloudHosting."""
+    return ACCOUNT_LABELS.get(account, account.rsplit(":", 1)[-1])

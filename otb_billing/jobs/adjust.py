@@ -1,8 +1,9 @@
 """`otb bill MONTH --adjust ACCOUNT`: bill only what the inputs now give beyond a finalized invoice.
 
 The adjustment invoice `<invoice>-A<n>` posts, per income and tax account, the difference between what the
-inputs give now and what the finalized invoice and its earlier adjustments already billed. It is a draft in the
-month's file until `otb finalize MONTH` issues it. Less than before is a credit note's job, not this one's.
+inputs give now and what the finalized invoice and its earlier adjustments already billed, in the invoice's own
+currency (a foreign one at the rate of the adjustment's date). It is a draft in the month's file until
+`otb finalize MONTH` issues it. Less than before is a credit note's job, not this one's.
 """
 
 from __future__ import annotations
@@ -19,16 +20,21 @@ from ..core.errors import InputErrors, Problem
 from ..core.model import Counts, Invoice, Line, TaxLine
 from ..core.money import ZERO, fmt_money
 from ..core.month import Month
+from ..books.prices import read_prices
 from ..fsutil import write_all
 from ..render import qbcsv
 from .bill import check_ledger_text, compute
 
 
-def _posted(entries: list[data.Transaction]) -> dict[str, Decimal]:
+def posted_in_invoice_currency(entries: list[data.Transaction]) -> dict[str, Decimal]:
+    """What these invoices posted to each account, in the invoice's own currency (a foreign invoice keeps it in
+    each posting's `invoice_amount`)."""
     totals: dict[str, Decimal] = {}
     for entry in entries:
         for p in entry.postings:
-            totals[p.account] = totals.get(p.account, ZERO) + p.units.number
+            shown = (p.meta or {}).get("invoice_amount")
+            amount = -Decimal(str(shown).split()[0]) if shown else p.units.number
+            totals[p.account] = totals.get(p.account, ZERO) + amount
     return totals
 
 
@@ -40,13 +46,16 @@ def run_adjust(root: Path, month: Month, account: str, day: dt.date) -> Invoice:
     if new is None or base is None or base[0] != "*":
         raise InputErrors([Problem(None, f"{account} has no finalized invoice for {month} to adjust",
                                    f"a draft is simply billed again: otb bill {month} --client {account}")])
-    if new.foreign:
-        raise InputErrors([Problem(None, f"adjustment invoices are made only in the books' currency, and "
-                                   f"{new.client} is invoiced in {new.currency}",
-                                   f"credit {base_number} in full (otb credit {base_number} --full) and bill the "
-                                   "correct amount as a line item next month")])
+    fx = None
+    if new.foreign:  # a new invoice in the client's currency, at the rate of its own date
+        problems: list[Problem] = []
+        found, why = read_prices(root / "ledger", config.settings.currency, problems).rate_on(new.currency, day)
+        if found is None:
+            raise InputErrors(problems + [Problem(None, why)])
+        fx = found
     earlier = [(n, b) for n, b in sorted(blocks.items()) if n.startswith(f"{base_number}-A") and reader.is_adjustment(b[1])]
-    billed = _posted([parse_block(base[1])] + [parse_block(text) for _, (flag, text) in earlier if flag == "*"])
+    billed = posted_in_invoice_currency(
+        [parse_block(base[1])] + [parse_block(text) for _, (flag, text) in earlier if flag == "*"])
     now = {name: amount for name, amount in writer.invoice_postings(new)}
     taxes = {accounts.tax(t): t for t in new.taxes}
     lines, tax_lines = [], []
@@ -61,9 +70,8 @@ def run_adjust(root: Path, month: Month, account: str, day: dt.date) -> Invoice:
             tax_lines.append(TaxLine(tax.name if tax else name.split(":")[-1].split("-")[0], tax.rate if tax else ZERO,
                                      ZERO, diff, tax.registration if tax else "", tax.province if tax else ""))
         else:
-            label = name.removeprefix("Income:").replace(":", " ")
-            lines.append(Line(f"account:{name}", f"Adjustment to {base_number}: {label}", Decimal(1), diff, diff,
-                              True, "Adjustment"))
+            lines.append(Line(f"account:{name}", f"Adjustment to {base_number}: {accounts.label(name)}",
+                              Decimal(1), diff, diff, True, "Adjustment"))
     total = sum((l.amount for l in lines), ZERO) + sum((t.amount for t in tax_lines), ZERO)
     if not lines and not tax_lines:
         raise InputErrors([Problem(None, f"{base_number} already bills what the inputs give: nothing to adjust")])
@@ -79,7 +87,8 @@ def run_adjust(root: Path, month: Month, account: str, day: dt.date) -> Invoice:
         number=number, account=account, client=new.client, month=month, date=day,
         due=day + dt.timedelta(days=terms), currency=new.currency, plan=new.plan, term=new.term,
         support_level=new.support_level, lines=tuple(lines), taxes=tuple(base_rate_lines), counts=Counts(),
-        notes=new.notes,
+        notes=new.notes, base_currency=new.base_currency, fx_rate=fx[1] if fx else None,
+        fx_date=fx[0] if fx else None,
     )
     text = writer.render_invoice(adjustment)
     head, _, rest = text.partition("\n")

@@ -111,25 +111,30 @@ def load_snapshot(ledger: Path, number: str, year: int) -> tuple[Invoice, Paper]
 
 def invoice_from_entry(entry: data.Transaction, month: Month) -> Invoice:
     """An invoice rebuilt from its ledger transaction alone (used for adjustment invoices): one line per income
-    posting, taxes from the tax postings. Adjustment invoices are written in the books' currency."""
+    posting, taxes from the tax postings, in the invoice's own currency (`invoice_amount` on a foreign one)."""
     meta = entry.meta
-    currency = next(p.units.currency for p in entry.postings)
+    held = next(p for p in entry.postings if p.account.startswith(accounts.RECEIVABLE_ROOT + ":"))
+    currency = held.units.currency
     lines, taxes = [], []
     for p in entry.postings:
-        amount = -p.units.number
+        shown = (p.meta or {}).get("invoice_amount")
+        amount = Decimal(str(shown).split()[0]) if shown else -p.units.number
         if p.account.startswith("Income:"):
-            label = p.account.removeprefix("Income:").replace(":", " ")
-            lines.append(Line(f"account:{p.account}", f"{entry.narration.split(' for ')[0]}: {label}".replace(
-                "Invoice ", "Adjustment "), Decimal(1), amount, amount, True, "Adjustment"))
+            what = f"Adjustment to {meta['adjusts']}" if "adjusts" in meta else "Charges"
+            lines.append(Line(f"account:{p.account}", f"{what}: {accounts.label(p.account)}", Decimal(1), amount,
+                              amount, True, "Adjustment"))
         elif p.account.startswith("Liabilities:Tax:"):
             pm = p.meta or {}
             taxes.append(TaxLine(str(pm.get("tax", p.account.split(":")[-1])), Decimal(str(pm.get("rate", "0"))),
                                  Decimal(str(pm.get("base", "0"))), amount, str(pm.get("registration", ""))))
+    cost = held.cost
     return Invoice(
         number=str(meta["invoice"]), account=str(meta.get("account", "")), client=entry.payee or "", month=month,
         date=entry.date, due=meta.get("due") if isinstance(meta.get("due"), dt.date) else entry.date,
         currency=currency, plan=str(meta.get("plan", "")), term=str(meta.get("term", "")),
         support_level=str(meta.get("support_level", "")), lines=tuple(lines), taxes=tuple(taxes), counts=Counts(),
+        base_currency=cost.currency if cost else "", fx_rate=getattr(cost, "number_per", None) if cost else None,
+        fx_date=cost.date if cost else None,
     )
 
 
