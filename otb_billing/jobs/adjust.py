@@ -16,11 +16,11 @@ from beancount.core import data
 
 from ..books import accounts, reader, writer
 from ..books.documents import parse_block
+from ..books.prices import read_prices
 from ..core.errors import InputErrors, Problem
 from ..core.model import Counts, Invoice, Line, TaxLine
 from ..core.money import ZERO, fmt_money
 from ..core.month import Month
-from ..books.prices import read_prices
 from ..fsutil import write_all
 from ..render import qbcsv
 from .bill import check_ledger_text, compute

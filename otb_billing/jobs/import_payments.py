@@ -17,12 +17,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import NamedTuple
 
+from ..books.accounts import FX_ACCOUNT, deposits
 from ..books.documents import render_payment
 from ..core.errors import InputErrors, Problem, Source
 from ..core.money import parse_decimal
 from ..core.receivables import Payment
 from .ledger_edit import ledger_file_edits, open_books, write_verified
-from ..books.accounts import FX_ACCOUNT, deposits
 from .payments import allocate, append_payment, foreign_payment, payments_file
 
 
