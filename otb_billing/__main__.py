@@ -1,0 +1,5 @@
+"""`python -m otb_billing` is `otb`."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,129 @@
+"""The `otb` command: parse arguments, call a job, print. No billing logic lives here.
+
+The commands live in one module per part of the work (billing, bookkeeping, reporting, delivery); this module holds
+the group and what they share."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from pathlib import Path
+
+import click
+
+from ..core.errors import InputErrors
+from ..core.money import parse_decimal
+from ..core.month import Month
+from ..fsutil import Busy, repo_lock
+from ..readers.config import read_settings
+
+PROGRESS_ABOVE = 300
+
+
+class ProblemsFound(click.ClickException):
+    """Every problem of the run, one per line, then the promise that nothing was written."""
+
+    def __init__(self, problems, wrote_nothing: bool = True):
+        self.problems = list(problems)
+        tail = "\nNothing was written." if wrote_nothing else ""
+        lines = "\n".join(f"  {p}" for p in self.problems)
+        super().__init__(f"{len(self.problems)} problem(s) found:\n{lines}{tail}")
+
+    def format_message(self) -> str:
+        return self.message
+
+
+def root_option(func):
+    return click.option(
+        "--root",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=".",
+        show_default=True,
+        help="The billing repo (settings.yaml, plans/, clients/, exports/, ledger/).",
+    )(func)
+
+
+def parse_month(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        return Month.parse(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def parse_date(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"'{value}' is not a date; write it as YYYY-MM-DD") from None
+
+
+def parse_amount(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        return parse_decimal(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def local_today(root: Path) -> dt.date:
+    """Today in the billing repo's time zone: the default of every --date and --as-of."""
+    problems: list = []
+    settings = read_settings(root, problems)
+    zone = zoneinfo.ZoneInfo(settings.timezone if settings else "UTC")
+    return dt.datetime.now(zone).date()
+
+
+def _run(job, *args, **kwargs):
+    """Call a job under the repo lock, turning input problems into one clear message."""
+    root = args[0]
+    try:
+        with repo_lock(root):
+            return job(*args, **kwargs)
+    except InputErrors as exc:
+        raise ProblemsFound(exc.problems) from None
+    except Busy as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _parse_at(at: str | None) -> dt.datetime:
+    if at is None:
+        return dt.datetime.now(dt.timezone.utc)
+    try:
+        when = dt.datetime.fromisoformat(at)
+    except ValueError:
+        raise click.BadParameter(f"'{at}' is not a date and time", param_hint="--at") from None
+    return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
+
+
+def _existing_root(root: Path) -> Path:
+    if not root.is_dir():
+        raise click.ClickException(f"--root {root}: no such folder")
+    return root
+
+
+def _count_clients(root: Path) -> int:
+    folder = root / "clients"
+    return sum(1 for _ in folder.glob("*.yaml")) if folder.is_dir() else 0
+
+
+def client_statement_safe(books, account, start, end):
+    from ..jobs.reports import client_statement
+
+    try:
+        return client_statement(books, account, start, end)
+    except InputErrors as exc:
+        raise ProblemsFound(exc.problems, wrote_nothing=False) from None
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="otb-billing")
+def main():
+    """OTB Billing: plain-text billing for managed service providers."""
+
+
+from . import billing, bookkeeping, delivery, reporting  # noqa: E402,F401  (importing them registers the commands)
+

@@ -1,0 +1,156 @@
+"""Commands that bill a month and show its documents: bill, check, init, pdf, show."""
+
+from __future__ import annotations
+
+import gc
+import sys
+from pathlib import Path
+
+import click
+
+from ..core.errors import InputErrors
+from ..core.month import Month
+from ..fsutil import Busy, repo_lock, write_atomic
+from ..render.report import money
+from . import (
+    PROGRESS_ABOVE,
+    ProblemsFound,
+    _count_clients,
+    _existing_root,
+    _run,
+    local_today,
+    main,
+    parse_date,
+    parse_month,
+    root_option,
+)
+
+
+@main.command()
+@click.argument("month", callback=parse_month)
+@click.option("--client", "clients", multiple=True, metavar="ACCOUNT", help="Bill only this account (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of the table.")
+@click.option("--dry-run", is_flag=True, help="Compute and print; write nothing.")
+@click.option("--adjust", metavar="ACCOUNT", help="Bill only the difference to ACCOUNT's finalized invoice.")
+@click.option("--date", "day", callback=parse_date, help="With --adjust: the adjustment's date (default: today).")
+@click.option("--pdf/--no-pdf", default=True, show_default=True, help="Also render DRAFT PDFs into build/MONTH/.")
+@root_option
+def bill(month: Month, clients, as_json: bool, dry_run: bool, adjust, day, pdf: bool, root: Path):
+    """Bill MONTH (YYYY-MM): draft invoices in the ledger and QuickBooks CSVs in build/."""
+    from ..jobs.bill import run_bill
+    from ..render.report import result_json, result_table
+
+    root = _existing_root(root)
+    if adjust:
+        from ..jobs.adjust import run_adjust
+
+        invoice = _run(run_adjust, root, month, adjust, day or local_today(root))
+        cur = invoice.currency
+        click.echo(f"Adjustment invoice {invoice.number} (draft): {money(invoice.subtotal, cur)} + tax "
+                   f"{money(invoice.tax, cur)} = {money(invoice.total, cur)}")
+        for line in invoice.lines:
+            click.echo(f"  {line.description}: {money(line.amount, cur)}")
+        click.echo(f"Review it with `git diff ledger/`, then issue it with `otb finalize {month}`.")
+        return
+    gc.disable()  # a short run that allocates millions of acyclic objects: collection only costs time
+    try:
+        with repo_lock(root):
+            count = _count_clients(root)
+            if count > PROGRESS_ABOVE and not as_json:
+                with click.progressbar(length=count, label=f"Billing {month}", file=sys.stderr) as bar:
+                    outcome = run_bill(root, month, clients, dry_run, progress=lambda: bar.update(1), pdf=pdf)
+            else:
+                outcome = run_bill(root, month, clients, dry_run, pdf=pdf)
+    except InputErrors as exc:
+        raise ProblemsFound(exc.problems) from None
+    except Busy as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        gc.enable()
+    if as_json:
+        click.echo(result_json(outcome.result, outcome.invoices), nl=False)
+        return
+    click.echo(result_table(outcome.result, outcome.invoices), nl=False)
+    if outcome.kept_finalized:
+        click.echo(f"Finalized invoices kept as they are: {', '.join(outcome.kept_finalized)}")
+    if dry_run:
+        click.echo("Dry run: nothing was written.")
+    elif outcome.written:
+        ledger_files = [p for p in outcome.written if "ledger" in p.parts]
+        click.echo(f"Wrote {len(ledger_files)} ledger file(s) and {len(outcome.written) - len(ledger_files)} "
+                   f"file(s) in build/{month}/. Review with `git diff ledger/`.")
+
+
+@main.command()
+@click.argument("month", required=False, callback=parse_month)
+@root_option
+def check(month: Month | None, root: Path):
+    """Validate the YAML, the exports of MONTH (if given) and the ledger; exit 1 on any error."""
+    from ..jobs.check import run_check
+
+    root = _existing_root(root)
+    problems, summary = run_check(root, month)
+    if problems:
+        raise ProblemsFound(problems, wrote_nothing=False)
+    click.echo(summary)
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--name", default="My MSP", show_default=True, help="The business name for settings.yaml.")
+def init(directory: Path, name: str):
+    """Create a new, empty billing repo in DIRECTORY."""
+    from ..jobs.init import run_init
+
+    try:
+        created = run_init(directory, name)
+    except FileExistsError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Created a billing repo in {directory}:")
+    for path in created:
+        click.echo(f"  {path}")
+    click.echo("Next: edit settings.yaml, add clients/ and plans/, drop exports/YYYY-MM/*.csv, run `otb bill YYYY-MM`.")
+
+
+@main.command()
+@click.argument("month", callback=parse_month)
+@click.option("--client", "clients", multiple=True, metavar="ACCOUNT")
+@root_option
+def pdf(month, clients, root: Path):
+    """Render MONTH's draft invoices as DRAFT PDFs into build/MONTH/ (finalized ones are in ledger/documents/)."""
+    from ..fsutil import write_all
+    from ..jobs.show import month_pdfs
+
+    root = _existing_root(root)
+    files, finals = _run(month_pdfs, root, month, clients)
+    write_all(files, durable=False)
+    for path in sorted(files):
+        click.echo(f"Wrote {path.relative_to(root)}")
+    for line in finals:
+        click.echo(line)
+
+
+@main.command()
+@click.argument("invoice")
+@click.option("--html", "as_html", is_flag=True, help="The printer-friendly HTML view (templates/invoice.html.j2).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file, not the terminal.")
+@click.option("--as-of", "as_of", callback=parse_date, help="Paid and credited amounts on this date (default: today).")
+@root_option
+def show(invoice, as_html, out, as_of, root: Path):
+    """Show one invoice: its lines and totals, or its HTML view with --html."""
+    from ..jobs.show import invoice_and_view, invoice_html
+
+    root = _existing_root(root)
+    as_of = as_of or local_today(root)
+    if as_html:
+        text = _run(invoice_html, root, invoice, as_of)
+    else:
+        from ..render.text import invoice_text
+
+        _, view = _run(invoice_and_view, root, invoice, as_of)
+        text = invoice_text(view)
+    if out:
+        write_atomic(out, text)
+        click.echo(f"Wrote {out}")
+    else:
+        click.echo(text, nl=False)
