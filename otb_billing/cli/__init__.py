@@ -15,7 +15,7 @@ from ..core.errors import InputErrors
 from ..core.money import parse_decimal
 from ..core.month import Month
 from ..fsutil import Busy, repo_lock
-from ..readers.config import read_settings
+from ..readers.settings import read_settings
 
 PROGRESS_ABOVE = 300
 

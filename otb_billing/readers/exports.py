@@ -19,8 +19,8 @@ from ..core.errors import Problem, Source
 from ..core.model import AssetRow, Exports, TimeRow, UsageRow, UserRow
 from ..core.money import ZERO, parse_decimal
 from ..core.month import Month
-from .config import relative_name
 from .fields import BOOL_WORDS
+from .sources import relative_name
 
 EXPORT_FILES = {
     "users.csv": (("account", "user_id"), ("name", "email", "active")),

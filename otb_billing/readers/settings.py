@@ -1,0 +1,208 @@
+"""settings.yaml: business identity, currency, invoice numbering, tax registrations and rates, bank, smtp."""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from decimal import Decimal
+from pathlib import Path
+
+from ..core.errors import Problem, Source, did_you_mean
+from ..core.model import (
+    DEVICE_TYPES,
+    Business,
+    Settings,
+    Smtp,
+    TaxRule,
+)
+from ..core.tax import PROVINCES, REGISTRATIONS, TAX_NAMES
+from .fields import Fields, normalize_word
+from .sources import (
+    BANK_CSV_ROLES,
+    BEANCOUNT_ACCOUNT_RE,
+    LINK_RE,
+    _expect_mapping,
+    read_yaml_file,
+)
+from .yamlsrc import YList, YMap
+
+# --- settings --------------------------------------------------------------------------------------------------
+
+SETTINGS_KEYS = ("business", "currency", "timezone", "invoice", "tax", "asset_types", "ledger", "bank", "smtp", "email",
+                 "conversion_fee_pct")
+BUSINESS_KEYS = ("name", "email", "phone", "website", "address", "province", "country", "tagline", "logo",
+                 "registration")
+INVOICE_KEYS = ("terms_days", "number", "footer", "payment_instructions")
+TAX_KEYS = ("registrations", "local_country", "rates")
+TAX_RATE_KEYS = ("name", "province", "rate", "from", "until", "registration")
+
+
+def read_settings(root: Path, problems: list[Problem]) -> Settings | None:
+    path = root / "settings.yaml"
+    if not path.exists():
+        problems.append(Problem(Source("settings.yaml"), "settings.yaml is missing",
+                                "run `otb init DIR` to create a billing repo, or pass --root"))
+        return None
+    data = _expect_mapping(read_yaml_file(path, root, problems), path, root, problems)
+    if data is None:
+        return None
+    f = Fields(data, problems)
+    f.check_keys(SETTINGS_KEYS, required=("business",))
+    business = Business(name="")
+    if (bmap := f.mapping("business")) is not None:
+        b = Fields(bmap, problems, "business")
+        b.check_keys(BUSINESS_KEYS, required=("name",))
+        business = Business(
+            name=b.text("name"), email=b.text("email"), phone=b.text("phone"), website=b.text("website"),
+            address=b.texts("address"), province=b.text("province").upper(),
+            country=b.text("country", "CA").upper(), tagline=b.text("tagline"), logo=b.text("logo"),
+            registration=b.text("registration"),
+        )
+        if business.logo and not (root / business.logo).is_file():
+            b.error("logo", f"logo '{business.logo}' is not a file in the billing repo", "e.g. logo: assets/logo.png")
+    currency = f.text("currency", "CAD").upper()
+    if not re.fullmatch(r"[A-Z]{3}", currency):
+        f.error("currency", f"currency '{currency}' is not a 3-letter code", "e.g. CAD")
+    timezone = f.text("timezone", "America/Toronto")
+    try:
+        zoneinfo.ZoneInfo(timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        f.error("timezone", f"unknown timezone '{timezone}'", "use a name like America/Toronto")
+        timezone = "UTC"
+
+    terms_days, number_format, footer, instructions = 30, "{account}-{year}{month:02d}", "", ""
+    if (imap := f.mapping("invoice")) is not None:
+        inv = Fields(imap, problems, "invoice")
+        inv.check_keys(INVOICE_KEYS)
+        terms_days = inv.integer("terms_days", 30, low=0, high=3650)
+        number_format = inv.text("number", number_format)
+        footer = inv.text("footer")
+        instructions = inv.text("payment_instructions")
+        _check_number_format(number_format, inv)
+
+    registrations: dict[str, str] = {}
+    local_country = "CA"
+    rules: list[TaxRule] = []
+    if (tmap := f.mapping("tax")) is not None:
+        tax = Fields(tmap, problems, "tax")
+        tax.check_keys(TAX_KEYS)
+        local_country = tax.text("local_country", "CA").upper()
+        if (rmap := tax.mapping("registrations")) is not None:
+            regs = Fields(rmap, problems, "tax.registrations")
+            for key in rmap:
+                if key not in REGISTRATIONS:
+                    regs.error(key, f"unknown tax registration '{key}'", did_you_mean(str(key), REGISTRATIONS))
+                else:
+                    registrations[key] = regs.text(key)
+        if (rlist := tax.sequence("rates")) is not None:
+            rules = _read_tax_rules(rlist, problems)
+
+    aliases: dict[str, str] = {}
+    if (amap := f.mapping("asset_types")) is not None:
+        for key, value in amap.items():
+            target = normalize_word(str(value))
+            if target not in DEVICE_TYPES:
+                problems.append(Problem(Source(amap.file, amap.line_of(key)),
+                                        f"asset_types: '{key}' maps to '{value}', which is not a device type",
+                                        did_you_mean(target, DEVICE_TYPES)))
+            else:
+                aliases[str(key).strip().casefold()] = target
+    bank_account, bank_csv, bank_accounts = "Assets:Bank:Operating", {}, {}
+    if (bank := f.mapping("bank")) is not None:
+        bk = Fields(bank, problems, "bank")
+        bk.check_keys(("account", "csv", "accounts"))
+        if (amap := bk.mapping("accounts")) is not None:
+            for cur, name in amap.items():
+                name = str(name)
+                if not BEANCOUNT_ACCOUNT_RE.match(name) or not re.fullmatch(r"[A-Z]{3}", str(cur)):
+                    problems.append(Problem(Source(amap.file, amap.line_of(cur)),
+                                            f"bank.accounts: '{cur}: {name}' should map a currency to an account",
+                                            "e.g. USD: Assets:Bank:USD"))
+                else:
+                    bank_accounts[str(cur)] = name
+        bank_account = bk.text("account", bank_account)
+        if not BEANCOUNT_ACCOUNT_RE.match(bank_account):
+            bk.error("account", f"'{bank_account}' is not a Beancount account name", "e.g. Assets:Bank:Operating")
+        if (cmap := bk.mapping("csv")) is not None:
+            c = Fields(cmap, problems, "bank.csv")
+            c.check_keys(BANK_CSV_ROLES)
+            bank_csv = {role: c.text(role) for role in BANK_CSV_ROLES if c.has(role)}
+    return Settings(
+        business=business, currency=currency, timezone=timezone, terms_days=terms_days,
+        number_format=number_format, footer=footer, registrations=registrations, local_country=local_country,
+        asset_types=aliases, tax_rules=tuple(rules), bank_account=bank_account, bank_csv=bank_csv,
+        bank_accounts=bank_accounts, conversion_fee_pct=f.decimal("conversion_fee_pct", Decimal(0),
+                                                                  what="a percentage"),
+        payment_instructions=instructions, smtp=_read_smtp(f, problems),
+        reminder_interval_days=_reminder_interval(f, problems),
+    )
+
+
+SMTP_KEYS = ("host", "port", "security", "username", "password_env", "password_file", "from_address", "from_name",
+             "bcc", "timeout", "password")
+
+
+def _read_smtp(f: Fields, problems: list[Problem]) -> Smtp:
+    smap = f.mapping("smtp")
+    if smap is None:
+        return Smtp()
+    s = Fields(smap, problems, "smtp")
+    if "password" in smap:
+        s.error("password", "a password must not be written in settings.yaml (it would end up in git)",
+                "set the environment variable named by smtp.password_env, or smtp.password_file outside the repo")
+    s.check_keys(SMTP_KEYS, required=("host", "from_address"))
+    return Smtp(
+        host=s.text("host"), port=s.integer("port", 587, low=1, high=65535) or 587,
+        security=s.choice("security", ("starttls", "ssl", "none"), "starttls") or "starttls",
+        username=s.text("username"), password_env=s.text("password_env", "OTB_SMTP_PASSWORD"),
+        password_file=s.text("password_file"), from_address=s.text("from_address"), from_name=s.text("from_name"),
+        bcc=s.texts("bcc"), timeout=s.integer("timeout", 30, low=1, high=600) or 30,
+    )
+
+
+def _reminder_interval(f: Fields, problems: list[Problem]) -> int:
+    emap = f.mapping("email")
+    if emap is None:
+        return 7
+    e = Fields(emap, problems, "email")
+    e.check_keys(("reminder_interval_days",))
+    return e.integer("reminder_interval_days", 7, low=1, high=365) or 7
+
+
+def _check_number_format(template: str, f: Fields) -> None:
+    try:
+        sample = template.format(account="620547", year=2024, month=10)
+    except (KeyError, IndexError, ValueError) as exc:
+        f.error("number", f"invoice.number '{template}' cannot be used: {exc}",
+                "use the fields {account}, {year} and {month}, e.g. {account}-{year}{month:02d}")
+        return
+    if "{account" not in template or "{year" not in template or "{month" not in template:
+        f.error("number", f"invoice.number '{template}' must contain {{account}}, {{year}} and {{month}}",
+                "numbers must be unique per client and month")
+    elif not LINK_RE.match(sample):
+        f.error("number", f"invoice.number '{template}' gives '{sample}', which has characters a ledger link "
+                "cannot hold", "use letters, digits, '-', '_', '/' and '.' only")
+
+
+def _read_tax_rules(rlist: YList, problems: list[Problem]) -> list[TaxRule]:
+    rules = []
+    for index, entry in enumerate(rlist):
+        if not isinstance(entry, YMap):
+            problems.append(Problem(Source(rlist.file, rlist.line_of(index)), "tax.rates: each entry should be a mapping"))
+            continue
+        r = Fields(entry, problems, "tax rate")
+        r.check_keys(TAX_RATE_KEYS, required=("name", "province", "rate"))
+        name = r.text("name").upper()
+        province = r.text("province").upper()
+        if name and name not in TAX_NAMES:
+            r.error("name", f"unknown tax '{name}'", did_you_mean(name, TAX_NAMES))
+        if province and province not in PROVINCES:
+            r.error("province", f"unknown province '{province}'", did_you_mean(province, PROVINCES))
+        rate = r.decimal("rate", what="a percentage")
+        default_reg = "GST/HST" if name in ("GST", "HST") else ("QST" if name == "QST" else f"{name}-{province}")
+        registration = r.text("registration", default_reg)
+        if rate is not None and name in TAX_NAMES and province in PROVINCES:
+            rules.append(TaxRule(name, province, rate, registration, r.date("from"), r.date("until")))
+    return rules
+
+
