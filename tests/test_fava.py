@@ -44,3 +44,17 @@ def test_the_fast_scan_reads_the_same_records_as_the_full_load():
     assert (fast.docs, fast.payments, fast.credits, fast.names) == (full.docs, full.payments, full.credits,
                                                                     full.names)
     assert len(fast.docs) == 15 and len(fast.payments) == 10 and len(fast.credits) == 1
+
+
+def test_the_invoices_page_in_fava_shows_derived_statuses_and_aging():
+    app = create_app([str(REPO / "ledger" / "main.beancount")])
+    client = app.test_client()
+    page = client.get("/outsidethebox-infrastructure-services/extension/Invoices/?as_of=2024-11-15")
+    assert page.status_code == 200
+    html = " ".join(page.data.decode().split())
+    assert "Invoices on 2024-11-15" in html
+    # the bounced cheque left Acme's September invoice overdue; Northwind (USD) paid in full
+    assert ('620547-202409</a></td> <td>Acme Corporation</td><td>2024-09-30</td><td>2024-10-30</td> '
+            '<td class="otb-overdue">overdue</td>') in html
+    assert "<td>987654</td><td>Wayne Enterprises</td>" in html and "$2,903.11" in html
+    assert 'class="otb-paid">paid</td> <td class="num">US$1,370.77</td>' in html

@@ -203,6 +203,7 @@ def accounts_for(invoices: Iterable[Invoice], client_names: dict[str, str]) -> d
 BEGIN = "; --- files written by otb (invoices, payments, credit notes): keep this block ---"
 END = "; --- end of files written by otb ---"
 PLUGIN = 'plugin "otb_billing.books.plugin"'
+FAVA_EXTENSION = '2000-01-01 custom "fava-extension" "otb_billing.fava_ext"'
 
 
 def main_skeleton(settings: Settings) -> str:
@@ -212,6 +213,8 @@ def main_skeleton(settings: Settings) -> str:
         f"option \"operating_currency\" \"{settings.currency}\"\n"
         "; Checks finalized invoices, invoice numbers and the links of payments and credit notes.\n"
         f"{PLUGIN}\n"
+        "; Fava shows each invoice's status and the aging of receivables on its Invoices page.\n"
+        f"{FAVA_EXTENSION}\n"
         "\n"
         'include "accounts.beancount"\n'
         "\n"
@@ -220,12 +223,14 @@ def main_skeleton(settings: Settings) -> str:
 
 
 def with_plugin(main_text: str) -> str:
-    """main.beancount with the otb plugin enabled (added after the last option line if missing)."""
+    """main.beancount with the otb plugin and Fava extension enabled (added after the options if missing)."""
     lines = main_text.splitlines()
-    if PLUGIN in (l.strip() for l in lines):
+    present = {l.strip() for l in lines}
+    missing = [line for line in (PLUGIN, FAVA_EXTENSION) if line not in present]
+    if not missing:
         return main_text
-    last_option = max((i for i, l in enumerate(lines) if l.startswith("option ")), default=-1)
-    lines.insert(last_option + 1, PLUGIN)
+    last_option = max((i for i, l in enumerate(lines) if l.startswith(("option ", "plugin "))), default=-1)
+    lines[last_option + 1 : last_option + 1] = missing
     return "\n".join(lines) + "\n"
 
 
