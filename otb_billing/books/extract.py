@@ -71,7 +71,7 @@ def load_books(ledger: Path) -> Books:
     books.entries, books.options = entries, options
     for error in errors:
         books.problems.append(Problem(source_of(error.source, ledger), f"bean-check: {error.message}"))
-    _extract(books, entries)
+    extract_records(books, entries)
     return books
 
 
@@ -87,11 +87,11 @@ def scan_books(ledger: Path) -> Books:
             entries, errors, _ = parser.parse_file(str(path))
             for error in errors:
                 books.problems.append(Problem(source_of(error.source, ledger), f"ledger: {error.message}"))
-            _extract(books, entries)
+            extract_records(books, entries)
     return books
 
 
-def _extract(books: Books, entries) -> None:
+def extract_records(books: Books, entries) -> None:
     for entry in entries:
         if isinstance(entry, data.Open) and entry.account.startswith(RECEIVABLE_ROOT + ":"):
             if "account_number" in entry.meta:

@@ -10,7 +10,7 @@ import datetime as dt
 
 from fava.ext import FavaExtensionBase
 
-from ..books.extract import Books, _extract
+from ..books.extract import Books, extract_records
 from ..core.receivables import AGING_BUCKETS, aging, derive
 from ..render.moneyfmt import money
 
@@ -20,7 +20,7 @@ class Invoices(FavaExtensionBase):
 
     def _books(self) -> Books:
         books = Books()
-        _extract(books, self.ledger.all_entries)
+        extract_records(books, self.ledger.all_entries)
         return books
 
     def as_of(self, text: str | None) -> dt.date:
