@@ -11,7 +11,7 @@ import click
 from ..core.errors import InputErrors
 from ..core.month import Month
 from ..fsutil import Busy, repo_lock, write_atomic
-from ..render.report import money
+from ..render.moneyfmt import money
 from . import (
     PROGRESS_ABOVE,
     ProblemsFound,

@@ -8,7 +8,7 @@ import click
 
 from ..core.errors import InputErrors
 from ..core.month import Month
-from ..render.report import money
+from ..render.moneyfmt import money
 from . import (
     ProblemsFound,
     _existing_root,

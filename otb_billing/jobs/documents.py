@@ -17,7 +17,6 @@ from beancount.core import data
 
 from ..books import accounts, snapshot
 from ..books.writer import quote
-from ..core.errors import InputErrors, Problem
 from ..core.model import Config, Counts, Invoice, Line, TaxLine
 from ..core.money import ZERO
 from ..core.month import Month
@@ -136,12 +135,3 @@ def invoice_from_entry(entry: data.Transaction, month: Month) -> Invoice:
         base_currency=cost.currency if cost else "", fx_rate=getattr(cost, "number_per", None) if cost else None,
         fx_date=cost.date if cost else None,
     )
-
-
-def check_same(invoice: Invoice, entry: data.Transaction) -> None:
-    """Refuse to issue a document whose numbers differ from the ledger transaction it belongs to."""
-    total = sum((p.units.number for p in entry.postings if p.account.startswith(accounts.RECEIVABLE_ROOT + ":")),
-                ZERO)
-    if total != invoice.total:
-        raise InputErrors([Problem(None, f"{invoice.number}: the inputs now give {invoice.total}, the draft in the "
-                                   f"ledger says {total}", f"bill the month again first: otb bill {invoice.month}")])

@@ -6,7 +6,6 @@ formatted per the invoice currency (render/moneyfmt.py); dates are the invoice's
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -223,7 +222,3 @@ def statement_view(st, letterhead: Letterhead, client_name: str, client_lines: t
     return StatementView(letterhead, client_name, client_lines, f"{start} to {st.end:%B %-d, %Y}", currency,
                          ("Date", "Reference", "Description", "Charges", "Payments/credits", "Balance"),
                          tuple(rows), tuple(balances), tuple(aging), money(st.closing, currency), footer)
-
-
-def today_label(day: dt.date) -> str:
-    return f"{day:%B %-d, %Y}"

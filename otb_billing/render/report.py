@@ -7,14 +7,12 @@ from decimal import Decimal
 
 from ..core.model import BillResult, Invoice
 from ..core.money import ZERO, fmt_display, fmt_money, fmt_quantity
-from . import moneyfmt
+from .moneyfmt import money
 
 CHANGE_FLAG = Decimal(20)  # percent
 
 
-def money(amount: Decimal, currency: str) -> str:
-    """`$1,234.56` for CAD, `US$1,234.56`, `1.234,56 €`: see render/moneyfmt.py."""
-    return moneyfmt.money(amount, currency)
+
 
 
 def invoice_json(invoice: Invoice, credit_applied: Decimal = ZERO) -> dict:

@@ -10,7 +10,7 @@ from typing import Sequence
 
 from ..core.money import fmt_money
 from ..core.receivables import AGING_BUCKETS, AgingRow, InvoiceState, Statement
-from .report import money as report_money
+from .moneyfmt import money
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[str]], right: set[int] = frozenset(),
@@ -29,8 +29,7 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]], right: set[int] 
     return "\n".join(out) + "\n"
 
 
-def money(amount: Decimal, currency: str = "") -> str:
-    return report_money(amount, currency or "CAD")
+
 
 
 def status_table(rows: Sequence[InvoiceState]) -> str:
