@@ -11,7 +11,7 @@ from beancount.core import data
 from ..books.documents import render_credit_note, seal
 from ..core.errors import InputErrors, Problem, did_you_mean
 from ..core.money import ZERO
-from .ledger_edit import ledger_file_edits, open_books, write_verified
+from .ledger_edit import appended, ledger_file_edits, open_books, write_verified
 
 
 def credits_file(root: Path, day: dt.date) -> Path:
@@ -50,7 +50,6 @@ def run_credit(root: Path, invoice: str, amount: Decimal | None, full: bool, rea
                               full=amount == left, reason=reason.strip())
     block = seal(text, at)
     path = credits_file(root, day)
-    old = path.read_text(encoding="utf-8") if path.exists() else (
-        f"; Credit notes of {day.year}, written by otb. Issued documents: never edit them by hand.\n")
-    write_verified(root, ledger_file_edits(root, {path: old.rstrip("\n") + "\n\n" + block}))
+    header = f"; Credit notes of {day.year}, written by otb. Issued documents: never edit them by hand.\n"
+    write_verified(root, ledger_file_edits(root, {path: appended(path, [block], header)}))
     return number, amount, doc.currency

@@ -25,7 +25,7 @@ from ..core.receivables import derive
 from ..fsutil import write_all
 from ..render.email import message
 from .documents import load_snapshot
-from .ledger_edit import ledger_file_edits, open_books, write_verified
+from .ledger_edit import appended, ledger_file_edits, open_books, write_verified
 
 
 @dataclass
@@ -149,9 +149,8 @@ def _record(root: Path, records: list[str], day: dt.date) -> None:
     if not records:
         return
     path = root / "ledger" / "sent" / f"{day.year:04d}.beancount"
-    old = path.read_text(encoding="utf-8") if path.exists() else (
-        f"; Invoices and reminders emailed in {day.year}, written by otb email / otb remind.\n")
-    text = old.rstrip("\n") + "\n\n" + "\n".join(records)
+    text = appended(path, ["\n".join(records)],
+                    f"; Invoices and reminders emailed in {day.year}, written by otb email / otb remind.\n")
     write_verified(root, ledger_file_edits(root, {path: text}))
 
 

@@ -13,8 +13,14 @@ from ..core.errors import InputErrors, Problem, did_you_mean
 from ..core.month import Month
 from .bill import compute, posting_changes
 from .documents import DOCUMENTS_FILE, final_documents, invoice_from_entry
-from .ledger_edit import ledger_file_edits, open_books, write_verified
-from .payments import append_payment, application_entries
+from .ledger_edit import (
+    appended,
+    ledger_file_edits,
+    open_books,
+    payments_header,
+    write_verified,
+)
+from .payments import application_entries
 
 
 def run_finalize(root: Path, month: Month, only: Collection[str], at: dt.datetime) -> list[str]:
@@ -38,16 +44,12 @@ def run_finalize(root: Path, month: Month, only: Collection[str], at: dt.datetim
     files, directives = final_documents(root, config, invoices)
     new_blocks = {n: (seal(text, at) if n in chosen else text) for n, (_, text) in blocks.items()}
     documents_path = ledger / DOCUMENTS_FILE
-    old = documents_path.read_text(encoding="utf-8") if documents_path.exists() else (
-        "; Issued invoices as PDF (ledger/documents/), written by `otb finalize`. Fava shows them beside each "
-        "invoice.\n")
-    documents_text = old.rstrip("\n") + "\n\n" + "\n".join(directives)
+    documents_text = appended(documents_path, ["\n".join(directives)],
+                              "; Issued invoices as PDF (ledger/documents/), written by `otb finalize`. Fava shows "
+                              "them beside each invoice.\n")
     texts = {path: writer.render_month_file(month, new_blocks.items()), documents_path: documents_text}
     for payments_path, blocks_ in application_entries(root, books, invoices).items():
-        text = payments_path.read_text(encoding="utf-8") if payments_path.exists() else None
-        for block in blocks_:
-            text = append_payment(text, block, int(payments_path.stem))
-        texts[payments_path] = text
+        texts[payments_path] = appended(payments_path, blocks_, payments_header(int(payments_path.stem)))
     write_verified(root, {**files, **ledger_file_edits(root, texts)})
     return chosen
 

@@ -22,8 +22,14 @@ from ..books.documents import render_payment
 from ..core.errors import InputErrors, Problem, Source
 from ..core.money import parse_decimal
 from ..core.receivables import Payment
-from .ledger_edit import ledger_file_edits, open_books, write_verified
-from .payments import allocate, append_payment, foreign_payment, payments_file
+from .ledger_edit import (
+    appended,
+    ledger_file_edits,
+    open_books,
+    payments_header,
+    write_verified,
+)
+from .payments import allocate, foreign_payment, payments_file
 
 
 class BankRow(NamedTuple):
@@ -158,11 +164,7 @@ def run_import(root: Path, path: Path, apply: bool, currency: str | None = None)
         books.payments.append(Payment(row.ref, account, "", row.date, row.amount, allocations, currency))
         blocks_by_file.setdefault(payments_file(root, row.date), []).append(block)
     if apply and proposals:
-        texts: dict[Path, str] = {}
-        for file, blocks in blocks_by_file.items():
-            text = file.read_text(encoding="utf-8") if file.exists() else None
-            for block in blocks:
-                text = append_payment(text, block, int(file.stem))
-            texts[file] = text
+        texts = {file: appended(file, blocks, payments_header(int(file.stem)))
+                 for file, blocks in blocks_by_file.items()}
         write_verified(root, ledger_file_edits(root, texts, accounts_needed))
     return ImportResult(proposals, unmatched, skipped, apply and bool(proposals), currency)

@@ -63,6 +63,19 @@ def ledger_file_edits(root: Path, new_texts: dict[Path, str], accounts: dict | N
     return files
 
 
+def appended(path: Path, blocks, header: str) -> str:
+    """An append-only ledger file (payments, credit notes, documents, sends) with entries added at its end;
+    `header` starts a new file."""
+    text = path.read_text(encoding="utf-8") if path.exists() else header
+    for block in blocks:
+        text = text.rstrip("\n") + "\n\n" + block
+    return text
+
+
+def payments_header(year: int) -> str:
+    return f"; Payments of {year}, written by otb. Nothing here is ever deleted.\n"
+
+
 def write_verified(root: Path, files: dict[Path, str]) -> None:
     """Write the files, reload the ledger, and restore every file if bean-check (with the plugin) complains."""
     before = {path: (path.read_bytes() if path.exists() else None) for path in files}

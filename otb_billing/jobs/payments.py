@@ -14,7 +14,13 @@ from ..books.prices import read_prices
 from ..core.errors import InputErrors, Problem, did_you_mean
 from ..core.money import ZERO
 from ..core.receivables import derive
-from .ledger_edit import ledger_file_edits, open_books, write_verified
+from .ledger_edit import (
+    appended,
+    ledger_file_edits,
+    open_books,
+    payments_header,
+    write_verified,
+)
 
 METHODS = ("cheque", "eft", "card", "cash", "crypto")
 
@@ -29,17 +35,6 @@ class PaymentResult(NamedTuple):
 
 def payments_file(root: Path, day: dt.date) -> Path:
     return root / "ledger" / "payments" / f"{day.year:04d}.beancount"
-
-
-def append_payment(text: str | None, block: str, year: int) -> str:
-    """A payments file with one more entry at its end (entries are appended, never rewritten or removed)."""
-    if text is None:
-        text = f"; Payments of {year}, written by otb. Nothing here is ever deleted.\n"
-    return text.rstrip("\n") + "\n\n" + block
-
-
-def _read(path: Path) -> str | None:
-    return path.read_text(encoding="utf-8") if path.exists() else None
 
 
 def _used_refs(books: Books) -> set[str]:
@@ -170,7 +165,7 @@ def run_pay(root: Path, account: str, amount: Decimal, day: dt.date, ref: str | 
     foreign = {bank: {}, FX_ACCOUNT: {}}
     if unapplied > 0:
         foreign[deposits(account)] = {"account_number": account}
-    files = ledger_file_edits(root, {path: append_payment(_read(path), block, day.year)},
+    files = ledger_file_edits(root, {path: appended(path, [block], payments_header(day.year))},
                               foreign if currency != config.settings.currency else {bank: {}})
     write_verified(root, files)
     return PaymentResult(ref, allocations, unapplied, path, currency)
@@ -197,7 +192,7 @@ def run_reverse(root: Path, ref: str, day: dt.date, note: str = "") -> PaymentRe
     new_ref = f"{ref}-R"
     block = reversal_of(entry, new_ref, day, note)
     path = payments_file(root, day)
-    write_verified(root, ledger_file_edits(root, {path: append_payment(_read(path), block, day.year)}))
+    write_verified(root, ledger_file_edits(root, {path: appended(path, [block], payments_header(day.year))}))
     allocations = tuple((str(p.meta["invoice"]), p.units.number) for p in entry.postings
                         if p.meta and "invoice" in p.meta)
     return PaymentResult(new_ref, allocations, ZERO, path)
