@@ -97,7 +97,7 @@ class Repo:
         return {
             p.relative_to(self.root).as_posix(): p.read_bytes()
             for p in sorted(self.root.rglob("*"))
-            if p.is_file() and p.name != ".otb.lock"
+            if p.is_file() and p.name != ".otb.lock" and ".otb" not in p.relative_to(self.root).parts
         }
 
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import tempfile
 
 import pytest
 from beancount import loader
 from beancount.scripts.format import align_beancount
 
 from otb_billing.core.month import Month
-from otb_billing.fsutil import repo_lock
+from otb_billing import journal
+from otb_billing.journal import repo_lock
 from otb_billing.jobs.bill import run_bill
 
 USERS = "account,user_id,name,email,active"
@@ -114,20 +114,21 @@ def test_a_failed_write_leaves_every_file_as_it_was(billed, monkeypatch):
     billed.csv("2024-10", "users.csv", USERS, "A1,u1,One,,true", "C3,u5,Five,,true")
     billed.client("C3", name="Gamma")  # needs a new account opened and a changed month file
     before = billed.snapshot()
-    real = tempfile.mkstemp
+    real = journal._write_synced
     calls = []
 
-    def failing_mkstemp(*args, **kwargs):
+    def disk_full_on_the_second_file(*args, **kwargs):
         calls.append(1)
         if len(calls) == 2:
             raise OSError(28, "No space left on device")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(tempfile, "mkstemp", failing_mkstemp)
+    monkeypatch.setattr(journal, "_write_synced", disk_full_on_the_second_file)
     with pytest.raises(OSError):
         run_bill(billed.root, Month(2024, 10))
     assert billed.snapshot() == before
-    assert not [p for p in (billed.root / "ledger").rglob("*.tmp")]
+    assert not [p for p in billed.root.rglob("*") if p.is_file() and ".otb/" in p.as_posix()
+                and "verified" not in p.name]
 
 
 def test_a_second_run_on_the_same_repo_is_refused(billed):

@@ -11,7 +11,7 @@ from decimal import Decimal
 from beancount.core import data
 from beancount.parser import parser
 
-from ..core.money import ZERO, cents
+from ..core.money import ZERO, cents, plain
 from .accounts import FX_ACCOUNT, RECEIVABLE_ROOT, deposits, receivable
 from .digest import entry_digest
 from .writer import INDENT, posting, quote
@@ -69,15 +69,22 @@ def render_payment(
     return "\n".join(lines) + "\n"
 
 
+def _cost(number: Decimal, base: str, day, label: str) -> str:
+    return f"{{{plain(number)} {base}, {day}, {quote(label)}}}"
+
+
 def posting_text(p: data.Posting, negate: bool = False) -> str:
     """A parsed posting written back, cost and price included, optionally negated."""
     number = -p.units.number if negate else p.units.number
     suffix = ""
     if p.cost is not None:
+        per_unit = getattr(p.cost, "number", None)
+        if per_unit is None:
+            per_unit = p.cost.number_per
         label = f", {quote(p.cost.label)}" if p.cost.label else ""
-        suffix = f"{{{p.cost.number} {p.cost.currency}, {p.cost.date}{label}}}"
+        suffix = f"{{{plain(per_unit)} {p.cost.currency}, {p.cost.date}{label}}}"
     if p.price is not None:
-        suffix += (" " if suffix else "") + f"@ {p.price.number} {p.price.currency}"
+        suffix += (" " if suffix else "") + f"@ {plain(p.price.number)} {p.price.currency}"
     return posting(p.account, number, p.units.currency, suffix)
 
 
@@ -88,21 +95,20 @@ def render_foreign_payment(
     """A payment in the invoice currency, booked at the day's rate against each invoice's lot (its rate then);
     the difference is the realized exchange gain or loss in Income:FX. `lots`: invoice -> (rate, date)."""
     lines = _payment_head(ref, account, client, day, allocations, method, note)
-    lines.append(f"{INDENT}fx_rate: {rate}")
-    lines.append(posting(bank, amount, currency, f"@ {rate} {base}"))
+    lines.append(f"{INDENT}fx_rate: {plain(rate)}")
+    lines.append(posting(bank, amount, currency, f"@ {plain(rate)} {base}"))
     difference = ZERO
     for number, part in allocations:
         lot_rate, lot_day = lots[number]
         lines.append(posting(receivable(account), -part, currency,
-                             f"{{{lot_rate} {base}, {lot_day}, {quote(number)}}} @ {rate} {base}"))
+                             f"{_cost(lot_rate, base, lot_day, number)} @ {plain(rate)} {base}"))
         lines.append(f"{INDENT * 2}invoice: {quote(number)}")
         difference += part * (rate - lot_rate)
     allocated = sum((part for _, part in allocations), ZERO)
     if amount - allocated:
         # credit on account in the client's currency: a lot of its own at today's rate, applied later to the
         # client's next invoices by render_credit_application
-        lines.append(posting(deposits(account), -(amount - allocated), currency,
-                             f"{{{rate} {base}, {day}, {quote('CR-' + ref)}}}"))
+        lines.append(posting(deposits(account), -(amount - allocated), currency, _cost(rate, base, day, "CR-" + ref)))
         lines.append(f"{INDENT * 2}unapplied: TRUE")
     if cents(difference):
         lines.append(posting(FX_ACCOUNT, -cents(difference), base))
@@ -120,10 +126,10 @@ def render_credit_application(*, account: str, client: str, day: dt.date, invoic
              f"{INDENT}credit_application: {quote(invoice)}", f"{INDENT}account: {quote(account)}"]
     cost_in = ZERO
     for label, rate, lot_day, part in credit_lots:
-        lines.append(posting(deposits(account), part, currency, f"{{{rate} {base}, {lot_day}, {quote(label)}}}"))
+        lines.append(posting(deposits(account), part, currency, _cost(rate, base, lot_day, label)))
         cost_in += part * rate
     lot_rate, lot_day = invoice_lot
-    lines.append(posting(receivable(account), -amount, currency, f"{{{lot_rate} {base}, {lot_day}, {quote(invoice)}}}"))
+    lines.append(posting(receivable(account), -amount, currency, _cost(lot_rate, base, lot_day, invoice)))
     lines.append(f"{INDENT * 2}invoice: {quote(invoice)}")
     gain = cents(cost_in - amount * lot_rate)  # the credit came in worth more (or less) than the invoice's lot
     if gain:
@@ -180,9 +186,14 @@ def credit_postings(invoice: data.Transaction, earlier: list, amount: Decimal, f
 
 def render_credit_note(
     *, number: str, invoice: data.Transaction, earlier: list, day: dt.date, amount: Decimal, full: bool,
-    reason: str,
+    reason: str, from_lot: Decimal | None = None,
 ) -> str:
-    """A credit note (draft text; seal it to issue it). `amount` includes tax and lowers the client's balance."""
+    """A credit note (draft text; seal it to issue it). `amount` includes tax and lowers the client's balance.
+
+    On a foreign-currency invoice, `from_lot` is how much of the invoice's receivable lot is still open to take;
+    the rest of the credit (the invoice was already paid) becomes credit on account, a deposit lot at the
+    invoice's rate, which the client's next invoices use.
+    """
     meta = invoice.meta
     invoice_number = str(meta["invoice"])
     account = str(meta.get("account", ""))
@@ -195,13 +206,25 @@ def render_credit_note(
     if full:
         lines.append(f"{INDENT}full: TRUE")
     held = next(p for p in invoice.postings if p.account.startswith(RECEIVABLE_ROOT + ":"))
-    if held.cost is not None:  # a foreign-currency invoice: income and tax back at the invoice's own rate
-        base_amount = cents(amount * held.cost.number)
-        suffix = f"{{{held.cost.number} {held.cost.currency}, {held.cost.date}, {quote(held.cost.label or '')}}}"
+    cost = held.cost
+    if cost is not None:  # a foreign-currency invoice: income and tax back at the invoice's own rate
+        rate = cost.number if getattr(cost, "number", None) is not None else cost.number_per
+        base_amount = cents(amount * rate)
     else:
-        base_amount, suffix = amount, ""
+        base_amount = amount
     for acct, value, currency in credit_postings(invoice, earlier, base_amount, full):
         lines.append(posting(acct, value, currency))
-    lines.append(posting(receivable(account), -amount, held.units.currency, suffix))
-    lines.append(f"{INDENT * 2}invoice: {quote(invoice_number)}")
+    if cost is None:
+        lines.append(posting(receivable(account), -amount, held.units.currency))
+        lines.append(f"{INDENT * 2}invoice: {quote(invoice_number)}")
+        return "\n".join(lines) + "\n"
+    lot_part = amount if from_lot is None else min(amount, max(ZERO, from_lot))
+    if lot_part:
+        lines.append(posting(receivable(account), -lot_part, held.units.currency,
+                             _cost(rate, cost.currency, cost.date, cost.label or "")))
+        lines.append(f"{INDENT * 2}invoice: {quote(invoice_number)}")
+    if amount - lot_part:
+        lines.append(posting(deposits(account), -(amount - lot_part), held.units.currency,
+                             _cost(rate, cost.currency, day, "CR-" + number)))
+        lines.append(f"{INDENT * 2}unapplied: TRUE")
     return "\n".join(lines) + "\n"

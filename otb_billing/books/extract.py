@@ -48,7 +48,7 @@ def _receivable(entry: data.Transaction) -> tuple[Decimal, str]:
 
 
 def _deposits(entry: data.Transaction) -> Decimal:
-    """Credit on account a payment leaves in a foreign currency (held in Liabilities:Deposits)."""
+    """Credit on account a payment or credit note leaves in a foreign currency (held in Liabilities:Deposits)."""
     return sum((p.units.number for p in entry.postings if p.account.startswith(DEPOSITS_ROOT + ":")), Decimal(0))
 
 
@@ -119,6 +119,7 @@ def extract_records(books: Books, entries) -> None:
                                           allocations, currency, str(meta.get("method", "")),
                                           str(meta.get("reverses", ""))))
         elif "credit_note" in meta:
+            total += _deposits(entry)  # the part of a credit on a paid foreign invoice held as credit on account
             books.credits.append(Credit(str(meta["credit_note"]), str(meta.get("credits", "")), account,
                                         entry.payee or "", entry.date, -total, currency,
                                         str(meta.get("reason", ""))))

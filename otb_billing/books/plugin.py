@@ -31,8 +31,10 @@ class InvoiceError(NamedTuple):
 
 
 def _receivable_total(entry: data.Transaction) -> Decimal:
+    """What the entry adds to the client's balance: receivable, and credit on account held as deposits."""
     return sum(
-        (p.units.number for p in entry.postings if p.account.startswith("Assets:Receivable:") and p.units),
+        (p.units.number for p in entry.postings
+         if p.account.startswith(("Assets:Receivable:", "Liabilities:Deposits:")) and p.units),
         Decimal(0),
     )
 

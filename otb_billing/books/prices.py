@@ -15,6 +15,7 @@ from beancount.core import data
 from beancount.parser import parser
 
 from ..core.errors import Problem, Source
+from ..core.money import plain
 
 PRICES_FILE = "prices.beancount"
 MAX_AGE_DAYS = 7
@@ -73,5 +74,5 @@ def with_price(text: str, currency: str, day: dt.date, rate: Decimal, base: str)
         match = PRICE_RE.match(line)
         if match:
             lines[(match.group(2), match.group(1))] = line
-    lines[(currency, day.isoformat())] = f"{day} price {currency} {rate} {base}"
+    lines[(currency, day.isoformat())] = f"{day} price {currency} {plain(rate)} {base}"
     return HEADER + "\n" + "\n".join(lines[key] for key in sorted(lines)) + "\n"

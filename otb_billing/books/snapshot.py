@@ -11,6 +11,7 @@ import json
 from decimal import Decimal
 
 from ..core.model import Counts, Invoice, Line, TaxLine, TicketSummary
+from ..core.money import plain
 from ..core.month import Month
 
 VERSION = 1
@@ -39,7 +40,7 @@ def to_json(invoice: Invoice) -> str:
         "pool_year": invoice.pool_year,
         "tickets": [[t.ticket, t.subject, str(t.hours), str(t.billable_hours)] for t in invoice.tickets],
         "base_currency": invoice.base_currency,
-        "fx_rate": str(invoice.fx_rate) if invoice.fx_rate is not None else None,
+        "fx_rate": plain(invoice.fx_rate) if invoice.fx_rate is not None else None,
         "fx_date": str(invoice.fx_date) if invoice.fx_date else None,
     }
     return json.dumps(data, indent=1, ensure_ascii=False) + "\n"

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Iterable
 
 from ..core.model import Invoice, Settings
-from ..core.money import cents, fmt_money, fmt_quantity
+from ..core.money import cents, fmt_money, fmt_quantity, plain
 from ..core.month import Month
 from . import accounts
 
@@ -35,7 +35,7 @@ def lot(rate: Decimal, base: str, day, label: str) -> str:
 
     Date and label make each invoice its own lot, so payments and credit notes reduce exactly that invoice.
     """
-    return f"{{{rate} {base}, {day}, {quote(label)}}}"
+    return f"{{{plain(rate)} {base}, {day}, {quote(label)}}}"
 
 
 def in_base(amounts: list[tuple[str, Decimal]], total: Decimal, rate: Decimal) -> list[tuple[str, Decimal]]:
@@ -95,7 +95,7 @@ def render_invoice(invoice: Invoice, flag: str = "!") -> str:
         meta.append((f"tax_note{'' if number == 1 else number}", quote(note)))
     postings = invoice_postings(invoice)
     if invoice.foreign:
-        meta += [("fx_rate", str(invoice.fx_rate)), ("fx_date", str(invoice.fx_date))]
+        meta += [("fx_rate", plain(invoice.fx_rate)), ("fx_date", str(invoice.fx_date))]
         base = invoice.base_currency
         out = [head] + [f"{INDENT}{key}: {value}" for key, value in meta]
         out.append(posting(accounts.receivable(invoice.account), invoice.total, invoice.currency,

@@ -5,6 +5,7 @@ the group and what they share."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import zoneinfo
 from pathlib import Path
@@ -14,7 +15,7 @@ import click
 from ..core.errors import InputErrors
 from ..core.money import parse_decimal
 from ..core.month import Month
-from ..fsutil import Busy, repo_lock
+from ..journal import Busy, repo_lock
 from ..readers.settings import read_settings
 
 PROGRESS_ABOVE = 300
@@ -78,16 +79,24 @@ def local_today(root: Path) -> dt.date:
     return dt.datetime.now(zone).date()
 
 
-def _run(job, *args, **kwargs):
-    """Call a job under the repo lock, turning input problems into one clear message."""
-    root = args[0]
+@contextlib.contextmanager
+def locked(root: Path):
+    """The repo lock, with whatever a killed run left completed or undone first (said on stderr)."""
     try:
-        with repo_lock(root):
-            return job(*args, **kwargs)
+        with repo_lock(root) as recovered:
+            if recovered:
+                click.echo(recovered, err=True)
+            yield
     except InputErrors as exc:
         raise ProblemsFound(exc.problems) from None
     except Busy as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def _run(job, *args, **kwargs):
+    """Call a job under the repo lock, turning input problems into one clear message."""
+    with locked(args[0]):
+        return job(*args, **kwargs)
 
 
 def _parse_at(at: str | None) -> dt.datetime:

@@ -10,7 +10,7 @@ import click
 
 from ..core.errors import InputErrors
 from ..core.month import Month
-from ..fsutil import Busy, repo_lock, write_atomic
+from ..fsutil import write_atomic
 from ..render.moneyfmt import money
 from . import (
     PROGRESS_ABOVE,
@@ -18,6 +18,7 @@ from . import (
     _count_clients,
     _existing_root,
     _run,
+    locked,
     local_today,
     main,
     parse_date,
@@ -54,17 +55,13 @@ def bill(month: Month, clients, as_json: bool, dry_run: bool, adjust, day, pdf: 
         return
     gc.disable()  # a short run that allocates millions of acyclic objects: collection only costs time
     try:
-        with repo_lock(root):
+        with locked(root):
             count = _count_clients(root)
             if count > PROGRESS_ABOVE and not as_json:
                 with click.progressbar(length=count, label=f"Billing {month}", file=sys.stderr) as bar:
                     outcome = run_bill(root, month, clients, dry_run, progress=lambda: bar.update(1), pdf=pdf)
             else:
                 outcome = run_bill(root, month, clients, dry_run, pdf=pdf)
-    except InputErrors as exc:
-        raise ProblemsFound(exc.problems) from None
-    except Busy as exc:
-        raise click.ClickException(str(exc)) from None
     finally:
         gc.enable()
     if as_json:
@@ -118,12 +115,12 @@ def init(directory: Path, name: str):
 @root_option
 def pdf(month, clients, root: Path):
     """Render MONTH's draft invoices as DRAFT PDFs into build/MONTH/ (finalized ones are in ledger/documents/)."""
-    from ..fsutil import write_all
     from ..jobs.show import month_pdfs
+    from ..journal import write_outputs
 
     root = _existing_root(root)
     files, finals = _run(month_pdfs, root, month, clients)
-    write_all(files, durable=False)
+    write_outputs(root, files)
     for path in sorted(files):
         click.echo(f"Wrote {path.relative_to(root)}")
     for line in finals:

@@ -34,11 +34,19 @@ def finalize(month: Month, clients, at: str | None, root: Path):
 
     root = _existing_root(root)
     when = _parse_at(at)
-    done = _run(run_finalize, root, month, clients, when)
-    if not done:
+    result = _run(run_finalize, root, month, clients, when)
+    if not result.done and not result.failed:
         click.echo(f"No drafts to finalize in {month}.")
         return
-    click.echo(f"Finalized {len(done)} invoice(s): {', '.join(done)}")
+    if result.done:
+        click.echo(f"Finalized {len(result.done)} invoice(s): {', '.join(result.done)}")
+    if result.failed:
+        for number, problems in result.failed:
+            click.echo(f"Not finalized: {number}", err=True)
+            for problem in problems:
+                click.echo(f"  {problem}", err=True)
+        raise click.ClickException(f"{len(result.failed)} invoice(s) could not be finalized (see above); "
+                                   f"{len(result.done)} were.")
 
 
 @main.command()
@@ -46,7 +54,8 @@ def finalize(month: Month, clients, at: str | None, root: Path):
 @click.argument("amount", required=False, callback=parse_amount)
 @click.option("--date", "day", callback=parse_date, help="Date received (default: today).")
 @click.option("--ref", help="Your reference (cheque number, bank reference); default PAY-<account>-<date>.")
-@click.option("--method", type=click.Choice(["cheque", "eft", "card", "cash", "crypto"]), default="eft",
+@click.option("--method", type=click.Choice(["cheque", "eft", "card", "cash", "crypto", "interac", "wire"]),
+              default="eft",
               show_default=True)
 @click.option("--invoice", "invoices", multiple=True, metavar="N", help="Settle this invoice (repeatable).")
 @click.option("--reverse", metavar="REF", help="Reverse payment REF (bounced cheque, charge-back).")
@@ -64,12 +73,20 @@ def pay(account, amount, day, ref, method, invoices, reverse, note, rate, root: 
         if account or amount is not None:
             raise click.UsageError("--reverse REF takes no ACCOUNT or AMOUNT")
         result = _run(run_reverse, root, reverse, day, note)
+        if result.already:
+            click.echo(f"Payment {reverse} is already reversed by {result.ref}: nothing was written.")
+            return
         click.echo(f"Reversed payment {reverse} as {result.ref}; reopened: "
                    f"{', '.join(n for n, _ in result.allocations) or 'credit on account'}")
         return
     if not account or amount is None:
         raise click.UsageError("give ACCOUNT and AMOUNT, e.g. otb pay 620547 4830.75")
     result = _run(run_pay, root, account, amount, day, ref, method, invoices, note, rate)
+    if result.already:
+        click.echo(f"Payment {result.ref} ({money(amount, result.currency)} from {account} on {day}) is already "
+                   "recorded: nothing was written. To record a second payment of the same amount that day, give it "
+                   "its own --ref.")
+        return
     for number, part in result.allocations:
         click.echo(f"  {number}: {money(part, result.currency)}")
     if result.unapplied:
@@ -92,9 +109,12 @@ def credit(invoice, amount, full, reason, day, at, root: Path):
     if (amount is None) == (not full):
         raise click.UsageError("give exactly one of --amount X or --full")
     root = _existing_root(root)
-    number, value, currency = _run(run_credit, root, invoice, amount, full, reason, day or local_today(root),
-                                   _parse_at(at))
-    click.echo(f"Issued credit note {number} for {money(value, currency)} on {invoice}")
+    result = _run(run_credit, root, invoice, amount, full, reason, day or local_today(root), _parse_at(at))
+    if result.already:
+        click.echo(f"Credit note {result.number} ({money(result.amount, result.currency)}, same date and reason) "
+                   f"is already issued on {invoice}: nothing was written.")
+        return
+    click.echo(f"Issued credit note {result.number} for {money(result.amount, result.currency)} on {invoice}")
 
 
 @main.command("import-payments")

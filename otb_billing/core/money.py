@@ -6,6 +6,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0")
+LIMIT = Decimal("999999999.99")  # the largest amount, rate or quantity read from any input (under a billion)
 
 
 def cents(value: Decimal) -> Decimal:
@@ -33,6 +34,23 @@ def parse_decimal(text: str) -> Decimal:
     if not value.is_finite():
         raise ValueError(f"'{text}' is not a finite number")
     return value
+
+
+def check_amount(amount: Decimal) -> str:
+    """Why `amount` cannot be a payment or credit (more than zero, cents at most, under a billion), or ""."""
+    if not amount.is_finite() or amount <= 0:
+        return "must be more than zero"
+    if amount > LIMIT:
+        return "is more than 999,999,999.99"
+    if amount != amount.quantize(CENT):
+        return "has more than two decimals; amounts are in cents"
+    return ""
+
+
+def plain(value: Decimal) -> str:
+    """A Decimal as plain digits, never in exponent form: 0.0000001 stays 0.0000001 (str() would give 1E-7,
+    which Beancount cannot read)."""
+    return format(value, "f")
 
 
 def fmt_money(amount: Decimal) -> str:

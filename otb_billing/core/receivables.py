@@ -3,12 +3,14 @@
 Pure: it takes plain records (what books/extract.py read from the ledger) and a date. Nothing is stored by hand:
 run it again on the same ledger and date and you get the same answer.
 
-Rules:
+Rules, applied to everything dated on or before the date asked about:
 - Drafts (flag !) are not issued: they have status draft and take no payments, credit or aging.
-- A payment settles the invoices it names (its allocations); any excess is credit on the client's account.
-- Credit on account is applied automatically to the client's oldest open invoices, as soon as both exist.
-- A reversal is a payment with negative amounts: what it reverses reopens; credit it takes back is first
-  taken from what is unapplied, then from the newest invoices it had been applied to.
+- A payment settles the invoices it names (its allocations); the rest of it is credit on the client's account.
+  A reversal is a payment with negative amounts: what it settled reopens, what it left as credit is taken back.
+- An invoice whose payments and credit notes come to more than its total (a credit note on a paid invoice, say)
+  has a negative balance of its own: that excess is credit on account too, never a negative balance.
+- Credit on account is applied to the client's oldest open issued invoices (by date, then number).
+So for every client: sum of balances - credit on account = receivable in the books (drafts aside), always.
 """
 
 from __future__ import annotations
@@ -66,15 +68,21 @@ class Credit(NamedTuple):
 @dataclass
 class InvoiceState:
     doc: Doc
-    paid: Decimal = ZERO
-    credited: Decimal = ZERO
-    credit_applied: Decimal = ZERO
+    paid: Decimal = ZERO  # payments that name this invoice (net of reversals)
+    credited: Decimal = ZERO  # credit notes on it
+    overpaid: Decimal = ZERO  # paid + credited beyond its total: moved to credit on account
+    credit_applied: Decimal = ZERO  # credit on account used on it
     status: str = "open"
     days_overdue: int = 0
 
     @property
     def balance(self) -> Decimal:
-        return self.doc.total - self.paid - self.credited - self.credit_applied
+        return self.doc.total - self.paid - self.credited - self.credit_applied + self.overpaid
+
+    @property
+    def settled(self) -> Decimal:
+        """What payments and credit on account cover of it: paid + credit applied - what moved to credit."""
+        return self.paid + self.credit_applied - self.overpaid
 
 
 @dataclass
@@ -86,70 +94,51 @@ class Book:
     credit: dict[str, Decimal] = field(default_factory=dict)  # unapplied credit on account, by client account
 
 
-def _events(docs, payments, credits, as_of):
-    """(date, order, kind, record) up to as_of: invoices first on a day, then credits, then payments."""
-    events = [(d.date, 0, i, "doc", d) for i, d in enumerate(docs) if d.date <= as_of]
-    events += [(c.date, 1, i, "credit", c) for i, c in enumerate(credits) if c.date <= as_of]
-    events += [(p.date, 2, i, "payment", p) for i, p in enumerate(payments) if p.date <= as_of]
-    events.sort(key=lambda e: e[:3])
-    return events
-
-
 def derive(docs: Iterable[Doc], payments: Iterable[Payment], credits: Iterable[Credit], as_of: dt.date) -> Book:
     book = Book(as_of)
     pool: dict[str, Decimal] = defaultdict(Decimal)
-    by_account: dict[str, list[InvoiceState]] = defaultdict(list)  # in the order issued
-    applied_order: dict[str, list[InvoiceState]] = defaultdict(list)
-    for _, _, _, kind, record in _events(list(docs), list(payments), list(credits), as_of):
-        account = record.account
-        if kind == "doc":
-            state = InvoiceState(record)
-            book.invoices[record.number] = state
-            by_account[account].append(state)
-        elif kind == "credit":
-            state = book.invoices.get(record.invoice)
-            if state is not None:
-                state.credited += record.amount
-        else:
-            allocated = ZERO
-            for number, amount in record.allocations:
-                state = book.invoices.get(number)
-                if state is not None:
-                    state.paid += amount
-                    allocated += amount
-            pool[account] += record.amount - allocated
-            if pool[account] < 0:
-                _take_back(pool, account, applied_order[account])
-        if pool[account] > 0:
-            _apply_credit(pool, account, by_account[account], applied_order[account])
+    by_account: dict[str, list[InvoiceState]] = defaultdict(list)
+    for doc in docs:
+        if doc.date <= as_of:
+            state = book.invoices[doc.number] = InvoiceState(doc)
+            by_account[doc.account].append(state)
+    for credit in credits:
+        if credit.date > as_of:
+            continue
+        state = book.invoices.get(credit.invoice)
+        if state is not None and not state.doc.draft:
+            state.credited += credit.amount
+        else:  # a credit note on an invoice not (yet) issued: the plugin reports it; the money still counts
+            pool[credit.account] += credit.amount
+    for payment in payments:
+        if payment.date > as_of:
+            continue
+        unallocated = payment.amount
+        for number, amount in payment.allocations:
+            state = book.invoices.get(number)
+            if state is not None and not state.doc.draft:
+                state.paid += amount
+                unallocated -= amount
+        pool[payment.account] += unallocated
+    for account, states in by_account.items():
+        states.sort(key=lambda s: (s.doc.date, s.doc.number))
+        for state in states:
+            own = state.doc.total - state.paid - state.credited
+            if own < 0 and not state.doc.draft:
+                state.overpaid = -own
+                pool[account] += state.overpaid
+        for state in states:
+            if pool[account] <= 0:
+                break
+            if state.doc.draft or state.balance <= 0:
+                continue
+            use = min(pool[account], state.balance)
+            state.credit_applied += use
+            pool[account] -= use
     for state in book.invoices.values():
         state.status, state.days_overdue = _status(state, as_of)
     book.credit = {account: amount for account, amount in pool.items() if amount}
     return book
-
-
-def _apply_credit(pool: dict[str, Decimal], account: str, states: list[InvoiceState],
-                  applied: list[InvoiceState]) -> None:
-    """Credit on account to the client's oldest open issued invoices."""
-    for state in sorted(states, key=lambda s: (s.doc.date, s.doc.number)):
-        if pool[account] <= 0:
-            break
-        if state.doc.draft or state.balance <= 0:
-            continue
-        use = min(pool[account], state.balance)
-        state.credit_applied += use
-        pool[account] -= use
-        applied.append(state)
-
-
-def _take_back(pool: dict[str, Decimal], account: str, applied: list[InvoiceState]) -> None:
-    while pool[account] < 0 and applied:
-        state = applied[-1]
-        back = min(-pool[account], state.credit_applied)
-        state.credit_applied -= back
-        pool[account] += back
-        if state.credit_applied == 0:
-            applied.pop()
 
 
 def _status(state: InvoiceState, as_of: dt.date) -> tuple[str, int]:
@@ -203,7 +192,7 @@ def aging(book: Book, names: dict[str, str]) -> list[AgingRow]:
                                                 {b: ZERO for b in AGING_BUCKETS}, ZERO))
         row.buckets[bucket((book.as_of - state.doc.due).days)] += state.balance
     for account, credit in book.credit.items():
-        if credit > 0:
+        if credit:
             row = rows.get(account)
             currency = row.currency if row else next(
                 (s.doc.currency for s in book.invoices.values() if s.doc.account == account), "")

@@ -39,7 +39,7 @@ class Invoices(FavaExtensionBase):
             rows.append({
                 "number": state.doc.number, "client": state.doc.client, "account": state.doc.account,
                 "date": state.doc.date, "due": state.doc.due, "status": state.status,
-                "total": money(state.doc.total, cur), "paid": money(state.paid + state.credit_applied, cur),
+                "total": money(state.doc.total, cur), "paid": money(state.settled, cur),
                 "credited": money(state.credited, cur), "balance": money(state.balance, cur),
                 "days_overdue": state.days_overdue,
             })

@@ -21,9 +21,10 @@ from ..core.errors import InputErrors, Problem
 from ..core.model import Counts, Invoice, Line, TaxLine
 from ..core.money import ZERO, fmt_money
 from ..core.month import Month
-from ..fsutil import write_all
+from ..journal import write_outputs
 from ..render import qbcsv
-from .bill import check_ledger_text, compute
+from .bill import compute
+from .ledger_edit import commit_ledger, require_good_ledger
 
 
 def posted_in_invoice_currency(entries: list[data.Transaction]) -> dict[str, Decimal]:
@@ -39,6 +40,7 @@ def posted_in_invoice_currency(entries: list[data.Transaction]) -> dict[str, Dec
 
 
 def run_adjust(root: Path, month: Month, account: str, day: dt.date) -> Invoice:
+    require_good_ledger(root)
     config, result, blocks = compute(root, month, [account])
     new = next((inv for inv in result.invoices if inv.account == account), None)
     base_number = new.number if new else f"{account}-?"
@@ -101,11 +103,8 @@ def run_adjust(root: Path, month: Month, account: str, day: dt.date) -> Invoice:
     accounts_path = ledger / "accounts.beancount"
     old_accounts = accounts_path.read_text(encoding="utf-8")
     accounts_text = writer.with_accounts(old_accounts, writer.accounts_for([adjustment], {}))
-    check_ledger_text(config.settings.currency, accounts_text, month_text)
-    files = {path: month_text}
-    if accounts_text != old_accounts:
-        files = {accounts_path: accounts_text, **files}
-    write_all(files)
+    files = {accounts_path: accounts_text, path: month_text}
+    commit_ledger(root, files, f"otb bill {month} --adjust {account}")
     build = root / "build" / str(month)
-    write_all({build / qbcsv.csv_filename(adjustment): qbcsv.invoice_csv(adjustment)}, durable=False)
+    write_outputs(root, {build / qbcsv.csv_filename(adjustment): qbcsv.invoice_csv(adjustment)})
     return adjustment

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Callable, Collection
-
-from beancount import loader
 
 from ..books import accounts, reader, writer
 from ..books.documents import parse_block
@@ -22,10 +18,11 @@ from ..core.money import ZERO, fmt_money
 from ..core.month import Month
 from ..core.receivables import derive
 from ..core.rules import invoice_number
-from ..fsutil import write_all
+from ..journal import remove_outputs, write_outputs
 from ..readers.config import read_config_collecting
 from ..readers.exports import read_exports
 from ..render import qbcsv
+from .ledger_edit import commit_ledger, require_good_ledger
 
 
 @dataclass
@@ -75,8 +72,10 @@ def run_bill(
     progress: Callable[[], None] | None = None,
     pdf: bool = True,
 ) -> BillOutcome:
-    """Bill the month and, unless `dry_run`, write the ledger files and then the build/ files (QuickBooks CSVs,
-    their ZIP and, with `pdf`, DRAFT-watermarked PDFs)."""
+    """Bill the month and, unless `dry_run`, write the ledger files (one checked, all-or-nothing change) and
+    then the build/ files (QuickBooks CSVs, their ZIP and, with `pdf`, DRAFT-watermarked PDFs)."""
+    if not dry_run:
+        require_good_ledger(root)
     config, result, blocks = compute(root, month, only, progress)
     result = replace(result, credit_available=credit_on_account(root / "ledger", month))
     finalized = sorted(number for number, (flag, _) in blocks.items() if flag == "*")
@@ -86,47 +85,63 @@ def run_bill(
     if dry_run:
         return outcome
     replaced = {invoice_number(config.settings, a, month) for a in only} if only else None
-    ledger_files, to_check = _ledger_files(root / "ledger", config, month, blocks, fresh, replaced)
-    with _in_background(check_ledger_text, *to_check, big=len(fresh) >= BACKGROUND_CHECK_FROM) as checked:
-        build = root / "build" / str(month)
-        build_files = _build_files(build, month, fresh, replaced)
-    checked()  # raises InputErrors before anything is written
+    ledger_files, month_blocks = _ledger_files(root / "ledger", config, month, blocks, fresh, replaced)
+    build = root / "build" / str(month)
+    build_files, expected = month_outputs(root, month, month_blocks, {inv.number: inv for inv in fresh})
     if pdf:
         from .documents import draft_pdfs
 
         for number, data in draft_pdfs(root, config, fresh, result.credit_applied).items():
             build_files[build / f"{number}.pdf"] = data
-    write_all(ledger_files)
-    for stale in [*build.glob("*.csv"), *build.glob("*.pdf")] if build.is_dir() and replaced is None else ():
-        if stale not in build_files:
-            stale.unlink()
-    write_all(build_files, durable=False)
+    commit_ledger(root, ledger_files, f"otb bill {month}")
+    write_outputs(root, build_files)
+    remove_outputs(stale_outputs(build, expected))
     outcome.written = list(ledger_files) + list(build_files)
     return outcome
 
 
-BACKGROUND_CHECK_FROM = 200  # invoices; below this a second process costs more than it saves
+def month_outputs(root: Path, month: Month, month_blocks: dict[str, str], fresh: dict[str, Invoice]):
+    """build/MONTH's QuickBooks CSV of every invoice in the month file and their ZIP, and the names of every
+    file that belongs there (the CSVs, and a PDF per invoice).
+
+    Drafts billed now are written from this run; finalized invoices from the data stored when they were issued
+    (so their CSV is the one that was issued); adjustment invoices from their ledger entry; a draft of another
+    client kept by --client keeps the CSV it has."""
+    from .documents import invoice_from_entry, load_snapshot
+
+    build = root / "build" / str(month)
+    csvs: dict[str, bytes] = {}
+    expected = set()
+    for number, text in sorted(month_blocks.items()):
+        expected.add(f"{number}.pdf")
+        invoice = fresh.get(number)
+        if invoice is None:
+            entry = parse_block(text)
+            stored = load_snapshot(root / "ledger", number, entry.date.year) if entry.flag == "*" else None
+            if stored is not None:
+                invoice = stored[0]
+            elif reader.is_adjustment(text) or entry.flag == "*":
+                invoice = invoice_from_entry(entry, month)
+            else:
+                name = qbcsv.csv_name(entry.payee or "", number, str(entry.meta.get("account", "")))
+                expected.add(name)
+                if (build / name).exists():
+                    csvs[name] = (build / name).read_bytes()
+                continue
+        name = qbcsv.csv_filename(invoice)
+        expected.add(name)
+        csvs[name] = qbcsv.invoice_csv(invoice).encode("utf-8")
+    files = {build / name: content for name, content in csvs.items()}
+    files[build / f"invoices-{month}.zip"] = qbcsv.month_zip(csvs)
+    expected.add(f"invoices-{month}.zip")
+    return files, expected
 
 
-@contextlib.contextmanager
-def _in_background(function, *args, big: bool):
-    """Run `function(*args)` on the other core while the block runs (inline when the job is small); the
-    yielded callable returns once it is done, or raises what it raised."""
-    if big:
-        with ProcessPoolExecutor(max_workers=1) as pool:
-            yield pool.submit(function, *args).result
-        return
-    error = None
-    try:
-        function(*args)
-    except InputErrors as exc:
-        error = exc
-
-    def done():
-        if error is not None:
-            raise error
-
-    yield done
+def stale_outputs(build: Path, expected: set[str]) -> list[Path]:
+    """CSVs and PDFs in build/MONTH of invoices that are no longer in the month (a client taken out of it)."""
+    if not build.is_dir():
+        return []
+    return sorted(p for p in build.iterdir() if p.suffix in (".csv", ".pdf") and p.name not in expected)
 
 
 def credit_on_account(ledger: Path, month: Month) -> dict[str, Decimal]:
@@ -166,8 +181,8 @@ def _leave_finalized_alone(invoices, blocks: dict, month: Month) -> tuple[tuple[
 
 
 def _ledger_files(ledger: Path, config: Config, month: Month, blocks: dict, fresh, replaced):
-    """The new text of each ledger file that changes, in a safe replace order: accounts, month, main; and what
-    check_ledger_text needs to verify them.
+    """The new text of each ledger file that changes, in a safe replace order: accounts, month, main; and the
+    month's blocks by invoice number.
 
     Kept from the month file: finalized invoices, adjustment invoices (made by --adjust), and with --client the
     drafts of the other clients.
@@ -199,23 +214,7 @@ def _ledger_files(ledger: Path, config: Config, month: Month, blocks: dict, fres
             main_text = writer.with_include(main_text, writer.QUERIES_FILE)
         if main_text != old_main or not main_path.exists():
             files[main_path] = main_text
-    return files, (settings.currency, accounts_text, month_text)
-
-
-def _build_files(build: Path, month: Month, fresh, replaced) -> dict[Path, bytes]:
-    """QuickBooks CSVs of the (re)billed invoices and the month's ZIP of every CSV.
-
-    With --client, the other invoices' CSVs already in build/ stay and go into the ZIP too.
-    """
-    csvs = {qbcsv.csv_filename(inv): qbcsv.invoice_csv(inv).encode("utf-8") for inv in fresh}
-    if replaced is not None and build.is_dir():
-        for existing in sorted(build.glob("*.csv")):
-            invoice = next((n for n in replaced if existing.name.endswith(f"-{n}.csv")), None)
-            if invoice is None and existing.name not in csvs:
-                csvs[existing.name] = existing.read_bytes()
-    files = {build / name: content for name, content in csvs.items()}
-    files[build / f"invoices-{month}.zip"] = qbcsv.month_zip(csvs)
-    return files
+    return files, month_blocks
 
 
 def _read(path: Path) -> str:
@@ -242,15 +241,3 @@ def posting_changes(old_text: str, invoice: Invoice) -> list[tuple[str, Decimal,
     if not changes and old.get(receivable, ZERO) == invoice.total:
         return []
     return [("total", old.get(receivable, ZERO), invoice.total)] + changes
-
-
-def check_ledger_text(currency: str, accounts_text: str, month_text: str) -> None:
-    """Load the new month with the chart of accounts in Beancount; any error stops the run before writing."""
-    text = f'option "operating_currency" "{currency}"\n' + accounts_text + "\n" + month_text
-    _, errors, _ = loader.load_string(text)
-    if errors:
-        raise InputErrors(
-            Problem(None, f"internal error: the generated ledger does not pass bean-check: {e.message}",
-                    "nothing was written; please report this with the inputs")
-            for e in errors
-        )

@@ -22,10 +22,10 @@ from ..core.errors import InputErrors, Problem
 from ..core.model import Smtp
 from ..core.month import Month
 from ..core.receivables import derive
-from ..fsutil import write_all
+from ..journal import write_outputs
 from ..render.email import message
 from .documents import load_snapshot
-from .ledger_edit import appended, ledger_file_edits, open_books, write_verified
+from .ledger_edit import appended, commit_ledger, ledger_file_edits, open_books
 
 
 @dataclass
@@ -107,7 +107,7 @@ def _batch(root: Path, jobs, dry_run: bool, kind: str, at: dt.datetime, outcome:
             path = outbox / f"{number}-{kind}.eml"
             files[path] = msg.as_bytes()
             outcome.outbox.append(path)
-        write_all(files, durable=False)
+        write_outputs(root, files)
         return records
     if not jobs:
         return records
@@ -151,7 +151,7 @@ def _record(root: Path, records: list[str], day: dt.date) -> None:
     path = root / "ledger" / "sent" / f"{day.year:04d}.beancount"
     text = appended(path, ["\n".join(records)],
                     f"; Invoices and reminders emailed in {day.year}, written by otb email / otb remind.\n")
-    write_verified(root, ledger_file_edits(root, {path: text}))
+    commit_ledger(root, ledger_file_edits(root, {path: text}), "otb email")
 
 
 def run_email(root: Path, month: Month, only, dry_run: bool, resend: bool, at: dt.datetime) -> Outcome:

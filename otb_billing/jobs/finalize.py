@@ -1,30 +1,46 @@
 """`otb finalize MONTH`: the month's drafts become issued invoices (flag *, `finalized`, `digest`), each with its
-final PDF and data rendered once into ledger/documents/ and a `document` directive linked to it."""
+final PDF and data rendered once into ledger/documents/ and a `document` directive linked to it.
+
+Everything of one finalize (sealed invoices, PDFs, data, document directives, the entries that use a foreign
+client's credit on account) is one change: written together or not at all. One invoice that cannot be issued
+(its inputs changed since billing, or its entries would not pass bean-check) never holds back the others: they are
+issued, it is reported with the reason, and the command exits 1.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Collection
+from typing import Collection, NamedTuple
 
 from ..books import reader, writer
 from ..books.documents import parse_block, seal
 from ..core.errors import InputErrors, Problem, did_you_mean
+from ..core.model import Invoice
 from ..core.month import Month
+from .applications import applications
 from .bill import compute, posting_changes
 from .documents import DOCUMENTS_FILE, final_documents, invoice_from_entry
 from .ledger_edit import (
     appended,
+    commit_ledger,
     ledger_file_edits,
     open_books,
     payments_header,
-    write_verified,
+    trial_ledger,
 )
-from .payments import application_entries
+
+DOCUMENTS_HEADER = ("; Issued invoices as PDF (ledger/documents/), written by `otb finalize`. Fava shows them beside "
+                    "each invoice.\n")
 
 
-def run_finalize(root: Path, month: Month, only: Collection[str], at: dt.datetime) -> list[str]:
-    """Seal the month's drafts (of the `only` accounts, if given); returns the invoice numbers finalized."""
+class FinalizeResult(NamedTuple):
+    done: list[str]
+    failed: list[tuple[str, list[Problem]]]
+
+
+def run_finalize(root: Path, month: Month, only: Collection[str], at: dt.datetime) -> FinalizeResult:
+    """Seal the month's drafts (of the `only` accounts, if given)."""
     config, books = open_books(root)
     ledger = root / "ledger"
     path = reader.month_file(ledger, month)
@@ -39,30 +55,52 @@ def run_finalize(root: Path, month: Month, only: Collection[str], at: dt.datetim
         raise InputErrors(problems)
     chosen = [n for n, (flag, _) in sorted(blocks.items()) if flag == "!" and (not only or accounts.get(n) in only)]
     if not chosen:
-        return []
-    invoices = _documents_for(root, month, chosen, blocks, accounts)
+        return FinalizeResult([], [])
+    invoices, failed = _documents_for(root, month, chosen, blocks, accounts)
     files, directives = final_documents(root, config, invoices)
-    new_blocks = {n: (seal(text, at) if n in chosen else text) for n, (_, text) in blocks.items()}
-    documents_path = ledger / DOCUMENTS_FILE
-    documents_text = appended(documents_path, ["\n".join(directives)],
-                              "; Issued invoices as PDF (ledger/documents/), written by `otb finalize`. Fava shows "
-                              "them beside each invoice.\n")
-    texts = {path: writer.render_month_file(month, new_blocks.items()), documents_path: documents_text}
-    for payments_path, blocks_ in application_entries(root, books, invoices).items():
-        texts[payments_path] = appended(payments_path, blocks_, payments_header(int(payments_path.stem)))
-    write_verified(root, {**files, **ledger_file_edits(root, texts)})
-    return chosen
+    parts = {inv.number: (inv, {p: d for p, d in files.items() if p.stem == inv.number}, directives[k])
+             for k, inv in enumerate(invoices)}
+
+    def change(numbers: list[str]) -> dict:
+        new_blocks = {n: (seal(text, at) if n in numbers else text) for n, (_, text) in blocks.items()}
+        documents_path = ledger / DOCUMENTS_FILE
+        texts = {path: writer.render_month_file(month, new_blocks.items()),
+                 documents_path: appended(documents_path, ["\n".join(parts[n][2] for n in numbers)],
+                                          DOCUMENTS_HEADER)}
+        for payments_path, blocks_ in applications(root, config.settings.currency, books, issuing=numbers).items():
+            texts[payments_path] = appended(payments_path, blocks_, payments_header(int(payments_path.stem)))
+        pdfs = {p: d for n in numbers for p, d in parts[n][1].items()}
+        return {**pdfs, **ledger_file_edits(root, texts)}
+
+    numbers = [inv.number for inv in invoices]
+    accepted = numbers
+    if len(numbers) > 1 and trial_ledger(root, change(numbers)):
+        accepted = []  # something would break the ledger: take the invoices one by one, keep the good ones
+        for number in numbers:
+            trouble = trial_ledger(root, change(accepted + [number]))
+            if trouble:
+                failed.append((number, trouble))
+            else:
+                accepted.append(number)
+    if accepted:
+        try:
+            commit_ledger(root, change(accepted), f"otb finalize {month}")
+        except InputErrors as exc:
+            failed += [(n, exc.problems) for n in accepted]
+            accepted = []
+    return FinalizeResult(accepted, sorted(failed))
 
 
-def _documents_for(root: Path, month: Month, chosen, blocks, accounts):
-    """The invoices to issue, each checked against its draft in the ledger: the PDF shows the ledger's numbers."""
+def _documents_for(root: Path, month: Month, chosen, blocks, accounts) -> tuple[list[Invoice], list]:
+    """The invoices to issue, each checked against its draft in the ledger (the PDF shows the ledger's numbers),
+    and those that cannot be issued with why."""
     adjustments = {n for n in chosen if reader.is_adjustment(blocks[n][1])}
     billed_accounts = {accounts[n] for n in chosen if n not in adjustments}
     fresh = {}
     if billed_accounts:
         _, result, _ = compute(root, month, sorted(billed_accounts))
         fresh = {inv.number: inv for inv in result.invoices}
-    invoices, problems = [], []
+    invoices, failed = [], []
     for number in chosen:
         text = blocks[number][1]
         if number in adjustments:
@@ -70,10 +108,8 @@ def _documents_for(root: Path, month: Month, chosen, blocks, accounts):
             continue
         invoice = fresh.get(number)
         if invoice is None or posting_changes(text, invoice):
-            problems.append(Problem(None, f"{number}: the inputs no longer give the draft in the ledger",
-                                    f"review and bill the month again first: otb bill {month}"))
+            failed.append((number, [Problem(None, f"{number}: the inputs no longer give the draft in the ledger",
+                                            f"review and bill the month again first: otb bill {month}")]))
             continue
         invoices.append(invoice)
-    if problems:
-        raise InputErrors(problems)
-    return invoices
+    return invoices, failed

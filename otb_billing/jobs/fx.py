@@ -11,33 +11,44 @@ from pathlib import Path
 
 from ..books.prices import PRICES_FILE, with_price
 from ..core.errors import InputErrors, Problem, Source
-from ..core.money import parse_decimal
-from ..fsutil import write_all
+from ..core.money import parse_decimal, plain
 from ..readers.config import read_config
-from .ledger_edit import ledger_file_edits, open_books, skeleton_files, write_verified
+from .ledger_edit import commit_ledger, ledger_file_edits, open_books, skeleton_files
+
+
+MIN_RATE, MAX_RATE = Decimal("0.000001"), Decimal("1000000")
+
+
+def rate_problem(currency: str, day: dt.date, rate: Decimal, base: str) -> str:
+    """Why a rate cannot be used, or ""."""
+    if not re.fullmatch(r"[A-Z]{3}", currency) or currency == base:
+        return f"'{currency}' is not a foreign currency code (e.g. USD or EUR)"
+    if not rate.is_finite() or rate <= 0:
+        return f"{currency} rate on {day} must be positive, not {rate}"
+    if not MIN_RATE <= rate <= MAX_RATE:
+        return (f"{currency} rate {plain(rate)} on {day} is outside {MIN_RATE} to {MAX_RATE:,} {base} per "
+                f"{currency}: a typo?")
+    if rate.as_tuple().exponent < -10:
+        return f"{currency} rate {plain(rate)} has more than 10 decimals"
+    return ""
 
 
 def run_fx_set(root: Path, rates: dict[tuple[str, dt.date], Decimal]) -> Path:
     """Write the rates; works before the first bill too (rates are needed to bill a foreign client)."""
     config = read_config(root)
     skeleton = skeleton_files(root, config)
-    if skeleton:
-        write_all(skeleton)
-    open_books(root)
+    if not skeleton:
+        open_books(root)  # refuses a ledger that fails bean-check
     base = config.settings.currency
-    problems = []
-    for (currency, day), rate in rates.items():
-        if not re.fullmatch(r"[A-Z]{3}", currency) or currency == base:
-            problems.append(Problem(None, f"'{currency}' is not a foreign currency code", "e.g. USD or EUR"))
-        if rate <= 0:
-            problems.append(Problem(None, f"{currency} rate on {day} must be positive, not {rate}"))
+    problems = [Problem(None, why) for (currency, day), rate in rates.items()
+                if (why := rate_problem(currency, day, rate, base))]
     if problems:
         raise InputErrors(problems)
     path = root / "ledger" / PRICES_FILE
     text = path.read_text(encoding="utf-8") if path.exists() else ""
     for (currency, day), rate in sorted(rates.items()):
         text = with_price(text, currency, day, rate, base)
-    write_verified(root, ledger_file_edits(root, {path: text}))
+    commit_ledger(root, ledger_file_edits(root, {path: text}, base=skeleton), "otb fx set")
     return path
 
 

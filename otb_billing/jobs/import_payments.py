@@ -22,12 +22,13 @@ from ..books.documents import render_payment
 from ..core.errors import InputErrors, Problem, Source
 from ..core.money import parse_decimal
 from ..core.receivables import Payment
+from .applications import applications, parsed
 from .ledger_edit import (
     appended,
+    commit_ledger,
     ledger_file_edits,
     open_books,
     payments_header,
-    write_verified,
 )
 from .payments import allocate, foreign_payment, payments_file
 
@@ -115,6 +116,7 @@ def run_import(root: Path, path: Path, apply: bool, currency: str | None = None)
     clients = {c.account: c for c in config.clients}
     issued = {d.number: d for d in books.docs if not d.draft}
     used = {p.ref for p in books.payments}
+    recorded = list(books.payments)
     proposals, unmatched, skipped = [], [], []
     blocks_by_file: dict[Path, list[str]] = {}
     for row in rows:
@@ -144,7 +146,7 @@ def run_import(root: Path, path: Path, apply: bool, currency: str | None = None)
                                    f"is in {currency}"))
             continue
         allocations, unapplied = allocate(books, account, row.amount, invoices, row.date)
-        note = f"bank import: {row.text}"[:120]
+        note = f"bank import: {' '.join(row.text.split())}"[:120]
         if currency == base:
             block = render_payment(ref=row.ref, account=account, client=client.name, day=row.date,
                                    amount=row.amount, allocations=allocations, bank=config.bank_for(currency),
@@ -164,7 +166,11 @@ def run_import(root: Path, path: Path, apply: bool, currency: str | None = None)
         books.payments.append(Payment(row.ref, account, "", row.date, row.amount, allocations, currency))
         blocks_by_file.setdefault(payments_file(root, row.date), []).append(block)
     if apply and proposals:
+        books.payments = recorded
+        new_blocks = [block for blocks in blocks_by_file.values() for block in blocks]
+        for file, extra in applications(root, base, books, parsed(new_blocks)).items():
+            blocks_by_file.setdefault(file, []).extend(extra)
         texts = {file: appended(file, blocks, payments_header(int(file.stem)))
                  for file, blocks in blocks_by_file.items()}
-        write_verified(root, ledger_file_edits(root, texts, accounts_needed))
+        commit_ledger(root, ledger_file_edits(root, texts, accounts_needed), f"otb import-payments {path.name}")
     return ImportResult(proposals, unmatched, skipped, apply and bool(proposals), currency)

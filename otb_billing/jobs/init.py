@@ -53,7 +53,7 @@ province: ON
 plan: Standard MSP Plan
 term: "Month to Month"
 """
-GITIGNORE = "build/\n.venv/\n.otb.lock\n__pycache__/\n"
+GITIGNORE = "build/\n.venv/\n.otb.lock\n.otb/\n__pycache__/\n"
 
 
 def run_init(directory: Path, name: str) -> list[Path]:

@@ -1,18 +1,20 @@
-"""Changing the ledger after billing (finalize, pay, credit): read it whole, write, verify, or put it back.
+"""Changing the ledger (bill, finalize, pay, credit, ...): read it whole, check the change, commit it as one unit.
 
-Every such command refuses to start on a ledger that bean-check rejects, and after writing it loads the ledger
-again with the plugin; if that reports anything, every file is restored to its exact former bytes.
+Every such command refuses to start on a ledger that bean-check rejects, and checks the ledger as it would be
+(plugin included) before any file is replaced; the files of one change are committed together or not at all
+(journal.py), and a run killed half way is completed or undone by the next one.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from ..books import writer
+from .. import journal
+from ..books import verify, writer
 from ..books.extract import Books, load_books
 from ..core.errors import InputErrors, Problem
 from ..core.model import Config
-from ..fsutil import write_all
 from ..readers.config import read_config
 
 
@@ -25,7 +27,19 @@ def open_books(root: Path) -> tuple[Config, Books]:
     if books.problems:
         raise InputErrors(books.problems + [Problem(None, "the ledger must pass bean-check before it is changed",
                                                     "fix the problems above first")])
+    verify.remember_good(root)
     return config, books
+
+
+def require_good_ledger(root: Path) -> None:
+    """Refuse to change a ledger that fails bean-check; loads it only if it changed since otb last checked it."""
+    if not (root / "ledger" / "main.beancount").exists() or verify.known_good(root):
+        return
+    books = load_books(root / "ledger")
+    if books.problems:
+        raise InputErrors(books.problems + [Problem(None, "the ledger must pass bean-check before it is changed",
+                                                    "fix the problems above first")])
+    verify.remember_good(root)
 
 
 def skeleton_files(root: Path, config: Config) -> dict[Path, str]:
@@ -39,26 +53,58 @@ def skeleton_files(root: Path, config: Config) -> dict[Path, str]:
     return files
 
 
-def ledger_file_edits(root: Path, new_texts: dict[Path, str], accounts: dict | None = None) -> dict[Path, str]:
-    """The files to write so that each path holds its new text, is included from main, and `accounts` are open.
+POSTING_ACCOUNT_RE = re.compile(r"^[ \t]+((?:Assets|Liabilities|Equity|Income|Expenses)(?::[^\s:]+)+)", re.M)
+OPEN_RE = re.compile(r"^\d{4}-\d{2}-\d{2}[ \t]+open[ \t]+(\S+)", re.M)
 
-    Ordered for a safe replace: accounts first, then the files, then main.beancount.
+
+def opened_accounts(ledger: Path, texts=()) -> set[str]:
+    """Every account an `open` directive opens, in the ledger's files or in `texts` (files about to be written)."""
+    found: set[str] = set()
+    for path in sorted(ledger.rglob("*.beancount")) if ledger.is_dir() else []:
+        found.update(OPEN_RE.findall(path.read_text(encoding="utf-8", errors="replace")))
+    for text in texts:
+        found.update(OPEN_RE.findall(text))
+    return found
+
+
+def ledger_file_edits(root: Path, new_texts: dict[Path, str], accounts: dict | None = None,
+                      base: dict[Path, str] | None = None) -> dict[Path, str]:
+    """The files to write so that each path holds its new text, is included from main, and every account the new
+    text posts to is open (`accounts` gives metadata for some of them).
+
+    `base` holds files of the same change that are not on disk yet (a new ledger's skeleton). Ordered for readers
+    that do not take the lock (Fava): accounts first, then the files, then main.beancount.
     """
     ledger = root / "ledger"
-    files: dict[Path, str] = {}
+    base = dict(base or {})
+
+    def current(path: Path) -> str:
+        if path in base:
+            return base[path]
+        return path.read_text(encoding="utf-8") if path.exists() else ""
+
+    needed = dict(accounts or {})
+    opened = opened_accounts(ledger, base.values())
+    for text in new_texts.values():
+        for name in POSTING_ACCOUNT_RE.findall(text):
+            if name not in opened and name not in needed:
+                needed[name] = ({"account_number": name.rsplit(":", 1)[-1]}
+                                if name.startswith(("Assets:Receivable:", "Liabilities:Deposits:")) else {})
+    needed = {name: meta for name, meta in needed.items() if name not in opened}
+    files: dict[Path, str] = {path: text for path, text in base.items() if path.name != "main.beancount"}
     accounts_path = ledger / "accounts.beancount"
-    if accounts:
-        old = accounts_path.read_text(encoding="utf-8") if accounts_path.exists() else ""
-        new = writer.with_accounts(old, accounts)
-        if new != old:
+    if needed:
+        old = current(accounts_path)
+        new = writer.with_accounts(old, needed)
+        if new != old or accounts_path in base:
             files[accounts_path] = new
     files.update(new_texts)
     main_path = ledger / "main.beancount"
-    old_main = main_path.read_text(encoding="utf-8") if main_path.exists() else ""
+    old_main = current(main_path)
     new_main = writer.with_plugin(old_main)
     for path in new_texts:
         new_main = writer.with_include(new_main, path.relative_to(ledger).as_posix())
-    if new_main != old_main:
+    if new_main != old_main or main_path in base:
         files[main_path] = new_main
     return files
 
@@ -76,15 +122,23 @@ def payments_header(year: int) -> str:
     return f"; Payments of {year}, written by otb. Nothing here is ever deleted.\n"
 
 
-def write_verified(root: Path, files: dict[Path, str]) -> None:
-    """Write the files, reload the ledger, and restore every file if bean-check (with the plugin) complains."""
-    before = {path: (path.read_bytes() if path.exists() else None) for path in files}
-    write_all(files)
-    books = load_books(root / "ledger")
-    if books.problems:
-        write_all({path: data for path, data in before.items() if data is not None})
-        for path, data in before.items():
-            if data is None and path.exists():
-                path.unlink()
-        raise InputErrors([Problem(None, f"internal error: the change would break the ledger: {p}",
-                                   "nothing was changed; please report this") for p in books.problems])
+def _checker(root: Path):
+    def check(staged):
+        return [p._replace(message=f"internal error: the change would break the ledger: {p.message}",
+                           hint="nothing was changed; please report this") for p in verify.check_change(root, staged)]
+
+    return check
+
+
+def trial_ledger(root: Path, files: dict[Path, str | bytes | None]) -> list[Problem]:
+    """What bean-check would say about the ledger with `files` written; writes nothing."""
+    return journal.trial(root, files, _checker(root))
+
+
+def commit_ledger(root: Path, files: dict[Path, str | bytes | None], label: str = "") -> list[str]:
+    """Write the files as one unit after checking the whole ledger as it would be; InputErrors (and nothing
+    written) if bean-check with the plugin would report anything."""
+    changed = journal.commit(root, files, _checker(root), label)
+    if any(path.startswith("ledger/") for path in changed):
+        verify.remember_good(root)
+    return changed

@@ -1,4 +1,8 @@
-"""`otb pay` and `otb pay --reverse`: record money received (or bounced) against a client's invoices."""
+"""`otb pay` and `otb pay --reverse`: record money received (or bounced) against a client's invoices.
+
+Retrying is safe: a payment is known by its reference, and the default reference is made from the client and the
+date, so running the same `otb pay` twice (after a crash, say) records it once and says so the second time.
+"""
 
 from __future__ import annotations
 
@@ -12,17 +16,12 @@ from ..books.documents import render_foreign_payment, render_payment, reversal_o
 from ..books.extract import Books
 from ..books.prices import read_prices
 from ..core.errors import InputErrors, Problem, did_you_mean
-from ..core.money import ZERO
-from ..core.receivables import derive
-from .ledger_edit import (
-    appended,
-    ledger_file_edits,
-    open_books,
-    payments_header,
-    write_verified,
-)
+from ..core.money import ZERO, check_amount
+from ..core.receivables import Payment, derive
+from .applications import applications, lots_held, parsed
+from .ledger_edit import appended, commit_ledger, ledger_file_edits, open_books, payments_header
 
-METHODS = ("cheque", "eft", "card", "cash", "crypto")
+METHODS = ("cheque", "eft", "card", "cash", "crypto", "interac", "wire")
 
 
 class PaymentResult(NamedTuple):
@@ -31,6 +30,7 @@ class PaymentResult(NamedTuple):
     unapplied: Decimal
     path: Path
     currency: str = ""
+    already: bool = False  # the same payment was already recorded: nothing was written
 
 
 def payments_file(root: Path, day: dt.date) -> Path:
@@ -39,52 +39,6 @@ def payments_file(root: Path, day: dt.date) -> Path:
 
 def _used_refs(books: Books) -> set[str]:
     return {p.ref for p in books.payments}
-
-
-def credit_lots(entries, account: str) -> dict[str, tuple[Decimal, object, Decimal]]:
-    """A client's foreign credit on account still held: label -> (rate, date, units left, positive)."""
-    held: dict[str, list] = {}
-    name = deposits(account)
-    for entry in entries:
-        for p in getattr(entry, "postings", ()):
-            if p.account == name and p.cost is not None:
-                lot = held.setdefault(p.cost.label, [p.cost.number, p.cost.date, ZERO])
-                lot[2] -= p.units.number
-    return {label: tuple(lot) for label, lot in held.items() if lot[2]}
-
-
-def application_entries(root: Path, books, invoices) -> dict[Path, list[str]]:
-    """For invoices being issued to clients who pay in another currency: the entries that use their credit on
-    account, as the derivation applies it (oldest credit first), by payments file."""
-    from ..books.documents import render_credit_application
-
-    issuing = {inv.number for inv in invoices}
-    docs = [d._replace(draft=False) if d.number in issuing else d for d in books.docs]
-    book = derive(docs, books.payments, books.credits, dt.date.max)
-    by_file: dict[Path, list[str]] = {}
-    lots_by_account: dict[str, list] = {}
-    for invoice in sorted(invoices, key=lambda i: (i.date, i.number)):
-        state = book.invoices.get(invoice.number)
-        if not invoice.foreign or state is None or not state.credit_applied:
-            continue
-        lots = lots_by_account.setdefault(invoice.account, sorted(
-            ([label, rate, day, left] for label, (rate, day, left) in credit_lots(books.entries, invoice.account).items()),
-            key=lambda lot: (lot[2], lot[0])))
-        need, taken = state.credit_applied, []
-        for lot in lots:
-            if need <= 0:
-                break
-            part = min(need, lot[3])
-            if part > 0:
-                taken.append((lot[0], lot[1], lot[2], part))
-                lot[3] -= part
-                need -= part
-        block = render_credit_application(account=invoice.account, client=invoice.client, day=invoice.date,
-                                          invoice=invoice.number, invoice_lot=(invoice.fx_rate, invoice.date),
-                                          amount=state.credit_applied - need, credit_lots=taken,
-                                          currency=invoice.currency, base=invoice.base_currency)
-        by_file.setdefault(payments_file(root, invoice.date), []).append(block)
-    return by_file
 
 
 def allocate(books: Books, account: str, amount: Decimal, invoices: Sequence[str], as_of: dt.date):
@@ -137,37 +91,70 @@ def foreign_payment(root, config, books, client, ref, day, amount, allocations, 
                                   base=config.settings.currency, rate=rate, method=method, note=note)
 
 
+def _same(payment: Payment, account: str, day: dt.date, amount: Decimal) -> bool:
+    return payment.account == account and payment.date == day and payment.amount == amount and not payment.reverses
+
+
+def payment_ref(books: Books, account: str, day: dt.date, amount: Decimal, ref: str | None) -> tuple[str, bool]:
+    """(the reference to record, whether this very payment is already recorded under it).
+
+    Without --ref the reference is PAY-<account>-<date>, then -2, -3 ... for more payments that day; one that
+    matches client, date and amount is the same payment again (a retry), never a second one."""
+    by_ref = {p.ref: p for p in books.payments}
+    if ref is not None:
+        existing = by_ref.get(ref)
+        if existing is None:
+            return ref, False
+        if _same(existing, account, day, amount):
+            return ref, True
+        raise InputErrors([Problem(None, f"payment {ref} is already recorded ({existing.date}, {existing.amount} "
+                                   f"from {existing.account})", "give this payment its own --ref")])
+    base = f"PAY-{account}-{day:%Y%m%d}"
+    for n in range(1, 10_000):
+        candidate = base if n == 1 else f"{base}-{n}"
+        existing = by_ref.get(candidate)
+        if existing is None:
+            return candidate, False
+        if _same(existing, account, day, amount):
+            return candidate, True
+    raise InputErrors([Problem(None, f"too many payments on {day} for {account}", "give this one a --ref")])
+
+
 def run_pay(root: Path, account: str, amount: Decimal, day: dt.date, ref: str | None, method: str,
             invoices: Sequence[str], note: str = "", rate: Decimal | None = None) -> PaymentResult:
     config, books = open_books(root)
     clients = {c.account: c for c in config.clients}
     if account not in clients:
         raise InputErrors([Problem(None, f"no client has account {account}", did_you_mean(account, clients))])
-    if amount <= 0 or amount != amount.quantize(Decimal("0.01")):
-        raise InputErrors([Problem(None, f"amount {amount} must be positive with at most two decimals",
-                                   "to undo a payment use: otb pay --reverse REF")])
-    used = _used_refs(books)
-    if ref is None:
-        base = f"PAY-{account}-{day:%Y%m%d}"
-        ref = base if base not in used else next(f"{base}-{n}" for n in range(2, 10_000) if f"{base}-{n}" not in used)
-    elif ref in used:
-        raise InputErrors([Problem(None, f"payment {ref} is already recorded", "use another --ref, or none")])
-    allocations, unapplied = allocate(books, account, amount, invoices, day)
+    why = check_amount(amount)
+    if why:
+        raise InputErrors([Problem(None, f"amount {amount}: {why}", "to undo a payment use: otb pay --reverse REF")])
     currency = config.currency_of(clients[account])
+    path = payments_file(root, day)
+    ref, already = payment_ref(books, account, day, amount, ref)
+    if already:
+        done = next(p for p in books.payments if p.ref == ref)
+        return PaymentResult(ref, done.allocations, amount - sum((a for _, a in done.allocations), ZERO), path,
+                             currency, already=True)
+    allocations, unapplied = allocate(books, account, amount, invoices, day)
     bank = config.bank_for(currency)
-    if currency == config.settings.currency:
+    base = config.settings.currency
+    if currency == base:
         block = render_payment(ref=ref, account=account, client=clients[account].name, day=day, amount=amount,
                                allocations=allocations, bank=bank, currency=currency, method=method, note=note)
     else:
         block = foreign_payment(root, config, books, clients[account], ref, day, amount, allocations, unapplied,
-                                 bank, currency, method, note, rate)
-    path = payments_file(root, day)
-    foreign = {bank: {}, FX_ACCOUNT: {}}
-    if unapplied > 0:
-        foreign[deposits(account)] = {"account_number": account}
-    files = ledger_file_edits(root, {path: appended(path, [block], payments_header(day.year))},
-                              foreign if currency != config.settings.currency else {bank: {}})
-    write_verified(root, files)
+                                bank, currency, method, note, rate)
+    blocks = {path: [block]}
+    for other, extra in applications(root, base, books, parsed([block])).items():
+        blocks.setdefault(other, []).extend(extra)
+    opens = {bank: {}}
+    if currency != base:
+        opens[FX_ACCOUNT] = {}
+        if unapplied > 0:
+            opens[deposits(account)] = {"account_number": account}
+    texts = {file: appended(file, new, payments_header(int(file.stem))) for file, new in blocks.items()}
+    commit_ledger(root, ledger_file_edits(root, texts, opens), f"otb pay {account} {amount} --date {day} --ref {ref}")
     return PaymentResult(ref, allocations, unapplied, path, currency)
 
 
@@ -178,11 +165,17 @@ def run_reverse(root: Path, ref: str, day: dt.date, note: str = "") -> PaymentRe
         raise InputErrors([Problem(None, f"no payment {ref} in the ledger", did_you_mean(ref, _used_refs(books)))])
     if entry.meta.get("reverses"):
         raise InputErrors([Problem(None, f"{ref} is itself a reversal", "record the payment again instead")])
-    if any(p.reverses == ref for p in books.payments):
-        raise InputErrors([Problem(None, f"payment {ref} is already reversed")])
+    allocations = tuple((str(p.meta["invoice"]), p.units.number) for p in entry.postings
+                        if p.meta and "invoice" in p.meta)
+    path = payments_file(root, day)
+    done = next((p for p in books.payments if p.reverses == ref), None)
+    if done is not None:
+        if done.date == day:  # the same reversal again (a retry): nothing to do
+            return PaymentResult(done.ref, allocations, ZERO, path, already=True)
+        raise InputErrors([Problem(None, f"payment {ref} is already reversed (by {done.ref} on {done.date})")])
     if day < entry.date:
         raise InputErrors([Problem(None, f"a reversal cannot be dated {day}, before the payment ({entry.date})")])
-    held = credit_lots(books.entries, str(entry.meta.get("account", "")))
+    held = lots_held(books.entries, str(entry.meta.get("account", "")))
     label = f"CR-{ref}"
     for p in entry.postings:
         if p.account.startswith(DEPOSITS_ROOT + ":") and held.get(label, (0, 0, 0))[2] != -p.units.number:
@@ -191,8 +184,9 @@ def run_reverse(root: Path, ref: str, day: dt.date, note: str = "") -> PaymentRe
                                        "reverse by hand with your accountant")])
     new_ref = f"{ref}-R"
     block = reversal_of(entry, new_ref, day, note)
-    path = payments_file(root, day)
-    write_verified(root, ledger_file_edits(root, {path: appended(path, [block], payments_header(day.year))}))
-    allocations = tuple((str(p.meta["invoice"]), p.units.number) for p in entry.postings
-                        if p.meta and "invoice" in p.meta)
+    blocks = {path: [block]}
+    for other, extra in applications(root, config.settings.currency, books, parsed([block])).items():
+        blocks.setdefault(other, []).extend(extra)
+    texts = {file: appended(file, new, payments_header(int(file.stem))) for file, new in blocks.items()}
+    commit_ledger(root, ledger_file_edits(root, texts), f"otb pay --reverse {ref} --date {day}")
     return PaymentResult(new_ref, allocations, ZERO, path)

@@ -30,7 +30,7 @@ def invoice_and_view(root: Path, number: str, as_of: dt.date):
         raise InputErrors([Problem(None, f"no invoice {number} in the ledger",
                                    did_you_mean(number, [d.number for d in books.docs]))])
     state = derive(books.docs, books.payments, books.credits, max(as_of, doc.date)).invoices[number]
-    amounts = dict(paid=state.paid, credited=state.credited, credit_applied=state.credit_applied)
+    amounts = dict(paid=state.paid - state.overpaid, credited=state.credited, credit_applied=state.credit_applied)
     if not doc.draft:
         stored = load_snapshot(root / "ledger", number, doc.date.year)
         if stored is None:

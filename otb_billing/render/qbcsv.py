@@ -54,10 +54,20 @@ def invoice_csv(invoice: Invoice) -> str:
     return buffer.getvalue()
 
 
+NAME_BYTES = 120  # of the client's name in a file name: file systems allow 255 bytes in all
+
+
+def csv_name(client: str, number: str, account: str) -> str:
+    """`Acme Corporation-620547-202410.csv`: characters no file system likes replaced, a long name shortened."""
+    name = re.sub(r'[\\/:*?"<>|\x00-\x1f\x7f]', "-", client).strip(" .")
+    while len(name.encode("utf-8")) > NAME_BYTES:
+        name = name[:-1]
+    name = name.strip(" .") or account
+    return f"{name}-{number}.csv"
+
+
 def csv_filename(invoice: Invoice) -> str:
-    """`Acme Corporation-620547-202410.csv`, with characters no file system likes replaced."""
-    name = re.sub(r'[\\/:*?"<>|\x00-\x1f]', "-", invoice.client).strip(" .") or invoice.account
-    return f"{name}-{invoice.number}.csv"
+    return csv_name(invoice.client, invoice.number, invoice.account)
 
 
 def month_zip(files: dict[str, bytes]) -> bytes:

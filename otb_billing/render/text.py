@@ -35,7 +35,7 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]], right: set[int] 
 def status_table(rows: Sequence[InvoiceState]) -> str:
     body = [
         (s.doc.number, s.doc.client[:28], s.status, money(s.doc.total, s.doc.currency),
-         money(s.paid + s.credit_applied, s.doc.currency), money(s.credited, s.doc.currency),
+         money(s.settled, s.doc.currency), money(s.credited, s.doc.currency),
          money(s.balance, s.doc.currency), str(s.doc.due),
          str(s.days_overdue) if s.days_overdue else "")
         for s in rows
@@ -48,8 +48,9 @@ def status_json(rows: Sequence[InvoiceState], as_of) -> str:
     return json.dumps({"as_of": str(as_of), "invoices": [
         {"invoice": s.doc.number, "account": s.doc.account, "client": s.doc.client, "period": s.doc.period,
          "date": str(s.doc.date), "due": str(s.doc.due), "currency": s.doc.currency, "status": s.status,
-         "total": fmt_money(s.doc.total), "paid": fmt_money(s.paid + s.credit_applied),
+         "total": fmt_money(s.doc.total), "paid": fmt_money(s.settled),
          "credit_applied": fmt_money(s.credit_applied), "credited": fmt_money(s.credited),
+         "overpaid": fmt_money(s.overpaid),
          "balance": fmt_money(s.balance),
          "days_overdue": s.days_overdue}
         for s in rows]}, indent=2) + "\n"

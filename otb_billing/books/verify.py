@@ -1,0 +1,134 @@
+"""Check a change to the ledger before any file of it is replaced: Beancount loads the ledger as it would be.
+
+The would-be ledger is a shadow folder (`.otb/shadow/ledger`) of symbolic links: changed files point to their
+staged new bytes, everything else to the real files, so the check costs one Beancount load and no copying. The
+plugin runs too, so what `bean-check` and Fava would say about the result is known before anything is written.
+
+A ledger that passed is remembered by a signature of its files (name, size, mtime, inode), so a command that does
+not otherwise load the whole ledger (`otb bill`) can refuse a hand-broken ledger without loading it every time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from importlib import metadata
+from pathlib import Path
+
+from beancount import loader
+
+from ..core.errors import Problem, Source
+
+SHADOW = Path(".otb") / "shadow"
+VERIFIED = Path(".otb") / "verified"
+
+
+def _group(changes: dict[str, Path | None]) -> dict[str, dict[str, Path | None]]:
+    """{'a/b/c': x} -> {'a': {'b/c': x}}; a change of the name itself is under the key ''."""
+    groups: dict[str, dict[str, Path | None]] = {}
+    for relative, staged in changes.items():
+        first, _, rest = relative.partition("/")
+        groups.setdefault(first, {})[rest] = staged
+    return groups
+
+
+def _mirror(real: Path, shadow: Path, changes: dict[str, Path | None]) -> None:
+    """`shadow` shows `real` with `changes` applied: unchanged folders and files are links to the real ones."""
+    if not changes:
+        if real.exists():
+            shadow.symlink_to(real.resolve(), target_is_directory=real.is_dir())
+        return
+    shadow.mkdir(parents=True, exist_ok=True)
+    groups = _group(changes)
+    names = set(os.listdir(real)) if real.is_dir() else set()
+    for name in sorted(names | set(groups)):
+        sub = groups.get(name, {})
+        if "" in sub:  # the file itself changes
+            staged = sub[""]
+            if staged is not None:
+                (shadow / name).symlink_to(staged.resolve())
+            continue
+        _mirror(real / name, shadow / name, sub)
+
+
+def _source(meta, shadow_root: Path, root: Path) -> Source:
+    if not meta:
+        return Source("ledger")
+    filename = str(meta.get("filename", "ledger"))
+    for base in (shadow_root, root):
+        prefix = str(base) + os.sep
+        if filename.startswith(prefix):
+            filename = filename[len(prefix):]
+            break
+    return Source(filename, meta.get("lineno", 0) or 0)
+
+
+def check_change(root: Path, staged: dict[str, Path | None]) -> list[Problem]:
+    """What bean-check (with the otb plugin) would report on the ledger with `staged` applied.
+
+    `staged` maps paths relative to the repo to the staged new file (None: deleted). Changes outside ledger/
+    are not the ledger's business and are ignored.
+    """
+    changes = {rel.removeprefix("ledger/"): path for rel, path in staged.items() if rel.startswith("ledger/")}
+    if not changes:
+        return []
+    root = root.resolve()
+    shadow_root = root / SHADOW
+    shutil.rmtree(shadow_root, ignore_errors=True)
+    try:
+        _mirror(root / "ledger", shadow_root / "ledger", changes)
+        main = shadow_root / "ledger" / "main.beancount"
+        if not main.exists():
+            return [Problem(Source("ledger/main.beancount"), "the change would leave no main.beancount")]
+        _, errors, _ = loader.load_file(str(main))
+        return [Problem(_source(e.source, shadow_root, root),
+                        "bean-check: " + str(e.message).replace(str(shadow_root) + os.sep, ""))
+                for e in errors]
+    finally:
+        shutil.rmtree(shadow_root, ignore_errors=True)
+
+
+def _versions() -> str:
+    found = []
+    for package in ("otb-billing", "beancount"):
+        try:
+            found.append(metadata.version(package))
+        except metadata.PackageNotFoundError:
+            found.append("?")
+    return "|".join(found)
+
+
+def signature(ledger: Path) -> str:
+    """The ledger's files as the file system sees them (names, sizes, mtimes, inodes) and the versions of otb and
+    Beancount: the same signature means the same bean-check result."""
+    digest = hashlib.sha256(_versions().encode())
+    for folder, dirs, names in os.walk(ledger):
+        dirs.sort()
+        for name in sorted(names):
+            if name.startswith("."):  # Beancount's own pickle cache, editors' swap files
+                continue
+            path = os.path.join(folder, name)
+            try:
+                st = os.stat(path)
+            except FileNotFoundError:
+                continue
+            digest.update(f"{os.path.relpath(path, ledger)}|{st.st_size}|{st.st_mtime_ns}|{st.st_ino}\n".encode())
+    return digest.hexdigest()
+
+
+def known_good(root: Path) -> bool:
+    """True when the ledger has not changed since otb last saw it pass bean-check."""
+    try:
+        return (root / VERIFIED).read_text(encoding="ascii") == signature(root / "ledger")
+    except FileNotFoundError:
+        return False
+
+
+def remember_good(root: Path) -> None:
+    """Record that the ledger as it is now passes bean-check (a plain write: losing it only costs a re-check)."""
+    path = root / VERIFIED
+    temp = root / ".otb" / "tmp" / f"verified.{os.getpid()}"
+    temp.parent.mkdir(parents=True, exist_ok=True)
+    temp.write_text(signature(root / "ledger"), encoding="ascii")
+    os.replace(temp, path)

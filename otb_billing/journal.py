@@ -1,0 +1,315 @@
+"""One recoverable unit of change for a billing repo: staged, checked, committed, applied, and completed by the
+next run if a crash stops it half way.
+
+A command that changes the books hands `commit()` every file it changes (new bytes, or None to delete):
+
+1. Stage: each new file is written and fsynced under `.otb/txn/`. Nothing in the repo has changed yet.
+2. Check: the caller's `check` sees the staged files (for the ledger: Beancount loads the would-be ledger from a
+   shadow folder, see books/verify.py). A problem stops here: the staging is thrown away, nothing was written.
+3. Commit: `.otb/txn/journal.json` is written atomically. From this moment the change will happen.
+4. Apply: each staged file is renamed over its target (`os.replace`), deletions are unlinked, folders fsynced.
+5. Done: the journal is removed, then the staging folder.
+
+`repo_lock()` runs `recover()` before any command does anything: a change that crashed before step 3 is thrown
+away (the repo is exactly as before), one that crashed after it is completed (exactly as after). Temp files of
+killed runs are swept away at the same time. See docs/DECISIONS.md, "Files and safety".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Callable, Iterator, Mapping
+
+from . import faults
+from .core.errors import InputErrors, Problem, Source
+
+STATE = ".otb"  # the repo's working folder for otb itself: git-ignored, never holds anything of value
+JOURNAL = "journal.json"
+
+Content = bytes | str | None  # None: delete the file
+
+
+class Busy(Exception):
+    """Another otb run holds the repo's lock."""
+
+
+def state_dir(root: Path) -> Path:
+    return root / STATE
+
+
+def _bytes(content: bytes | str) -> bytes:
+    return content.encode("utf-8") if isinstance(content, str) else content
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _file_sha(path: Path) -> str | None:
+    try:
+        return _sha(path.read_bytes())
+    except FileNotFoundError:
+        return None
+
+
+def _fsync_dir(folder: Path) -> None:
+    faults.point("fsync", folder)
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_synced(path: Path, data: bytes, mode: int | None = None) -> None:
+    with open(path, "wb") as handle:
+        if mode is not None:
+            os.fchmod(handle.fileno(), mode)
+        handle.write(data)
+        handle.flush()
+        faults.point("fsync", path)
+        os.fsync(handle.fileno())
+
+
+def mode_for(path: Path) -> int:
+    """Keep an existing file's permissions; a new file gets the usual ones (0666 less the umask)."""
+    try:
+        return os.stat(path).st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def _relative(root: Path, path: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix() if path.is_absolute() else path.as_posix()
+    except ValueError:
+        raise ValueError(f"{path} is outside the billing repo {root}") from None
+
+
+def _replace(source: Path, target: Path) -> None:
+    """os.replace, or a synced copy beside the target when the two are on different file systems."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    faults.point("replace", target)
+    try:
+        os.replace(source, target)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        temp = target.parent / f".{target.name}.otb-tmp"
+        _write_synced(temp, source.read_bytes(), mode_for(target))
+        faults.point("replace", target)
+        os.replace(temp, target)
+        faults.point("unlink", source)
+        source.unlink()
+
+
+Check = Callable[[dict[str, Path | None]], list[Problem]]
+
+
+def commit(root: Path, files: Mapping[Path, Content], check: Check | None = None, label: str = "") -> list[str]:
+    """Apply every change in `files` as one unit, or none of them; returns the relative paths that changed.
+
+    `check` gets {relative path: staged file, or None for a deletion} and returns problems; any problem means
+    nothing is written and InputErrors is raised. Files whose content would not change are left out.
+    """
+    root = Path(root)
+    txn = state_dir(root) / "txn"
+    if txn.exists():  # a leftover that recover() did not see (a caller without the lock): never mix two changes
+        recover(root)
+    entries, staged = [], {}
+    txn.mkdir(parents=True)
+    try:
+        for number, (path, content) in enumerate(files.items(), 1):
+            target = path if path.is_absolute() else root / path
+            relative = _relative(root, target)
+            old = target.read_bytes() if target.is_file() else None
+            if content is None:
+                if old is None:
+                    continue
+                entries.append({"path": relative, "staged": None, "old": _sha(old), "new": None})
+                staged[relative] = None
+                continue
+            data = _bytes(content)
+            if old == data:
+                continue
+            name = f"{number:05d}"
+            _write_synced(txn / name, data, mode_for(target))
+            entries.append({"path": relative, "staged": name, "old": _sha(old) if old is not None else None,
+                            "new": _sha(data)})
+            staged[relative] = txn / name
+        if not entries:
+            _discard(txn)
+            return []
+        problems = check(staged) if check is not None else []
+        if problems:
+            raise InputErrors(problems)
+        _fsync_dir(txn)
+        journal = txn / (JOURNAL + ".part")
+        _write_synced(journal, json.dumps({"label": label, "files": entries}, indent=1).encode("utf-8"))
+        faults.point("replace", txn / JOURNAL)
+        os.replace(journal, txn / JOURNAL)  # the commit point
+        _fsync_dir(txn)
+    except BaseException:
+        if not (txn / JOURNAL).exists():
+            _discard(txn)
+        raise
+    _apply(root, txn, entries)
+    return [entry["path"] for entry in entries]
+
+
+def trial(root: Path, files: Mapping[Path, Content], check: Check) -> list[Problem]:
+    """What `check` says about `files`, without committing anything (the staging is thrown away)."""
+    scratch = state_dir(root) / "tmp" / f"trial-{os.getpid()}"
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    try:
+        staged: dict[str, Path | None] = {}
+        for number, (path, content) in enumerate(files.items(), 1):
+            target = path if path.is_absolute() else root / path
+            if content is None:
+                staged[_relative(root, target)] = None
+                continue
+            (scratch / f"{number:05d}").write_bytes(_bytes(content))
+            staged[_relative(root, target)] = scratch / f"{number:05d}"
+        return check(staged)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _apply(root: Path, txn: Path, entries: list[dict]) -> None:
+    folders = set()
+    for entry in entries:
+        target = root / entry["path"]
+        if entry["staged"] is None:
+            if target.exists():
+                faults.point("unlink", target)
+                target.unlink()
+        else:
+            source = txn / entry["staged"]
+            if source.exists():
+                _replace(source, target)
+        folders.add(target.parent)
+    for folder in sorted(folders):
+        if folder.is_dir():
+            _fsync_dir(folder)
+    faults.point("unlink", txn / JOURNAL)
+    (txn / JOURNAL).unlink()
+    _discard(txn)
+
+
+def _discard(folder: Path) -> None:
+    if folder.exists():
+        faults.point("rmdir", folder)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+class Conflict(InputErrors):
+    """An interrupted change cannot be completed because a file it touches was edited since."""
+
+
+def recover(root: Path) -> str | None:
+    """Finish or undo what a killed run left; returns a sentence saying what was done, or None.
+
+    Uncommitted staging is thrown away. A committed change is applied in full, unless a file it touches was
+    edited by hand since the crash (then InputErrors explains, and nothing is touched).
+    """
+    txn = state_dir(root) / "txn"
+    if not txn.exists():
+        return None
+    journal = txn / JOURNAL
+    if not journal.exists():
+        _discard(txn)
+        return "An interrupted otb run had not changed anything; its temporary files were removed."
+    record = json.loads(journal.read_text(encoding="utf-8"))
+    entries = record["files"]
+    clashes = []
+    for entry in entries:
+        target = root / entry["path"]
+        pending = entry["staged"] is not None and (txn / entry["staged"]).exists()
+        if pending or entry["staged"] is None:
+            now = _file_sha(target)
+            if now not in (entry["old"], entry["new"]):
+                clashes.append(Problem(Source(entry["path"]), "changed by hand after an interrupted otb run that "
+                                       "was about to write it",
+                                       f"restore it (git checkout {entry['path']}) and run otb again, which then "
+                                       f"completes the interrupted change '{record.get('label', '')}'"))
+    if clashes:
+        raise Conflict(clashes)
+    _apply(root, txn, entries)
+    label = record.get("label") or "a change"
+    return f"Completed an interrupted otb run ({label}): {len(entries)} file(s) written as it intended."
+
+
+LEGACY_TEMP_SUFFIXES = (".tmp", ".otb-tmp")
+
+
+def sweep(root: Path) -> int:
+    """Remove temp files that killed runs left behind: otb's scratch folders, and `.NAME.xxxx.tmp` files that
+    older versions wrote beside their targets in ledger/ and build/. Returns how many were removed."""
+    removed = 0
+    for scratch in ("shadow", "tmp"):
+        folder = state_dir(root) / scratch
+        if folder.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    for top in ("ledger", "build"):
+        base = root / top
+        if not base.is_dir():
+            continue
+        for folder, _, names in os.walk(base):
+            for name in names:
+                if name.startswith(".") and name.endswith(LEGACY_TEMP_SUFFIXES):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(os.path.join(folder, name))
+                        removed += 1
+    return removed
+
+
+def write_outputs(root: Path, files: Mapping[Path, bytes | str]) -> None:
+    """Regenerable output (build/): each file replaced whole through a temp file in .otb/tmp, not fsynced.
+
+    A kill leaves each file old or new, never half written, and no temp file outside .otb (swept next run).
+    """
+    scratch = state_dir(root) / "tmp"
+    scratch.mkdir(parents=True, exist_ok=True)
+    for number, (path, content) in enumerate(files.items()):
+        target = path if path.is_absolute() else root / path
+        temp = scratch / f"{os.getpid()}-{number}"
+        with open(temp, "wb") as handle:
+            handle.write(_bytes(content))
+        os.chmod(temp, mode_for(target))
+        _replace(temp, target)
+
+
+def remove_outputs(paths) -> None:
+    for path in paths:
+        faults.point("unlink", path)
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+@contextlib.contextmanager
+def repo_lock(root: Path) -> Iterator[str | None]:
+    """An exclusive lock on `<root>/.otb.lock` (released by the OS even if the process dies), then recovery of
+    whatever a killed run left. Yields the recovery message, if any."""
+    path = root / ".otb.lock"
+    handle = open(path, "a+")
+    try:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise Busy(f"another otb run is working on {root} (lock: {path}); wait for it to finish") from None
+        message = recover(root)
+        sweep(root)
+        yield message
+    finally:
+        handle.close()
