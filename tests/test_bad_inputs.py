@@ -98,7 +98,7 @@ CASES = [
     (
         "hours not a number",
         lambda r: r.csv("2024-10", "tickets.csv", "account,ticket,subject,date,hours", "A1,T1,x,2024-10-02,two"),
-        "exports/2024-10/tickets.csv:2: 'hours' is 'two', which is not a number",
+        "exports/2024-10/tickets.csv:2: 'hours': 'two' is not a number in the format 1,234.56",
     ),
     (
         "bad boolean",

@@ -212,7 +212,8 @@ def render_credit_note(
         base_amount = cents(amount * rate)
     else:
         base_amount = amount
-    for acct, value, currency in credit_postings(invoice, earlier, base_amount, full):
+    reversed_ = credit_postings(invoice, earlier, base_amount, full)
+    for acct, value, currency in reversed_:
         lines.append(posting(acct, value, currency))
     if cost is None:
         lines.append(posting(receivable(account), -amount, held.units.currency))
@@ -227,4 +228,9 @@ def render_credit_note(
         lines.append(posting(deposits(account), -(amount - lot_part), held.units.currency,
                              _cost(rate, cost.currency, day, "CR-" + number)))
         lines.append(f"{INDENT * 2}unapplied: TRUE")
+    # a full credit reverses what each income and tax posting has left, each a sum of amounts rounded to the cent;
+    # what that differs from the units at the invoice's rate by is a rounding difference of exchange
+    rounding = cents(sum((value for _, value, _ in reversed_), ZERO) - amount * rate)
+    if rounding:
+        lines.append(posting(FX_ACCOUNT, -rounding, cost.currency))
     return "\n".join(lines) + "\n"

@@ -15,7 +15,7 @@ from beancount.core import data
 from beancount.parser import parser
 
 from ..core.errors import Problem
-from ..core.receivables import Credit, Doc, Payment
+from ..core.receivables import Application, Book, Credit, Doc, Payment, derive
 from .accounts import DEPOSITS_ROOT, RECEIVABLE_ROOT
 from .reader import source_of
 
@@ -29,6 +29,11 @@ class Books:
     credits: list[Credit] = field(default_factory=list)
     options: dict = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)  # client account -> name, from the receivable opens
+    applications: list[Application] = field(default_factory=list)  # foreign credit on account moved to invoices
+
+    def book(self, as_of: dt.date) -> Book:
+        """Every invoice's state on `as_of` (core/receivables.py)."""
+        return derive(self.docs, self.payments, self.credits, as_of, self.applications)
 
     def doc(self, number: str) -> Doc | None:
         return next((d for d in self.docs if d.number == number), None)
@@ -107,7 +112,10 @@ def extract_records(books: Books, entries) -> None:
                                   str(meta.get("period", "")),
                                   Decimal(str(meta["fx_rate"])) if "fx_rate" in meta else None))
         elif "credit_application" in meta:
-            continue  # the derivation applies credit itself; this entry only settles the foreign lots
+            for p in entry.postings:
+                if p.account.startswith(RECEIVABLE_ROOT + ":") and p.meta and "invoice" in p.meta:
+                    books.applications.append(Application(str(p.meta["invoice"]), account, entry.date,
+                                                          -p.units.number))
         elif "payment" in meta:
             total += _deposits(entry)
             allocations = tuple(
@@ -119,7 +127,7 @@ def extract_records(books: Books, entries) -> None:
                                           allocations, currency, str(meta.get("method", "")),
                                           str(meta.get("reverses", ""))))
         elif "credit_note" in meta:
-            total += _deposits(entry)  # the part of a credit on a paid foreign invoice held as credit on account
+            held = _deposits(entry)  # the part of a credit on a paid foreign invoice held as credit on account
             books.credits.append(Credit(str(meta["credit_note"]), str(meta.get("credits", "")), account,
-                                        entry.payee or "", entry.date, -total, currency,
-                                        str(meta.get("reason", ""))))
+                                        entry.payee or "", entry.date, -(total + held), currency,
+                                        str(meta.get("reason", "")), -held))

@@ -5,7 +5,11 @@ bean-check and Fava then report, with file and line:
 - an invoice number used twice;
 - a payment or credit note that links an invoice that does not exist;
 - credit notes that add up to more than their invoice;
-- an issued invoice PDF whose bytes no longer match the sha256 recorded when it was issued.
+- an issued invoice PDF whose bytes no longer match the sha256 recorded when it was issued;
+- a finalized invoice with no issued PDF (no `document` directive linked to it);
+- a receivable lot (a foreign invoice) reduced below zero, or a deposit lot (foreign credit on account) used
+  beyond what it holds: Beancount books either silently as a new lot of the other sign;
+- a file otb writes (invoices, payments, credit notes, sends) that main.beancount does not include.
 It changes no entries.
 """
 
@@ -50,6 +54,56 @@ def _check_pdf(entry: data.Document) -> list[InvoiceError]:
     return []
 
 
+def _check_lots(entries) -> list[InvoiceError]:
+    """Receivable lots never below zero, deposit lots never above: each reduction takes what the lot holds."""
+    held: dict[tuple, Decimal] = defaultdict(Decimal)
+    errors = []
+    for entry in entries:
+        if not isinstance(entry, data.Transaction):
+            continue
+        for p in entry.postings:
+            if p.cost is None or not p.units or not p.account.startswith(("Assets:Receivable:", "Liabilities:Deposits:")):
+                continue
+            key = (p.account, p.units.currency, p.cost.number, p.cost.currency, p.cost.date, p.cost.label)
+            held[key] += p.units.number
+            receivable = p.account.startswith("Assets:Receivable:")
+            if (held[key] < 0) if receivable else (held[key] > 0):
+                what = f"invoice {p.cost.label}" if receivable else f"credit on account {p.cost.label}"
+                errors.append(InvoiceError(entry.meta, f"{p.account}: this entry takes more of {what} than the "
+                                           f"books hold ({held[key]} {p.units.currency} left)", entry))
+    return errors
+
+
+def _check_documents(entries, invoices: dict) -> list[InvoiceError]:
+    """Every finalized invoice has its issued PDF."""
+    documented = {link for e in entries if isinstance(e, data.Document) for link in (e.links or ())}
+    return [InvoiceError(entry.meta, f"finalized invoice {number} has no issued PDF (no document directive linked "
+                         f"^{number}); restore ledger/documents.beancount and ledger/documents/ from git", entry)
+            for number, entry in sorted(invoices.items())
+            if "digest" in entry.meta and number not in documented]
+
+
+OTB_FILES = ("invoices/*/*.beancount", "payments/*.beancount", "credits/*.beancount", "sent/*.beancount")
+
+
+def _check_includes(options_map) -> list[InvoiceError]:
+    """Every file otb writes is included from main.beancount, or what it holds would be silently missing."""
+    main = options_map.get("filename")
+    if not main or not Path(main).is_file():
+        return []
+    ledger = Path(main).parent
+    loaded = {Path(name).absolute() for name in options_map.get("include", ())}
+    errors = []
+    for pattern in OTB_FILES:
+        for path in sorted(ledger.glob(pattern)):
+            if path.absolute() not in loaded:
+                relative = path.relative_to(ledger).as_posix()
+                errors.append(InvoiceError({"filename": main, "lineno": 0},
+                                           f"ledger/{relative} is not included from main.beancount: what it holds "
+                                           f"is missing from the books (add: include \"{relative}\")", None))
+    return errors
+
+
 def check_invoices(entries, options_map):
     errors = []
     invoices: dict[str, data.Transaction] = {}
@@ -90,6 +144,9 @@ def check_invoices(entries, options_map):
             number = str(meta["credits"])
             credited[number] += -_receivable_total(entry)
             credit_notes[number].append(entry)
+    errors.extend(_check_lots(entries))
+    errors.extend(_check_documents(entries, invoices))
+    errors.extend(_check_includes(options_map))
     for number, amount in sorted(credited.items()):
         invoice = invoices.get(number)
         if invoice is None:

@@ -5,6 +5,7 @@ Text is aligned the way `bean-format -c 61` aligns it (currency at column 61), s
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Iterable
 
@@ -17,8 +18,12 @@ CURRENCY_COLUMN = 61
 INDENT = "  "
 
 
+_BREAKS = str.maketrans({c: " " for c in "\n\r\t\x0b\x0c\x85\u2028\u2029"})
+
+
 def quote(text: str) -> str:
-    """A Beancount string literal."""
+    """A Beancount string literal, on one line (readers refuse line breaks in names; this is the last guard)."""
+    text = text.translate(_BREAKS)
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
@@ -211,6 +216,7 @@ def main_skeleton(settings: Settings) -> str:
         f"; {settings.business.name}: the books. Browse them with `make fava`.\n"
         f"option \"title\" {quote(settings.business.name or 'OTB Billing')}\n"
         f"option \"operating_currency\" \"{settings.currency}\"\n"
+        f"{tolerance_option(settings.currency)}\n"
         "; Checks finalized invoices, invoice numbers and the links of payments and credit notes.\n"
         f"{PLUGIN}\n"
         "; Fava shows each invoice's status and the aging of receivables on its Invoices page.\n"
@@ -222,11 +228,23 @@ def main_skeleton(settings: Settings) -> str:
     )
 
 
+def tolerance_option(currency: str) -> str:
+    """Amounts in the books' currency balance to half a cent. Foreign lots make amounts like 1098.50 x 1.3930 =
+    1530.2105; each entry books them to the cent, and Beancount must accept the sub-cent rest even in an entry
+    with no other amount in that currency to infer the tolerance from."""
+    return f'option "inferred_tolerance_default" "{currency}:0.005"'
+
+
 def with_plugin(main_text: str) -> str:
-    """main.beancount with the otb plugin and Fava extension enabled (added after the options if missing)."""
+    """main.beancount with the otb plugin and Fava extension enabled and the books' currency's tolerance set
+    (added after the options if missing)."""
     lines = main_text.splitlines()
     present = {l.strip() for l in lines}
-    missing = [line for line in (PLUGIN, FAVA_EXTENSION) if line not in present]
+    wanted = [PLUGIN, FAVA_EXTENSION]
+    currency = re.search(r'^option\s+"operating_currency"\s+"([A-Z][A-Z0-9\'._-]*)"', main_text, re.M)
+    if currency and not re.search(r'^option\s+"inferred_tolerance_default"', main_text, re.M):
+        wanted.insert(0, tolerance_option(currency.group(1)))
+    missing = [line for line in wanted if line not in present]
     if not missing:
         return main_text
     last_option = max((i for i, l in enumerate(lines) if l.startswith(("option ", "plugin "))), default=-1)
@@ -251,12 +269,12 @@ def with_include(main_text: str, include_path: str) -> str:
 QUERIES_FILE = "queries.beancount"
 QUERIES = (
     ("Outstanding invoices",
-     "SELECT any_meta('invoice') AS invoice, payee, max(any_meta('due')) AS due, sum(number) AS balance "
+     "SELECT any_meta('invoice') AS invoice, payee, max(date(any_meta('due'))) AS due, sum(number) AS balance "
      "WHERE account ~ '^Assets:Receivable' GROUP BY invoice, payee HAVING sum(number) != 0 ORDER BY due, invoice"),
     ("AR aging by due month",
-     "SELECT year(max(any_meta('due'))) AS year, month(max(any_meta('due'))) AS month, payee, "
-     "sum(number) AS balance WHERE account ~ '^Assets:Receivable' GROUP BY payee, any_meta('invoice') "
-     "HAVING sum(number) != 0 ORDER BY year, month, payee"),
+     "SELECT year(max(date(any_meta('due')))) AS year, month(max(date(any_meta('due')))) AS month, payee, "
+     "any_meta('invoice') AS invoice, sum(number) AS balance WHERE account ~ '^Assets:Receivable' "
+     "GROUP BY payee, invoice HAVING sum(number) != 0 ORDER BY year, month, payee"),
     ("Receivables by client",
      "SELECT account, sum(position) AS balance WHERE account ~ '^Assets:Receivable' GROUP BY account "
      "ORDER BY account"),
@@ -270,6 +288,22 @@ QUERIES = (
      "SELECT date, payee, any_meta('payment') AS ref, any_meta('method') AS method, position "
      "WHERE account ~ '^Assets:Bank' ORDER BY date"),
 )
+
+
+def with_queries(text: str) -> str:
+    """queries.beancount with otb's saved queries as they are now (a query otb wrote before is replaced by its
+    current text, so a fix reaches existing repos); queries and lines the user added stay."""
+    current = {name: f"{OPEN_DATE} query {quote(name)} {quote(sql)}" for name, sql in QUERIES}
+    lines, seen = [], set()
+    for line in text.splitlines():
+        match = re.match(r'^\d{4}-\d{2}-\d{2} query "((?:[^"\\]|\\.)*)" ', line)
+        if match and match.group(1) in current:
+            lines.append(current[match.group(1)])
+            seen.add(match.group(1))
+        else:
+            lines.append(line)
+    lines += [query for name, query in current.items() if name not in seen]
+    return "\n".join(lines) + "\n"
 
 
 def queries_text() -> str:

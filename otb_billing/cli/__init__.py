@@ -13,9 +13,10 @@ from pathlib import Path
 import click
 
 from ..core.errors import InputErrors
-from ..core.money import parse_decimal
-from ..core.month import Month
+from ..core.money import number_problem, parse_decimal
+from ..core.month import Month, check_date
 from ..journal import Busy, repo_lock
+from ..readers.fields import control_character
 from ..readers.settings import read_settings
 
 PROGRESS_ABOVE = 300
@@ -57,18 +58,32 @@ def parse_date(ctx, param, value):
     if value is None:
         return None
     try:
-        return dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(f"'{value}' is not a date; write it as YYYY-MM-DD") from None
+    if why := check_date(day):
+        raise click.BadParameter(why)
+    return day
 
 
 def parse_amount(ctx, param, value):
+    """An amount as typed: digits with a dot for decimals, commas only between groups of three (1,234.56)."""
     if value is None:
         return None
     try:
-        return parse_decimal(value)
+        number = parse_decimal(value)
     except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
+        raise click.BadParameter(f"{exc}: write amounts like 1234.56 or 1,234.56") from None
+    if why := number_problem(number):
+        raise click.BadParameter(why)
+    return number
+
+
+def one_line(ctx, param, value):
+    """A text option that goes into the ledger (a reference, a reason, a note): one line, no control characters."""
+    if value is not None and control_character(value):
+        raise click.BadParameter("has a line break or a control character; write it on one line")
+    return value
 
 
 def local_today(root: Path) -> dt.date:

@@ -15,6 +15,7 @@ from . import (
     _parse_at,
     _run,
     local_today,
+    one_line,
     main,
     parse_amount,
     parse_date,
@@ -49,17 +50,18 @@ def finalize(month: Month, clients, at: str | None, root: Path):
                                    f"{len(result.done)} were.")
 
 
-@main.command()
+@main.command(context_settings={"ignore_unknown_options": True})  # so `otb pay 620547 -5` says what is wrong with -5
 @click.argument("account", required=False)
 @click.argument("amount", required=False, callback=parse_amount)
 @click.option("--date", "day", callback=parse_date, help="Date received (default: today).")
-@click.option("--ref", help="Your reference (cheque number, bank reference); default PAY-<account>-<date>.")
+@click.option("--ref", callback=one_line,
+              help="Your reference (cheque number, bank reference); default PAY-<account>-<date>.")
 @click.option("--method", type=click.Choice(["cheque", "eft", "card", "cash", "crypto", "interac", "wire"]),
               default="eft",
               show_default=True)
 @click.option("--invoice", "invoices", multiple=True, metavar="N", help="Settle this invoice (repeatable).")
 @click.option("--reverse", metavar="REF", help="Reverse payment REF (bounced cheque, charge-back).")
-@click.option("--note", default="", help="A note kept with the entry.")
+@click.option("--note", default="", callback=one_line, help="A note kept with the entry.")
 @click.option("--rate", callback=parse_amount, help="For a client in another currency: the day's rate "
               "(default: ledger/prices.beancount).")
 @root_option
@@ -98,7 +100,7 @@ def pay(account, amount, day, ref, method, invoices, reverse, note, rate, root: 
 @click.argument("invoice")
 @click.option("--amount", callback=parse_amount, help="Amount to credit, tax included.")
 @click.option("--full", is_flag=True, help="Credit all that is left of the invoice (cancels it).")
-@click.option("--reason", required=True, help="Why; printed on the credit note.")
+@click.option("--reason", required=True, callback=one_line, help="Why; printed on the credit note.")
 @click.option("--date", "day", callback=parse_date, help="Date of the credit note (default: today).")
 @click.option("--at", "at", help="UTC time to record as `finalized` (default: now).")
 @root_option

@@ -13,7 +13,7 @@ from .errors import Problem, Source
 from .model import BillResult, Config, Exports, Inventory, Invoice, PriorInvoice
 from .money import ZERO
 from .month import Month
-from .rules import bill_client
+from .rules import bill_client, invoice_number, invoice_number_problem
 
 
 def split_exports(exports: Exports) -> dict[str, Inventory]:
@@ -96,6 +96,10 @@ def bill_month(
                                     f"(add it: otb fx set {client.currency} RATE --date {month.last_day})")
                 errors.append(Problem(client.source, f"{client.name} is invoiced in {client.currency}: {why}"))
                 continue
+        number = invoice_number(config.settings, client.account, month)
+        if why := invoice_number_problem(number):
+            errors.append(Problem(client.source, why, "shorten the account, or invoice.number in settings.yaml"))
+            continue
         invoice = bill_client(
             client, plan, inventory, month, config.settings, config.services, config.tax_rules, used, errors,
             client_fx,

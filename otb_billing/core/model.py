@@ -136,7 +136,8 @@ class Settings:
     currency: str = "CAD"
     timezone: str = "America/Toronto"
     terms_days: int = 30
-    number_format: str = "{account}-{year}{month:02d}"
+    invoice_number: str = "{account}-{year}{month:02d}"  # the template of invoice numbers
+    number_format: str = "1,234.56"  # how numbers are written in exports and bank files (core.money.NUMBER_FORMATS)
     footer: str = ""
     registrations: Mapping[str, str] = field(default_factory=dict)
     local_country: str = "CA"

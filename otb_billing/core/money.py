@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+import re
+from decimal import ROUND_HALF_UP, Decimal
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0")
@@ -19,21 +20,83 @@ def line_amount(quantity: Decimal, rate: Decimal) -> Decimal:
     return cents(quantity * rate)
 
 
-def parse_decimal(text: str) -> Decimal:
-    """A decimal literal as written (`1,234.50`, `1_000`, `.5`); raises ValueError on anything else.
+NUMBER_FORMATS = {  # style -> (thousands separators, decimal mark)
+    "1,234.56": (",", "."),
+    "1 234,56": (" \u00a0\u202f", ","),
+    "1.234,56": (".", ","),
+}
+DEFAULT_FORMAT = "1,234.56"
+NUMBER_EXAMPLES = {"1,234.56": "1234.5 or 1,234.5", "1 234,56": "1234,5 or 1 234,5", "1.234,56": "1234,5 or 1.234,5"}
+_SYMBOLS = ("US$", "CA$", "C$", "$", "€", "£")
 
-    Never goes through float, so `0.1` stays exactly one tenth.
+
+def _number_pattern(style: str) -> re.Pattern:
+    groups, mark = NUMBER_FORMATS[style]
+    sep = "[" + re.escape(groups) + "]"
+    return re.compile(rf"^(?:\d{{1,3}}(?:{sep}\d{{3}})+|\d+)?(?:{re.escape(mark)}\d+)?$")
+
+
+_PATTERNS = {style: _number_pattern(style) for style in NUMBER_FORMATS}
+
+
+def parse_number(text: str, style: str = DEFAULT_FORMAT) -> Decimal:
+    """A number written in one documented `style` (see NUMBER_FORMATS), straight to Decimal, never via float.
+
+    A sign, a currency symbol and parentheses for a negative amount are allowed. A thousands separator is only
+    read between groups of three digits, so in the default style `150,00` or `1,5` is an error, never 15000 or
+    15; the other style's marks are errors too (`1.234,56` in the default style). Raises ValueError saying why.
     """
-    cleaned = text.strip().replace("_", "").replace(",", "")
-    if cleaned.startswith("$"):
-        cleaned = cleaned[1:]
-    try:
-        value = Decimal(cleaned)
-    except InvalidOperation:
-        raise ValueError(f"'{text}' is not a number") from None
+    raw = text
+    cleaned = text.strip()
+    negative = False
+    if cleaned.startswith("(") and cleaned.endswith(")"):
+        negative, cleaned = True, cleaned[1:-1].strip()
+    if cleaned and cleaned[0] in "+-":
+        negative, cleaned = negative or cleaned[0] == "-", cleaned[1:].strip()
+    for symbol in _SYMBOLS:
+        if cleaned.startswith(symbol):
+            cleaned = cleaned[len(symbol):].strip()
+            break
+        if cleaned.endswith(symbol):
+            cleaned = cleaned[: -len(symbol)].strip()
+            break
+    if cleaned and cleaned[0] in "+-" and not negative:
+        negative, cleaned = cleaned[0] == "-", cleaned[1:].strip()
+    groups, mark = NUMBER_FORMATS[style]
+    if not cleaned or not any(ch.isdigit() for ch in cleaned) or not _PATTERNS[style].match(cleaned):
+        raise ValueError(_why_not(raw, cleaned, style))
+    digits = "".join(ch for ch in cleaned if ch not in groups).replace(mark, ".")
+    value = Decimal(digits)
+    return -value if negative else value
+
+
+def _why_not(raw: str, cleaned: str, style: str) -> str:
+    if re.fullmatch(r"[\d.,]+[eE][-+]?\d+", cleaned):
+        return f"'{raw}' is written with an exponent; write the number out in full"
+    other = next((s for s in NUMBER_FORMATS if s != style and _PATTERNS[s].match(cleaned) and cleaned), None)
+    if other:
+        return f"'{raw}' is not a number in the format {style} (it would be in the format {other})"
+    return f"'{raw}' is not a number in the format {style}"
+
+
+def parse_decimal(text: str) -> Decimal:
+    """A number as typed in the default style (`1234.56`, `1,234.56`, `.5`); raises ValueError saying why not."""
+    return parse_number(text, DEFAULT_FORMAT)
+
+
+MAX_DECIMALS = 10
+
+
+def number_problem(value: Decimal) -> str:
+    """Why a number read from any input cannot be used (too large, too many decimals), or ""."""
     if not value.is_finite():
-        raise ValueError(f"'{text}' is not a finite number")
-    return value
+        return f"'{value}' is not a finite number"
+    if abs(value) > LIMIT:
+        return f"'{plain(value)[:24]}' is too large (the largest number otb reads is 999,999,999.99)"
+    exponent = value.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > MAX_DECIMALS:
+        return f"'{plain(value)[:24]}' has more than {MAX_DECIMALS} decimals"
+    return ""
 
 
 def check_amount(amount: Decimal) -> str:
@@ -41,7 +104,7 @@ def check_amount(amount: Decimal) -> str:
     if not amount.is_finite() or amount <= 0:
         return "must be more than zero"
     if amount > LIMIT:
-        return "is more than 999,999,999.99"
+        return "is more than 999,999,999.99, the largest amount otb takes"
     if amount != amount.quantize(CENT):
         return "has more than two decimals; amounts are in cents"
     return ""

@@ -8,8 +8,16 @@ import re
 from dataclasses import dataclass
 
 _MONTH_RE = re.compile(r"^(\d{4})-(\d{1,2})$")
+MIN_YEAR, MAX_YEAR = 1970, 2999  # billing outside these years is a typo (and 9999-12 + terms has no due date)
 
 MONTH_NAMES = list(calendar.month_name)
+
+
+def check_date(day: dt.date) -> str:
+    """Why a date cannot be a billing date (outside MIN_YEAR..MAX_YEAR), or ""."""
+    if not MIN_YEAR <= day.year <= MAX_YEAR:
+        return f"{day} is not a date otb works with: the year must be between {MIN_YEAR} and {MAX_YEAR}"
+    return ""
 
 
 @dataclass(frozen=True, order=True, slots=True)
@@ -26,6 +34,8 @@ class Month:
         year, month = int(match.group(1)), int(match.group(2))
         if not 1 <= month <= 12:
             raise ValueError(f"'{text}' has no month {month}; months run 01 to 12")
+        if not MIN_YEAR <= year <= MAX_YEAR:
+            raise ValueError(f"'{text}': the year must be between {MIN_YEAR} and {MAX_YEAR}")
         return cls(year, month)
 
     @classmethod

@@ -9,8 +9,10 @@ Rules, applied to everything dated on or before the date asked about:
   A reversal is a payment with negative amounts: what it settled reopens, what it left as credit is taken back.
 - An invoice whose payments and credit notes come to more than its total (a credit note on a paid invoice, say)
   has a negative balance of its own: that excess is credit on account too, never a negative balance.
-- Credit on account is applied to the client's oldest open issued invoices (by date, then number).
-So for every client: sum of balances - credit on account = receivable in the books (drafts aside), always.
+- Credit on account is applied to the client's oldest open issued invoices (by date, then number). For a client
+  invoiced in another currency the books say where credit went (credit-application entries move deposit lots to
+  invoice lots), and those entries are used instead, so each invoice's balance is exactly its lot in the books.
+So for every client: sum of balances - credit on account = receivable (+ deposits) in the books, drafts aside.
 """
 
 from __future__ import annotations
@@ -63,6 +65,16 @@ class Credit(NamedTuple):
     amount: Decimal
     currency: str
     reason: str = ""
+    to_account: Decimal = ZERO  # the part the books hold as credit on account (a paid foreign invoice's lot was gone)
+
+
+class Application(NamedTuple):
+    """Credit on account in a foreign currency moved to an invoice by an entry in the books."""
+
+    invoice: str
+    account: str
+    date: dt.date
+    amount: Decimal
 
 
 @dataclass
@@ -94,7 +106,8 @@ class Book:
     credit: dict[str, Decimal] = field(default_factory=dict)  # unapplied credit on account, by client account
 
 
-def derive(docs: Iterable[Doc], payments: Iterable[Payment], credits: Iterable[Credit], as_of: dt.date) -> Book:
+def derive(docs: Iterable[Doc], payments: Iterable[Payment], credits: Iterable[Credit], as_of: dt.date,
+           applications: Iterable[Application] = ()) -> Book:
     book = Book(as_of)
     pool: dict[str, Decimal] = defaultdict(Decimal)
     by_account: dict[str, list[InvoiceState]] = defaultdict(list)
@@ -108,6 +121,7 @@ def derive(docs: Iterable[Doc], payments: Iterable[Payment], credits: Iterable[C
         state = book.invoices.get(credit.invoice)
         if state is not None and not state.doc.draft:
             state.credited += credit.amount
+            state.overpaid += credit.to_account
         else:  # a credit note on an invoice not (yet) issued: the plugin reports it; the money still counts
             pool[credit.account] += credit.amount
     for payment in payments:
@@ -120,15 +134,21 @@ def derive(docs: Iterable[Doc], payments: Iterable[Payment], credits: Iterable[C
                 state.paid += amount
                 unallocated -= amount
         pool[payment.account] += unallocated
+    in_books = {state.doc.account for state in book.invoices.values() if state.doc.fx_rate is not None}
+    for application in applications:
+        state = book.invoices.get(application.invoice)
+        if application.date <= as_of and state is not None:
+            state.credit_applied += application.amount
+            pool[application.account] -= application.amount
     for account, states in by_account.items():
         states.sort(key=lambda s: (s.doc.date, s.doc.number))
         for state in states:
             own = state.doc.total - state.paid - state.credited
-            if own < 0 and not state.doc.draft:
-                state.overpaid = -own
+            if not state.doc.draft:
+                state.overpaid = max(state.overpaid, -own)
                 pool[account] += state.overpaid
         for state in states:
-            if pool[account] <= 0:
+            if pool[account] <= 0 or account in in_books:
                 break
             if state.doc.draft or state.balance <= 0:
                 continue

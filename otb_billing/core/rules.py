@@ -7,6 +7,7 @@ missing from the catalog) are appended to the `problems` list the caller passes 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import replace
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Iterable, Mapping, Sequence
@@ -274,8 +275,22 @@ def _q(value: Decimal) -> str:
 # --- the invoice -----------------------------------------------------------------------------------------------
 
 
+INVOICE_NUMBER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+INVOICE_NUMBER_MAX = 21  # QuickBooks' limit for an invoice number
+
+
 def invoice_number(settings: Settings, account: str, month: Month) -> str:
-    return settings.number_format.format(account=account, year=month.year, month=month.month)
+    return settings.invoice_number.format(account=account, year=month.year, month=month.month)
+
+
+def invoice_number_problem(number: str) -> str:
+    """Why `number` cannot be an invoice number (it names files and ledger links, and goes to QuickBooks), or ""."""
+    if not INVOICE_NUMBER_RE.match(number) or ".." in number:
+        return (f"invoice number '{number}' has characters an invoice number cannot hold (letters, digits, '-', '_' "
+                "and '.' only, starting with a letter or digit)")
+    if len(number) > INVOICE_NUMBER_MAX:
+        return f"invoice number '{number}' has {len(number)} characters; QuickBooks takes at most {INVOICE_NUMBER_MAX}"
+    return ""
 
 
 def bill_client(

@@ -11,7 +11,7 @@ import datetime as dt
 from fava.ext import FavaExtensionBase
 
 from ..books.extract import Books, extract_records
-from ..core.receivables import AGING_BUCKETS, aging, derive
+from ..core.receivables import AGING_BUCKETS, aging
 from ..render.moneyfmt import money
 
 
@@ -32,7 +32,7 @@ class Invoices(FavaExtensionBase):
     def invoices(self, as_of: dt.date) -> list[dict]:
         """One row per invoice, newest first, amounts formatted in the invoice's currency."""
         books = self._books()
-        book = derive(books.docs, books.payments, books.credits, as_of)
+        book = books.book(as_of)
         rows = []
         for state in sorted(book.invoices.values(), key=lambda s: (s.doc.date, s.doc.number), reverse=True):
             cur = state.doc.currency
@@ -47,7 +47,7 @@ class Invoices(FavaExtensionBase):
 
     def aging(self, as_of: dt.date) -> tuple[tuple[str, ...], list[dict]]:
         books = self._books()
-        book = derive(books.docs, books.payments, books.credits, as_of)
+        book = books.book(as_of)
         rows = [{"account": r.account, "client": r.client,
                  "buckets": [money(r.buckets[b], r.currency or "CAD") for b in AGING_BUCKETS],
                  "credit": money(r.credit, r.currency or "CAD") if r.credit else "",

@@ -21,6 +21,7 @@ from ..core.errors import InputErrors, Problem
 from ..core.model import Counts, Invoice, Line, TaxLine
 from ..core.money import ZERO, fmt_money
 from ..core.month import Month
+from ..core.rules import invoice_number_problem
 from ..journal import write_outputs
 from ..render import qbcsv
 from .bill import compute
@@ -84,6 +85,10 @@ def run_adjust(root: Path, month: Month, account: str, day: dt.date) -> Invoice:
     base_rate_lines = [t._replace(base=sum((l.amount for l in lines), ZERO)) for t in tax_lines]
     drafts = [n for n, (flag, _) in earlier if flag != "*"]
     number = drafts[0] if drafts else f"{base_number}-A{len(earlier) + 1}"
+    if why := invoice_number_problem(number):
+        raise InputErrors([Problem(None, f"the adjustment invoice would be {why}",
+                                   "shorten invoice.number in settings.yaml for later months, or credit and "
+                                   "re-invoice by hand")])
     terms = (new.due - new.date).days
     adjustment = Invoice(
         number=number, account=account, client=new.client, month=month, date=day,

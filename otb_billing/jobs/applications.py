@@ -1,12 +1,14 @@
-"""Foreign-currency credit on account, kept in the books the way the receivables derivation applies it.
+"""Foreign-currency credit on account, applied in the books to the client's oldest open invoices.
 
 For a client invoiced in another currency, each invoice is a receivable lot at its own rate and credit on account
 is a deposit lot (`Liabilities:Deposits:<ACCOUNT>`) at the rate it came in: an overpayment, or a credit note on an
-invoice that was already paid. core/receivables.py decides which invoices credit on account pays (the oldest open
-ones). Whenever a change gives an invoice more credit than the books have moved to it, an entry moves those units
-from the deposit lots (oldest first) to the invoice's lot and books the FX difference between the two rates, so
-both lots end at zero when the client is square.
+invoice that was already paid. After every change to the books, `applications()` writes the entries that move
+units from the deposit lots (oldest first) to the oldest open issued invoices' lots, booking the FX difference
+between the two rates, so a client never holds credit and an open invoice at once, and both lots end at zero when
+the client is square. The receivables derivation reads these entries: what the books applied is what it shows.
 
+Every lot reduction is capped by what the lot holds from its date on (`lot_open_after`), so an entry can never
+take what a later entry already took: Beancount would otherwise make a negative lot of it, silently.
 Each entry is dated the day after the latest of the invoice and the deposits it uses: Beancount books entries of
 one day in line order across files, so a later day is the only order that holds wherever the entries live.
 """
@@ -14,18 +16,16 @@ one day in line order across files, so a later day is the only order that holds 
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
 
 from beancount.core import data
 from beancount.parser import parser
 
-from ..books.accounts import RECEIVABLE_ROOT, deposits
+from ..books.accounts import DEPOSITS_ROOT, RECEIVABLE_ROOT, deposits
 from ..books.documents import render_credit_application
 from ..books.extract import Books, extract_records
 from ..core.money import ZERO
-from ..core.receivables import derive
 
 
 def _per_unit(cost) -> Decimal:
@@ -45,17 +45,19 @@ def lots_held(entries, account: str) -> dict[str, tuple[Decimal, dt.date, Decima
     return {label: (rate, day, left) for label, (rate, day, left) in held.items() if left}
 
 
-def lot_open_after(entries, account: str, label: str, day: dt.date) -> Decimal:
-    """The least an invoice's receivable lot holds on `day` or any later day: what a new entry dated `day` may
-    still take from it without making a later entry (a payment already recorded) run short."""
-    name = f"{RECEIVABLE_ROOT}:{account.upper()}"
+def lot_open_after(entries, account: str, label: str, day: dt.date, root: str = RECEIVABLE_ROOT) -> Decimal:
+    """The least a lot (`label`) of the client's receivable holds on `day` or any later day: what a new entry
+    dated `day` may still take from it without making a later entry (a payment already recorded) run short.
+    For a deposit lot (root Liabilities:Deposits) the units are counted positive."""
+    name = f"{root}:{account.upper()}"
+    sign = -1 if root == DEPOSITS_ROOT else 1
     running, lowest, started = ZERO, None, False
     for entry in sorted((e for e in entries if isinstance(e, data.Transaction)), key=lambda e: e.date):
         if entry.date >= day and not started:
             started, lowest = True, running
         for p in entry.postings:
             if p.account == name and p.cost is not None and p.cost.label == label:
-                running += p.units.number
+                running += sign * p.units.number
         if started:
             lowest = min(lowest, running)
     return running if lowest is None else lowest
@@ -77,46 +79,37 @@ def applications(root: Path, base: str, books: Books, new_entries=(), issuing=()
     """
     from .payments import payments_file
 
+    entries = list(books.entries) + list(new_entries)
     extra = Books()
     extract_records(extra, new_entries)
-    issuing = set(issuing)
-    docs = [d._replace(draft=False) if d.number in issuing else d for d in books.docs]
-    book = derive(docs, books.payments + extra.payments, books.credits + extra.credits, dt.date.max)
-    entries = list(books.entries) + list(new_entries)
-    applied: dict[str, Decimal] = defaultdict(Decimal)
-    for entry in entries:
-        if isinstance(entry, data.Transaction) and "credit_application" in entry.meta:
-            for p in entry.postings:
-                if p.account.startswith(RECEIVABLE_ROOT + ":") and p.meta and "invoice" in p.meta:
-                    applied[str(p.meta["invoice"])] -= p.units.number
+    issued = {d.number for d in books.docs if not d.draft} | set(issuing)
+    docs = [d for d in books.docs + extra.docs if d.fx_rate is not None and d.number in issued]
     by_file: dict[Path, list[str]] = {}
-    foreign = sorted({d.account for d in docs if d.fx_rate is not None})
-    for account in foreign:
-        lots = sorted(([label, rate, day, left] for label, (rate, day, left) in lots_held(entries, account).items()
-                       if left > 0), key=lambda lot: (lot[2], lot[0]))
-        if not lots:
+    for account in sorted({d.account for d in docs}):
+        deposits_left = sorted(([label, rate, day, left] for label, (rate, day, left) in lots_held(entries, account).items()
+                                if left > 0), key=lambda lot: (lot[2], lot[0]))
+        if not deposits_left:
             continue
-        states = sorted((s for s in book.invoices.values() if s.doc.account == account and not s.doc.draft
-                         and s.doc.fx_rate is not None), key=lambda s: (s.doc.date, s.doc.number))
-        for state in states:
-            need = state.credit_applied - applied[state.doc.number]
-            taken = []
-            for lot in lots:
-                if need <= 0:
-                    break
-                part = min(need, lot[3])
-                if part > 0:
-                    taken.append((lot[0], lot[1], lot[2], part))
-                    lot[3] -= part
-                    need -= part
+        for doc in sorted((d for d in docs if d.account == account), key=lambda d: (d.date, d.number)):
+            taken, day = [], doc.date
+            for lot in deposits_left:
+                if lot[3] <= 0:
+                    continue
+                when = max(doc.date, lot[2]) + dt.timedelta(days=1)
+                room = min(lot_open_after(entries, account, doc.number, when) - sum((t[3] for t in taken), ZERO),
+                           lot_open_after(entries, account, lot[0], when, DEPOSITS_ROOT))
+                part = min(lot[3], room)
+                if part <= 0:
+                    continue
+                taken.append((lot[0], lot[1], lot[2], part))
+                lot[3] -= part
+                day = when
             if not taken:
                 continue
-            doc = state.doc
-            day = max([doc.date] + [t[2] for t in taken]) + dt.timedelta(days=1)
-            amount = sum((t[3] for t in taken), ZERO)
             block = render_credit_application(account=account, client=doc.client, day=day, invoice=doc.number,
-                                              invoice_lot=(doc.fx_rate, doc.date), amount=amount, credit_lots=taken,
+                                              invoice_lot=(doc.fx_rate, doc.date),
+                                              amount=sum((t[3] for t in taken), ZERO), credit_lots=taken,
                                               currency=doc.currency, base=base)
+            entries += parsed([block])
             by_file.setdefault(payments_file(root, day), []).append(block)
     return by_file
-

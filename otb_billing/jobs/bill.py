@@ -16,7 +16,6 @@ from ..core.errors import InputErrors, Problem, Source, did_you_mean
 from ..core.model import BillResult, Config, Invoice
 from ..core.money import ZERO, fmt_money
 from ..core.month import Month
-from ..core.receivables import derive
 from ..core.rules import invoice_number
 from ..journal import remove_outputs, write_outputs
 from ..readers.config import read_config_collecting
@@ -38,7 +37,7 @@ def compute(root: Path, month: Month, only: Collection[str] = (), progress=None)
     config, problems = read_config_collecting(root)
     if config is None:  # no usable settings.yaml: exports cannot be read without its timezone
         raise InputErrors(problems)
-    exports, export_problems = read_exports(root, month, config.settings.timezone)
+    exports, export_problems = read_exports(root, month, config.settings.timezone, config.settings.number_format)
     problems += export_problems
     ledger = root / "ledger"
     priors = reader.read_priors(ledger, problems)
@@ -154,7 +153,7 @@ def credit_on_account(ledger: Path, month: Month) -> dict[str, Decimal]:
     books = scan_books(ledger)
     if books.problems:
         return {}
-    return dict(derive(books.docs, books.payments, books.credits, month.last_day).credit)
+    return dict(books.book(month.last_day).credit)
 
 
 def _leave_finalized_alone(invoices, blocks: dict, month: Month) -> tuple[tuple[Invoice, ...], list[Problem]]:
@@ -209,8 +208,10 @@ def _ledger_files(ledger: Path, config: Config, month: Month, blocks: dict, fres
         old_main = _read(main_path) or writer.main_skeleton(settings)
         main_text = writer.with_plugin(writer.with_include(old_main, month_path.relative_to(ledger).as_posix()))
         queries = ledger / writer.QUERIES_FILE
-        if not queries.exists():
-            files = {queries: writer.queries_text(), **files}
+        old_queries = _read(queries)
+        new_queries = writer.with_queries(old_queries) if old_queries else writer.queries_text()
+        if new_queries != old_queries:
+            files = {queries: new_queries, **files}
             main_text = writer.with_include(main_text, writer.QUERIES_FILE)
         if main_text != old_main or not main_path.exists():
             files[main_path] = main_text

@@ -21,7 +21,6 @@ from ..books.writer import quote
 from ..core.errors import InputErrors, Problem
 from ..core.model import Smtp
 from ..core.month import Month
-from ..core.receivables import derive
 from ..journal import write_outputs
 from ..render.email import message
 from .documents import load_snapshot
@@ -45,12 +44,14 @@ def sent_log(entries, kind: str) -> dict[str, list[dt.date]]:
     return log
 
 
-def password(smtp: Smtp) -> str | None:
-    """From the environment variable, else from the file outside the repo; never from settings."""
+def password(smtp: Smtp, root: Path) -> str | None:
+    """From the environment variable, else from the file (outside the repo, or git-ignored); never from settings.
+    A relative password_file is relative to the billing repo."""
     if smtp.password_env and os.environ.get(smtp.password_env):
         return os.environ[smtp.password_env]
     if smtp.password_file:
         path = Path(smtp.password_file).expanduser()
+        path = path if path.is_absolute() else root / path
         if path.is_file():
             return path.read_text(encoding="utf-8").strip()
     return None
@@ -59,8 +60,9 @@ def password(smtp: Smtp) -> str | None:
 class Mailer:
     """One SMTP session for a batch; connect() raises OSError/SMTPException with the reason."""
 
-    def __init__(self, smtp: Smtp):
+    def __init__(self, smtp: Smtp, root: Path):
         self.smtp = smtp
+        self.root = root
         self.server: smtplib.SMTP | None = None
 
     def connect(self) -> None:
@@ -72,7 +74,7 @@ class Mailer:
             if s.security == "starttls":
                 self.server.starttls(context=ssl.create_default_context())
         if s.username:
-            secret = password(s)
+            secret = password(s, self.root)
             if secret is None:
                 raise smtplib.SMTPAuthenticationError(0, f"no password: set {s.password_env} or smtp.password_file")
             self.server.login(s.username, secret)
@@ -114,7 +116,7 @@ def _batch(root: Path, jobs, dry_run: bool, kind: str, at: dt.datetime, outcome:
     if not settings.smtp.host:
         raise InputErrors([Problem(None, "no smtp settings", "add smtp: {host: ..., from_address: ...} to "
                                    "settings.yaml; the password goes in an environment variable")])
-    mailer = Mailer(settings.smtp)
+    mailer = Mailer(settings.smtp, root)
     try:
         mailer.connect()
     except (OSError, smtplib.SMTPException) as error:
@@ -129,7 +131,7 @@ def _batch(root: Path, jobs, dry_run: bool, kind: str, at: dt.datetime, outcome:
                 outcome.failed.append((number, why(error)))
                 if isinstance(error, (smtplib.SMTPServerDisconnected, OSError)):
                     mailer.close()
-                    mailer = Mailer(settings.smtp)
+                    mailer = Mailer(settings.smtp, root)
                     try:
                         mailer.connect()
                     except (OSError, smtplib.SMTPException):
@@ -158,7 +160,7 @@ def run_email(root: Path, month: Month, only, dry_run: bool, resend: bool, at: d
     config, books = open_books(root)
     clients = {c.account: c for c in config.clients}
     sent = sent_log(books.entries, "invoice-sent")
-    book = derive(books.docs, books.payments, books.credits, at.date())
+    book = books.book(at.date())
     outcome, jobs = Outcome(), []
     for doc in sorted(books.docs, key=lambda d: d.number):
         if doc.period != str(month):  # adjustment invoices carry the period they adjust
@@ -182,7 +184,7 @@ def run_remind(root: Path, as_of: dt.date, dry_run: bool, at: dt.datetime) -> Ou
     config, books = open_books(root)
     clients = {c.account: c for c in config.clients}
     reminded = sent_log(books.entries, "invoice-reminded")
-    book = derive(books.docs, books.payments, books.credits, as_of)
+    book = books.book(as_of)
     interval = config.settings.reminder_interval_days
     outcome, jobs = Outcome(), []
     for number, state in sorted(book.invoices.items()):

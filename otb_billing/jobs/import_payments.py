@@ -20,7 +20,9 @@ from typing import NamedTuple
 from ..books.accounts import FX_ACCOUNT, deposits
 from ..books.documents import render_payment
 from ..core.errors import InputErrors, Problem, Source
-from ..core.money import parse_decimal
+from ..core.money import CENT, DEFAULT_FORMAT, NUMBER_EXAMPLES, number_problem, parse_number
+from ..core.month import MAX_YEAR, MIN_YEAR
+from ..readers.sources import read_text
 from ..core.receivables import Payment
 from .applications import applications, parsed
 from .ledger_edit import (
@@ -58,47 +60,72 @@ class ImportResult(NamedTuple):
     currency: str = ""
 
 
-def read_bank_csv(path: Path, mapping: dict, name: str) -> list[BankRow]:
+def read_bank_csv(path: Path, mapping: dict, name: str, style: str = DEFAULT_FORMAT) -> list[BankRow]:
+    """The statement's rows; InputErrors listing every row that cannot be read (file:line, why, how to fix)."""
     columns = {role: mapping.get(role, role).strip().lower() for role in ("date", "amount", "description", "reference")}
-
     date_format = mapping.get("date_format", "")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputErrors([Problem(Source(name), f"cannot read the bank file: {exc}")]) from None
+    style = mapping.get("number_format", style)
+    problems: list[Problem] = []
+    text = read_text(path, name, problems, "save the statement as UTF-8 CSV")
+    if text is None:
+        raise InputErrors(problems)
     reader = csv.reader(io.StringIO(text, newline=""))
-    header = [c.strip().lower() for c in next(reader, [])]
+    try:
+        header = [c.strip().lower() for c in next(reader, [])]
+    except csv.Error as exc:
+        raise InputErrors([Problem(Source(name, 1), f"CSV error: {exc}", "check the quotes on this line")]) from None
     missing = [columns[r] for r in ("date", "amount", "description") if columns[r] not in header]
     if missing:
         raise InputErrors([Problem(Source(name, 1), f"missing column(s) {', '.join(missing)}",
                                    "map your bank's column names under bank.csv in settings.yaml")])
     pos = {role: header.index(col) if col in header else None for role, col in columns.items()}
-    rows, problems = [], []
+    rows = []
     line = reader.line_num
-    for record in reader:
-        start, line = line + 1, reader.line_num
-        if not "".join(record).strip():
-            continue
-        cell = lambda role: record[pos[role]].strip() if pos[role] is not None and pos[role] < len(record) else ""  # noqa: E731
-        try:
-            day = (dt.datetime.strptime(cell("date"), date_format).date() if date_format
-                   else dt.date.fromisoformat(cell("date")))
-        except ValueError:
-            problems.append(Problem(Source(name, start), f"date '{cell('date')}' is not a date",
-                                    "set bank.csv.date_format in settings.yaml, e.g. %m/%d/%Y"))
-            continue
-        try:
-            amount = parse_decimal(cell("amount"))
-        except ValueError:
-            problems.append(Problem(Source(name, start), f"amount '{cell('amount')}' is not a number"))
-            continue
-        description = cell("description")
-        ref = cell("reference") or "BANK-" + hashlib.sha256(
-            f"{day}|{amount}|{description}".encode()).hexdigest()[:10].upper()
-        rows.append(BankRow(start, day, amount, description, ref))
+    try:
+        for record in reader:
+            start, line = line + 1, reader.line_num
+            if not "".join(record).strip():
+                continue
+            if line > start and any("\n" in cell for cell in record):
+                problems.append(Problem(Source(name, start), f"a quote opened on this line is not closed: the cell "
+                                        f"runs on to line {line}", "close the quote, or remove it"))
+                continue
+            cell = lambda role: record[pos[role]].strip() if pos[role] is not None and pos[role] < len(record) else ""  # noqa: E731
+            day = _bank_date(cell("date"), date_format)
+            if day is None:
+                problems.append(Problem(Source(name, start), f"date '{cell('date')}' is not a date"
+                                        + (f" in the format {date_format}" if date_format else ""),
+                                        "set bank.csv.date_format in settings.yaml, e.g. %m/%d/%Y"))
+                continue
+            try:
+                amount = parse_number(cell("amount"), style)
+            except ValueError as exc:
+                problems.append(Problem(Source(name, start), f"amount: {exc}",
+                                        f"write it like {NUMBER_EXAMPLES[style]}, or set bank.csv.number_format in "
+                                        "settings.yaml to your bank's format"))
+                continue
+            why = number_problem(amount) or ("" if amount == amount.quantize(CENT) else
+                                             f"'{cell('amount')}' has more than two decimals; amounts are in cents")
+            if why:
+                problems.append(Problem(Source(name, start), f"amount: {why}", "check this row against the bank"))
+                continue
+            description = " ".join(cell("description").split())
+            ref = " ".join(cell("reference").split()) or "BANK-" + hashlib.sha256(
+                f"{day}|{amount}|{description}".encode()).hexdigest()[:10].upper()
+            rows.append(BankRow(start, day, amount, description, ref))
+    except csv.Error as exc:
+        problems.append(Problem(Source(name, reader.line_num), f"CSV error: {exc}", "check the quotes on this line"))
     if problems:
         raise InputErrors(problems)
     return rows
+
+
+def _bank_date(text: str, date_format: str) -> dt.date | None:
+    try:
+        day = dt.datetime.strptime(text, date_format).date() if date_format else dt.date.fromisoformat(text)
+    except ValueError:
+        return None
+    return day if MIN_YEAR <= day.year <= MAX_YEAR else None
 
 
 def _words(text: str) -> str:
@@ -112,7 +139,7 @@ def run_import(root: Path, path: Path, apply: bool, currency: str | None = None)
     currency = (currency or config.settings.bank_csv.get("currency") or config.settings.currency).upper()
     base = config.settings.currency
     accounts_needed: dict[str, dict] = {config.bank_for(currency): {}}
-    rows = read_bank_csv(path, dict(config.settings.bank_csv), str(path))
+    rows = read_bank_csv(path, dict(config.settings.bank_csv), str(path), config.settings.number_format)
     clients = {c.account: c for c in config.clients}
     issued = {d.number: d for d in books.docs if not d.draft}
     used = {p.ref for p in books.payments}

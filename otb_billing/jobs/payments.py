@@ -17,8 +17,8 @@ from ..books.extract import Books
 from ..books.prices import read_prices
 from ..core.errors import InputErrors, Problem, did_you_mean
 from ..core.money import ZERO, check_amount
-from ..core.receivables import Payment, derive
-from .applications import applications, lots_held, parsed
+from ..core.receivables import Payment
+from .applications import applications, lot_open_after, lots_held, parsed
 from .ledger_edit import appended, commit_ledger, ledger_file_edits, open_books, payments_header
 
 METHODS = ("cheque", "eft", "card", "cash", "crypto", "interac", "wire")
@@ -44,9 +44,21 @@ def _used_refs(books: Books) -> set[str]:
 def allocate(books: Books, account: str, amount: Decimal, invoices: Sequence[str], as_of: dt.date):
     """(allocations, unapplied): the named invoices in order, or the oldest open ones, up to their balances.
 
-    Only invoices issued on or before the payment date can be settled by it; the rest is credit on account.
+    Only invoices issued on or before the payment date can be settled by it; the rest is credit on account. An
+    invoice is open for what it owes on that date and still owes after everything recorded (a payment dated
+    earlier than ones already recorded settles only what they left), and a foreign invoice for no more than its
+    lot in the books holds from that date on.
     """
-    states = derive(books.docs, books.payments, books.credits, as_of).invoices
+    states = books.book(as_of).invoices
+    after = books.book(dt.date.max).invoices
+
+    def owed(state) -> Decimal:
+        number = state.doc.number
+        left = min(state.balance, after[number].balance if number in after else state.balance)
+        if state.doc.fx_rate is not None:
+            left = min(left, lot_open_after(books.entries, account, number, as_of))
+        return max(ZERO, left)
+
     if invoices:
         chosen = []
         for number in invoices:
@@ -69,7 +81,7 @@ def allocate(books: Books, account: str, amount: Decimal, invoices: Sequence[str
     left = amount
     allocations = []
     for state in chosen:
-        part = min(left, max(ZERO, state.balance))
+        part = min(left, owed(state))
         if part > 0:
             allocations.append((state.doc.number, part))
             left -= part

@@ -12,7 +12,7 @@ from beancount.core import data
 from ..books.extract import Books, load_books
 from ..core.errors import InputErrors, Problem, did_you_mean
 from ..core.month import Month
-from ..core.receivables import Book, aging, derive, statement
+from ..core.receivables import Book, aging, statement
 
 
 def books_for_reports(root: Path) -> Books:
@@ -23,7 +23,7 @@ def books_for_reports(root: Path) -> Books:
 
 
 def status_rows(books: Books, as_of: dt.date, month: Month | None, clients) -> tuple[Book, list]:
-    book = derive(books.docs, books.payments, books.credits, as_of)
+    book = books.book(as_of)
     rows = [
         s for s in book.invoices.values()
         if (month is None or s.doc.period == str(month)) and (not clients or s.doc.account in clients)
@@ -33,7 +33,7 @@ def status_rows(books: Books, as_of: dt.date, month: Month | None, clients) -> t
 
 
 def aging_rows(books: Books, as_of: dt.date):
-    book = derive(books.docs, books.payments, books.credits, as_of)
+    book = books.book(as_of)
     return aging(book, books.names)
 
 

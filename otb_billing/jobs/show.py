@@ -12,7 +12,7 @@ from pathlib import Path
 from ..books import reader
 from ..core.errors import InputErrors, Problem, did_you_mean
 from ..core.month import Month
-from ..core.receivables import aging, derive
+from ..core.receivables import aging
 from ..render.document import Letterhead, statement_view
 from ..render.pdf import statement_pdf
 from ..render.templates import render
@@ -29,7 +29,7 @@ def invoice_and_view(root: Path, number: str, as_of: dt.date):
     if doc is None:
         raise InputErrors([Problem(None, f"no invoice {number} in the ledger",
                                    did_you_mean(number, [d.number for d in books.docs]))])
-    state = derive(books.docs, books.payments, books.credits, max(as_of, doc.date)).invoices[number]
+    state = books.book(max(as_of, doc.date)).invoices[number]
     amounts = dict(paid=state.paid - state.overpaid, credited=state.credited, credit_applied=state.credit_applied)
     if not doc.draft:
         stored = load_snapshot(root / "ledger", number, doc.date.year)
@@ -78,7 +78,7 @@ def statement_document(root: Path, account: str, start: dt.date | None, end: dt.
     client = next((c for c in config.clients if c.account == account), None)
     name = client.name if client else books.names.get(account, account)
     currency = next((d.currency for d in books.docs if d.account == account), config.settings.currency)
-    book = derive(books.docs, books.payments, books.credits, end)
+    book = books.book(end)
     row = next((r for r in aging(book, books.names) if r.account == account), None)
     view = statement_view(st, Letterhead.of(config.settings), name, client.address if client else (), currency, row,
                           config.settings.footer)

@@ -17,10 +17,10 @@ from typing import Callable
 
 from ..core.errors import Problem, Source
 from ..core.model import AssetRow, Exports, TimeRow, UsageRow, UserRow
-from ..core.money import ZERO, parse_decimal
+from ..core.money import DEFAULT_FORMAT, NUMBER_EXAMPLES, ZERO, number_problem, parse_number
 from ..core.month import Month
 from .fields import BOOL_WORDS
-from .sources import relative_name
+from .sources import present, read_text, relative_name
 
 EXPORT_FILES = {
     "users.csv": (("account", "user_id"), ("name", "email", "active")),
@@ -37,8 +37,9 @@ class _Cells:
     optional column missing from the header points there, so a missing column reads as blank.
     """
 
-    def __init__(self, columns: list[str], problems: list[Problem]):
+    def __init__(self, columns: list[str], problems: list[Problem], style: str = DEFAULT_FORMAT):
         self.problems = problems
+        self.style = style
         self.pos: dict[str, int] = {}
         for position, column in enumerate(columns):
             self.pos.setdefault(column, position)
@@ -60,9 +61,14 @@ class _Cells:
                 self.error(source, f"empty '{column}'", "write a number, e.g. 1.5")
             return default
         try:
-            number = parse_decimal(value)
-        except ValueError:
-            self.error(source, f"'{column}' is '{value}', which is not a number", "write it like 1.5")
+            number = parse_number(value, self.style)
+        except ValueError as exc:
+            self.error(source, f"'{column}': {exc}",
+                       f"write it like {NUMBER_EXAMPLES[self.style]}, or set number_format in settings.yaml to the "
+                       "format of your exports")
+            return default
+        if why := number_problem(number):
+            self.error(source, f"'{column}': {why}")
             return default
         if number < 0:
             self.error(source, f"'{column}' is negative ({value})", "quantities must be 0 or more")
@@ -81,11 +87,8 @@ class _Cells:
 
 def _records(path: Path, name: str, required: tuple, problems: list[Problem]):
     """(column names, iterator of (stripped cells + one blank, Source)), or None when the file is unusable."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        problems.append(Problem(Source(name), f"not UTF-8 text ({exc.reason} at byte {exc.start})",
-                                "export it as UTF-8 CSV"))
+    text = read_text(path, name, problems, "export it as UTF-8 CSV")
+    if text is None:
         return None
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
@@ -112,8 +115,17 @@ def _records(path: Path, name: str, required: tuple, problems: list[Problem]):
                 start, line = line + 1, reader.line_num
                 if not "".join(record).strip():
                     continue
-                cells = [cell.strip() for cell in record]
-                cells.extend([""] * (width - len(cells)) if len(cells) < width else [""])
+                if line > start and len(record) < len(columns) and any("\n" in cell for cell in record):
+                    problems.append(Problem(Source(name, start), f"a quote opened on this line is not closed: the "
+                                            f"cell runs on to line {line}", "close the quote, or remove it"))
+                    continue
+                if len(record) > len(columns) and any(cell.strip() for cell in record[len(columns):]):
+                    problems.append(Problem(Source(name, start), f"the row has {len(record)} cells but the header "
+                                            f"names {len(columns)} columns",
+                                            "a comma inside a value? put the value in double quotes"))
+                    continue
+                cells = [cell.strip() for cell in record[:len(columns)]]
+                cells.extend([""] * (width - len(cells)))
                 yield cells, Source(name, start)
         except csv.Error as exc:
             problems.append(Problem(Source(name, reader.line_num), f"CSV error: {exc}", "check the quotes on this line"))
@@ -121,16 +133,17 @@ def _records(path: Path, name: str, required: tuple, problems: list[Problem]):
     return columns, rows()
 
 
-def _read(folder: Path, root: Path, file: str, builder: Callable, problems: list[Problem]) -> list:
+def _read(folder: Path, root: Path, file: str, builder: Callable, problems: list[Problem],
+          style: str = DEFAULT_FORMAT) -> list:
     """Rows of one export file built by `builder(cells_helper)`, which returns a function of (cells, source)."""
     path = folder / file
-    if not path.exists():
+    if not present(path):
         return []
     opened = _records(path, relative_name(path, root), EXPORT_FILES[file][0], problems)
     if opened is None:
         return []
     columns, records = opened
-    build = builder(_Cells(columns, problems))
+    build = builder(_Cells(columns, problems, style))
     return [row for row in (build(cells, source) for cells, source in records) if row is not None]
 
 
@@ -216,15 +229,19 @@ def _tickets(month: Month, zone: zoneinfo.ZoneInfo):
     return builder
 
 
-def read_exports(root: Path, month: Month, timezone: str) -> tuple[Exports, list[Problem]]:
-    """The month's exports and the problems found; absent files are simply empty."""
+def read_exports(root: Path, month: Month, timezone: str, style: str = DEFAULT_FORMAT) -> tuple[Exports, list[Problem]]:
+    """The month's exports and the problems found; absent files are simply empty. Numbers are read in `style`
+    (settings.number_format)."""
     problems: list[Problem] = []
     folder = root / "exports" / str(month)
     zone = zoneinfo.ZoneInfo(timezone)
-    users = _read(folder, root, "users.csv", _users, problems)
-    assets = _read(folder, root, "assets.csv", _assets, problems)
-    tickets = _read(folder, root, "tickets.csv", _tickets(month, zone), problems)
-    usage = _read(folder, root, "usage.csv", _usage, problems)
+    if present(folder) and not folder.is_dir():
+        problems.append(Problem(Source(f"exports/{month}"), "is not a folder", "exports/YYYY-MM/ holds the CSVs"))
+        return Exports(month), problems
+    users = _read(folder, root, "users.csv", _users, problems, style)
+    assets = _read(folder, root, "assets.csv", _assets, problems, style)
+    tickets = _read(folder, root, "tickets.csv", _tickets(month, zone), problems, style)
+    usage = _read(folder, root, "usage.csv", _usage, problems, style)
     _duplicates(users, "user_id", problems)
     _duplicates(assets, "asset_id", problems)
     exports = Exports(month, tuple(users), tuple(assets), tuple(tickets), tuple(usage))

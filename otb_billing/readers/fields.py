@@ -6,13 +6,14 @@ Every getter returns a usable default after recording a problem, so one pass fin
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from typing import Iterable
 
 from ..core.errors import Problem, Source, did_you_mean
-from ..core.money import parse_decimal
-from ..core.month import Month
-from .yamlsrc import YInt, YList, YMap
+from ..core.money import number_problem, parse_decimal
+from ..core.month import Month, check_date
+from .yamlsrc import BadScalar, YInt, YList, YMap
 
 _MISSING = object()
 
@@ -66,16 +67,30 @@ class Fields:
     def has(self, key) -> bool:
         return self.map.get(key) is not None
 
+    def _typed(self, key):
+        """The value of `key` for a typed getter: None when absent, or when YAML could not read it (reported)."""
+        value = self.map.get(key)
+        if isinstance(value, BadScalar):
+            self.error(key, f"{self._label(key)}: {value.why}")
+            return None
+        return value
+
     # -- typed getters ------------------------------------------------------------------------------------------
 
-    def text(self, key, default: str = "") -> str:
+    def text(self, key, default: str = "", multiline: bool = False) -> str:
+        """Text of one line (names end up in the ledger, file names and CSVs), or of several with `multiline`."""
         value = self.map.get(key)
         if value is None:
             return default
         if isinstance(value, YInt):
             return value.raw
         if isinstance(value, (str, int, Decimal)) and not isinstance(value, bool):
-            return str(value).strip()
+            text = str(value).strip()
+            if control_character(text, multiline):
+                self.error(key, f"{self._label(key)} has a line break or a control character",
+                           "write it on one line" if not multiline else "remove the control character")
+                return default
+            return text
         self.error(key, f"{self._label(key)} should be text, not {type_name(value)}")
         return default
 
@@ -91,19 +106,30 @@ class Fields:
                     self.problems.append(
                         Problem(Source(self.map.file, value.line_of(index)), f"{self._label(key)}: each entry should be text")
                     )
+                elif control_character(str(item), False):
+                    self.problems.append(Problem(Source(self.map.file, value.line_of(index)),
+                                                 f"{self._label(key)}: an entry has a line break or a control "
+                                                 "character", "write each entry on one line"))
                 else:
                     out.append(item.raw if isinstance(item, YInt) else str(item).strip())
             return tuple(out)
         return (self.text(key),)
 
     def decimal(self, key, default: Decimal | None = None, *, allow_negative=False, what="a number"):
-        value = self.map.get(key)
+        value = self._typed(key)
         if value is None:
             return default
         number = to_decimal(value)
         if number is None:
-            self.error(key, f"{self._label(key)} should be {what}, not {type_name(value)} '{value}'",
-                       "write it like 15.00")
+            if isinstance(value, str) and "," in value:
+                self.error(key, f"{self._label(key)} is '{value}': a comma is not a decimal mark in YAML",
+                           "write it like 15.00 (a dot for decimals, no thousands separator)")
+            else:
+                self.error(key, f"{self._label(key)} should be {what}, not {type_name(value)} '{value}'",
+                           "write it like 15.00")
+            return default
+        if why := number_problem(number):
+            self.error(key, f"{self._label(key)}: {why}")
             return default
         if number < 0 and not allow_negative:
             self.error(key, f"{self._label(key)} is negative ({value})", "amounts and quantities must be 0 or more")
@@ -111,7 +137,7 @@ class Fields:
         return number
 
     def integer(self, key, default: int | None = None, *, low: int | None = None, high: int | None = None):
-        value = self.map.get(key)
+        value = self._typed(key)
         if value is None:
             return default
         if isinstance(value, bool) or not isinstance(value, int):
@@ -123,7 +149,7 @@ class Fields:
         return int(value)
 
     def boolean(self, key, default=None):
-        value = self.map.get(key)
+        value = self._typed(key)
         if value is None:
             return default
         if isinstance(value, bool):
@@ -134,10 +160,15 @@ class Fields:
         return default
 
     def month(self, key) -> Month | None:
-        value = self.map.get(key)
+        value = self._typed(key)
         if value is None:
             return None
         if isinstance(value, dt.date):
+            if isinstance(value, dt.datetime):
+                value = value.date()
+            if why := check_date(value):
+                self.error(key, f"{self._label(key)}: {why}")
+                return None
             return Month.of(value)
         try:
             return Month.parse(str(value.raw if isinstance(value, YInt) else value))
@@ -146,16 +177,20 @@ class Fields:
             return None
 
     def date(self, key) -> dt.date | None:
-        value = self.map.get(key)
+        value = self._typed(key)
         if value is None:
             return None
-        if isinstance(value, dt.date):
-            return value
+        if isinstance(value, dt.datetime):
+            value = value.date()
         try:
-            return dt.date.fromisoformat(str(value).strip())
+            day = value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value).strip())
         except ValueError:
             self.error(key, f"{self._label(key)}: '{value}' is not a date", "write it as YYYY-MM-DD")
             return None
+        if why := check_date(day):
+            self.error(key, f"{self._label(key)}: {why}")
+            return None
+        return day
 
     def mapping(self, key) -> YMap | None:
         value = self.map.get(key)
@@ -188,6 +223,15 @@ class Fields:
         return normalized
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
+_CONTROL_BUT_NEWLINE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f\x85\u2028\u2029]")
+
+
+def control_character(text: str, multiline: bool = False) -> bool:
+    """True when `text` holds a line break (unless `multiline`) or another control character."""
+    return bool((_CONTROL_BUT_NEWLINE if multiline else _CONTROL).search(text))
+
+
 BOOL_WORDS = {"true": True, "false": False, "yes": True, "no": False, "1": True, "0": False}
 
 
@@ -207,8 +251,8 @@ def to_decimal(value) -> Decimal | None:
     if isinstance(value, int):
         return Decimal(value)
     if isinstance(value, str):
-        try:
-            return parse_decimal(value)
+        try:  # quoted numbers in YAML: digits, a dot for decimals; commas only between groups of three
+            return parse_decimal(value) if "," not in value else None
         except ValueError:
             return None
     return None

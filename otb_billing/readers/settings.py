@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+import subprocess
 import zoneinfo
 from decimal import Decimal
 from pathlib import Path
 
 from ..core.errors import Problem, Source, did_you_mean
+from ..core.money import DEFAULT_FORMAT, NUMBER_FORMATS
+from ..core.rules import invoice_number_problem
 from ..core.model import (
     DEVICE_TYPES,
     Business,
@@ -20,8 +23,8 @@ from .fields import Fields, normalize_word
 from .sources import (
     BANK_CSV_ROLES,
     BEANCOUNT_ACCOUNT_RE,
-    LINK_RE,
     _expect_mapping,
+    present,
     read_yaml_file,
 )
 from .yamlsrc import YList, YMap
@@ -29,7 +32,7 @@ from .yamlsrc import YList, YMap
 # --- settings --------------------------------------------------------------------------------------------------
 
 SETTINGS_KEYS = ("business", "currency", "timezone", "invoice", "tax", "asset_types", "ledger", "bank", "smtp", "email",
-                 "conversion_fee_pct")
+                 "conversion_fee_pct", "number_format")
 BUSINESS_KEYS = ("name", "email", "phone", "website", "address", "province", "country", "tagline", "logo",
                  "registration")
 INVOICE_KEYS = ("terms_days", "number", "footer", "payment_instructions")
@@ -39,7 +42,7 @@ TAX_RATE_KEYS = ("name", "province", "rate", "from", "until", "registration")
 
 def read_settings(root: Path, problems: list[Problem]) -> Settings | None:
     path = root / "settings.yaml"
-    if not path.exists():
+    if not present(path):
         problems.append(Problem(Source("settings.yaml"), "settings.yaml is missing",
                                 "run `otb init DIR` to create a billing repo, or pass --root"))
         return None
@@ -70,15 +73,15 @@ def read_settings(root: Path, problems: list[Problem]) -> Settings | None:
         f.error("timezone", f"unknown timezone '{timezone}'", "use a name like America/Toronto")
         timezone = "UTC"
 
-    terms_days, number_format, footer, instructions = 30, "{account}-{year}{month:02d}", "", ""
+    terms_days, invoice_number, footer, instructions = 30, "{account}-{year}{month:02d}", "", ""
     if (imap := f.mapping("invoice")) is not None:
         inv = Fields(imap, problems, "invoice")
         inv.check_keys(INVOICE_KEYS)
         terms_days = inv.integer("terms_days", 30, low=0, high=3650)
-        number_format = inv.text("number", number_format)
-        footer = inv.text("footer")
-        instructions = inv.text("payment_instructions")
-        _check_number_format(number_format, inv)
+        invoice_number = inv.text("number", invoice_number)
+        footer = inv.text("footer", multiline=True)
+        instructions = inv.text("payment_instructions", multiline=True)
+        _check_invoice_number(invoice_number, inv)
 
     registrations: dict[str, str] = {}
     local_country = "CA"
@@ -127,13 +130,15 @@ def read_settings(root: Path, problems: list[Problem]) -> Settings | None:
             c = Fields(cmap, problems, "bank.csv")
             c.check_keys(BANK_CSV_ROLES)
             bank_csv = {role: c.text(role) for role in BANK_CSV_ROLES if c.has(role)}
+            if c.has("number_format"):
+                bank_csv["number_format"] = _number_format(c)
     return Settings(
         business=business, currency=currency, timezone=timezone, terms_days=terms_days,
-        number_format=number_format, footer=footer, registrations=registrations, local_country=local_country,
+        invoice_number=invoice_number, number_format=_number_format(f), footer=footer, registrations=registrations, local_country=local_country,
         asset_types=aliases, tax_rules=tuple(rules), bank_account=bank_account, bank_csv=bank_csv,
         bank_accounts=bank_accounts, conversion_fee_pct=f.decimal("conversion_fee_pct", Decimal(0),
                                                                   what="a percentage"),
-        payment_instructions=instructions, smtp=_read_smtp(f, problems),
+        payment_instructions=instructions, smtp=_read_smtp(f, problems, root),
         reminder_interval_days=_reminder_interval(f, problems),
     )
 
@@ -142,7 +147,7 @@ SMTP_KEYS = ("host", "port", "security", "username", "password_env", "password_f
              "bcc", "timeout", "password")
 
 
-def _read_smtp(f: Fields, problems: list[Problem]) -> Smtp:
+def _read_smtp(f: Fields, problems: list[Problem], root: Path) -> Smtp:
     smap = f.mapping("smtp")
     if smap is None:
         return Smtp()
@@ -151,6 +156,9 @@ def _read_smtp(f: Fields, problems: list[Problem]) -> Smtp:
         s.error("password", "a password must not be written in settings.yaml (it would end up in git)",
                 "set the environment variable named by smtp.password_env, or smtp.password_file outside the repo")
     s.check_keys(SMTP_KEYS, required=("host", "from_address"))
+    if (secret := s.text("password_file")) and (why := _committable(root, secret)):
+        s.error("password_file", why, "keep the password file outside the billing repo (e.g. "
+                "~/.config/otb/smtp-password), or list it in .gitignore")
     return Smtp(
         host=s.text("host"), port=s.integer("port", 587, low=1, high=65535) or 587,
         security=s.choice("security", ("starttls", "ssl", "none"), "starttls") or "starttls",
@@ -158,6 +166,24 @@ def _read_smtp(f: Fields, problems: list[Problem]) -> Smtp:
         password_file=s.text("password_file"), from_address=s.text("from_address"), from_name=s.text("from_name"),
         bcc=s.texts("bcc"), timeout=s.integer("timeout", 30, low=1, high=600) or 30,
     )
+
+
+def _committable(root: Path, name: str) -> str:
+    """Why a password file would end up in git (it is inside the billing repo and not git-ignored), or ""."""
+    path = Path(name).expanduser()
+    path = path if path.is_absolute() else root / path
+    try:
+        inside = path.resolve().relative_to(root.resolve())
+    except (ValueError, OSError, RuntimeError):
+        return ""
+    try:
+        ignored = subprocess.run(["git", "-C", str(root), "check-ignore", "-q", "--", inside.as_posix()],
+                                 capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        ignored = False
+    if ignored:
+        return ""
+    return f"smtp.password_file '{name}' is inside the billing repo and not git-ignored: it would be committed"
 
 
 def _reminder_interval(f: Fields, problems: list[Problem]) -> int:
@@ -169,7 +195,17 @@ def _reminder_interval(f: Fields, problems: list[Problem]) -> int:
     return e.integer("reminder_interval_days", 7, low=1, high=365) or 7
 
 
-def _check_number_format(template: str, f: Fields) -> None:
+def _number_format(f: Fields, key: str = "number_format", default: str = DEFAULT_FORMAT) -> str:
+    """How numbers are written in exports and bank files: one of core.money.NUMBER_FORMATS."""
+    style = f.text(key, default)
+    if style not in NUMBER_FORMATS:
+        f.error(key, f"number_format '{style}' is not one of: {', '.join(repr(s) for s in NUMBER_FORMATS)}",
+                'e.g. number_format: "1 234,56" for decimal commas and spaces between thousands')
+        return default
+    return style
+
+
+def _check_invoice_number(template: str, f: Fields) -> None:
     try:
         sample = template.format(account="620547", year=2024, month=10)
     except (KeyError, IndexError, ValueError) as exc:
@@ -179,9 +215,9 @@ def _check_number_format(template: str, f: Fields) -> None:
     if "{account" not in template or "{year" not in template or "{month" not in template:
         f.error("number", f"invoice.number '{template}' must contain {{account}}, {{year}} and {{month}}",
                 "numbers must be unique per client and month")
-    elif not LINK_RE.match(sample):
-        f.error("number", f"invoice.number '{template}' gives '{sample}', which has characters a ledger link "
-                "cannot hold", "use letters, digits, '-', '_', '/' and '.' only")
+    elif why := invoice_number_problem(sample):
+        f.error("number", f"invoice.number '{template}' gives '{sample}': {why}",
+                "e.g. {account}-{year}{month:02d}")
 
 
 def _read_tax_rules(rlist: YList, problems: list[Problem]) -> list[TaxRule]:

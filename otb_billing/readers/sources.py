@@ -13,22 +13,47 @@ from .yamlsrc import YMap, load_yaml, yaml_error_line
 
 ACCOUNT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
 EMAIL_RE = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
-LINK_RE = re.compile(r"^[A-Za-z0-9\-_/.]+$")
 BEANCOUNT_ACCOUNT_RE = re.compile(r"^(Assets|Liabilities|Equity|Income|Expenses)(:[A-Z0-9][A-Za-z0-9-]*)+$")
-BANK_CSV_ROLES = ("date", "amount", "description", "reference", "date_format", "currency")
+BANK_CSV_ROLES = ("date", "amount", "description", "reference", "date_format", "currency", "number_format")
 
 
 
 FAILED = object()  # what read_yaml_file returns when the file could not be parsed (the problem is recorded)
+MAX_INPUT_BYTES = 512 * 1024 * 1024  # an input file larger than this is not an export or a settings file
+
+
+def present(path: Path) -> bool:
+    """True when `path` is there to read, or is there but broken (a dangling link): not silently absent."""
+    return path.exists() or path.is_symlink()
+
+
+def read_text(path: Path, name: str, problems: list[Problem], hint: str = "save it as UTF-8") -> str | None:
+    """The text of a file the billing repo names, or None with a Problem saying why it cannot be read."""
+    if path.is_symlink() and not path.exists():
+        problems.append(Problem(Source(name), f"is a link to {path.readlink()}, which does not exist",
+                                "restore the file it points to, or remove the link"))
+        return None
+    if path.is_dir():
+        problems.append(Problem(Source(name), "is a folder, not a file", "remove or rename the folder"))
+        return None
+    try:
+        if path.stat().st_size > MAX_INPUT_BYTES:
+            problems.append(Problem(Source(name), f"is larger than {MAX_INPUT_BYTES // 2**20} MiB",
+                                    "split it, or check that it is the right file"))
+            return None
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        problems.append(Problem(Source(name), f"not UTF-8 text ({exc.reason} at byte {exc.start})", hint))
+    except OSError as exc:
+        problems.append(Problem(Source(name), f"cannot be read: {exc.strerror or exc}"))
+    return None
 
 
 def read_yaml_file(path: Path, root: Path, problems: list[Problem]):
     """Parse one YAML file; a syntax error becomes a Problem and FAILED is returned."""
     name = relative_name(path, root)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        problems.append(Problem(Source(name), f"not UTF-8 text ({exc.reason} at byte {exc.start})", "save it as UTF-8"))
+    text = read_text(path, name, problems)
+    if text is None:
         return FAILED
     try:
         return load_yaml(text, name)
@@ -37,13 +62,20 @@ def read_yaml_file(path: Path, root: Path, problems: list[Problem]):
         hint = "" if "duplicate key" in message else "check indentation, colons and quotes on this line"
         problems.append(Problem(Source(name, line), f"YAML syntax error: {message}", hint))
         return FAILED
+    except RecursionError:
+        problems.append(Problem(Source(name), "YAML nested too deeply to read", "is this the right file?"))
+        return FAILED
 
 
 def relative_name(path: Path, root: Path) -> str:
+    """`clients/620547-acme.yaml`: the path as the billing admin knows it (a link keeps its own name)."""
     try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
+        return path.absolute().relative_to(root.absolute()).as_posix()
     except ValueError:
-        return str(path)
+        try:
+            return path.resolve().relative_to(root.resolve()).as_posix()
+        except (ValueError, OSError, RuntimeError):
+            return str(path)
 
 
 def _expect_mapping(data, path: Path, root: Path, problems: list[Problem]) -> YMap | None:

@@ -6,8 +6,9 @@ It also resolves scalars the YAML 1.2 way: only true/false are booleans, so `pro
 
 from __future__ import annotations
 
+import datetime as dt
 import re
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 import yaml
 
@@ -43,6 +44,19 @@ class YInt(int):
     """An integer that keeps its text, so an account `012345` written without quotes is not mangled."""
 
     raw: str
+
+
+class BadScalar(str):
+    """A scalar YAML could not turn into what its tag says (`2024-02-30`, `!!float abc`): kept as its text with
+    the reason, so the field that reads it reports it with its line, next to every other problem of the file."""
+
+    why: str
+
+
+def _bad(node: yaml.ScalarNode, why: str) -> BadScalar:
+    value = BadScalar(node.value)
+    value.why = why
+    return value
 
 
 class Loader(_BaseLoader):
@@ -95,21 +109,40 @@ def _construct_sequence(loader: Loader, node: yaml.SequenceNode) -> YList:
     return result
 
 
-def _construct_int(loader: Loader, node: yaml.ScalarNode) -> YInt:
+def _construct_int(loader: Loader, node: yaml.ScalarNode) -> YInt | BadScalar:
     text = node.value
-    value = YInt(text.replace("_", ""))
+    try:
+        value = YInt(text.replace("_", ""))
+    except ValueError:
+        return _bad(node, f"'{text}' is not a whole number (write digits only, e.g. 30)")
     value.raw = text
     return value
 
 
-def _construct_decimal(loader: Loader, node: yaml.ScalarNode) -> Decimal:
-    return Decimal(node.value.replace("_", ""))
+def _construct_decimal(loader: Loader, node: yaml.ScalarNode) -> Decimal | BadScalar:
+    try:
+        value = Decimal(node.value.replace("_", ""))
+    except InvalidOperation:
+        return _bad(node, f"'{node.value}' is not a number (write it like 15.00)")
+    return value if value.is_finite() else _bad(node, f"'{node.value}' is not a finite number")
+
+
+def _construct_timestamp(loader: Loader, node: yaml.ScalarNode):
+    try:
+        return dt.date.fromisoformat(node.value.strip())
+    except ValueError:
+        pass
+    try:
+        return yaml.constructor.SafeConstructor.construct_yaml_timestamp(loader, node)
+    except (ValueError, TypeError, AttributeError, IndexError):
+        return _bad(node, f"'{node.value}' is not a date (write it as YYYY-MM-DD, a day that exists)")
 
 
 Loader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
 Loader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)
 Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 Loader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
+Loader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
 
 
 def load_yaml(text: str, name: str):

@@ -11,6 +11,7 @@ from typing import Sequence
 from ..core.money import fmt_money
 from ..core.receivables import AGING_BUCKETS, AgingRow, InvoiceState, Statement
 from .moneyfmt import money
+from .qbcsv import neutralize
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[str]], right: set[int] = frozenset(),
@@ -121,7 +122,7 @@ def revenue_csv(rows) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["month", "account", "client", "category", "amount"])
-    writer.writerows([m, a, c, cat, fmt_money(v)] for m, a, c, cat, v in rows)
+    writer.writerows([m, neutralize(a), neutralize(c), neutralize(cat), fmt_money(v)] for m, a, c, cat, v in rows)
     return buffer.getvalue()
 
 
