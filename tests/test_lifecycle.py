@@ -291,9 +291,12 @@ def test_the_shipped_example_ledger_is_what_its_script_makes(example, tmp_path):
     env = {"PATH": "/usr/bin:/bin", "OTB": str(Path(sys.executable).parent / "otb")}
     subprocess.run(["bash", str(script), str(example)], check=True, env=env)
     shipped = Path(__file__).resolve().parent.parent / "ledger"
-    for path in sorted(shipped.rglob("*.beancount")):
-        rebuilt = example / "ledger" / path.relative_to(shipped)
-        assert rebuilt.read_text() == path.read_text(), path
+    files = sorted(p.relative_to(shipped) for p in shipped.rglob("*") if p.is_file() and not p.name.startswith("."))
+    rebuilt = sorted(p.relative_to(example / "ledger") for p in (example / "ledger").rglob("*")
+                     if p.is_file() and not p.name.startswith("."))
+    assert rebuilt == files
+    for path in files:  # every ledger file, issued PDFs and their data included, byte for byte
+        assert (example / "ledger" / path).read_bytes() == (shipped / path).read_bytes(), path
 
 
 def test_statement_colours_owing_red_zero_blue_credit_green(books):

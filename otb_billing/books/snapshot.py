@@ -10,11 +10,11 @@ import datetime as dt
 import json
 from decimal import Decimal
 
-from ..core.model import Counts, Invoice, Line, TaxLine, TicketSummary
+from ..core.model import Counts, Invoice, Line, PriceBook, Rates, TaxLine, TicketSummary
 from ..core.money import plain
 from ..core.month import Month
 
-VERSION = 1
+VERSION = 2  # 2: the prices it was billed at ("prices"); version 1 snapshots have none
 
 
 def _d(value) -> Decimal:
@@ -43,6 +43,13 @@ def to_json(invoice: Invoice) -> str:
         "fx_rate": plain(invoice.fx_rate) if invoice.fx_rate is not None else None,
         "fx_date": str(invoice.fx_date) if invoice.fx_date else None,
     }
+    if invoice.prices is not None:
+        data["prices"] = {
+            "rates": {k: plain(v) for k, v in sorted(invoice.prices.rates.values.items())},
+            "backup_included_per_device": invoice.prices.rates.backup_included_per_device,
+            "services": {k: plain(v) for k, v in sorted(invoice.prices.services.items())},
+            "conversion_fee_pct": plain(invoice.prices.conversion_fee_pct),
+        }
     return json.dumps(data, indent=1, ensure_ascii=False) + "\n"
 
 
@@ -63,4 +70,12 @@ def from_json(text: str) -> Invoice:
         status="issued", base_currency=data["base_currency"],
         fx_rate=_d(data["fx_rate"]) if data["fx_rate"] is not None else None,
         fx_date=dt.date.fromisoformat(data["fx_date"]) if data["fx_date"] else None,
+        prices=prices_from(data.get("prices")),
     )
+
+
+def prices_from(data: dict | None) -> PriceBook | None:
+    if not data:
+        return None
+    return PriceBook(Rates({k: _d(v) for k, v in data["rates"].items()}, bool(data["backup_included_per_device"])),
+                     {k: _d(v) for k, v in data["services"].items()}, _d(data["conversion_fee_pct"]))

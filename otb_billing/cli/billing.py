@@ -128,6 +128,19 @@ def pdf(month, clients, root: Path):
 
 
 @main.command()
+@click.argument("month", callback=parse_month)
+@click.option("--pdf/--no-pdf", default=True, show_default=True, help="Also the PDFs (DRAFT or issued).")
+@root_option
+def export(month, pdf: bool, root: Path):
+    """Write build/MONTH/ again from the ledger: QuickBooks CSVs and ZIP of every invoice of MONTH, and PDFs."""
+    from ..jobs.export import run_export
+
+    root = _existing_root(root)
+    written = _run(run_export, root, month, pdf)
+    click.echo(f"Wrote {len(written)} file(s) in build/{month}/ for every invoice of {month}.")
+
+
+@main.command()
 @click.argument("invoice")
 @click.option("--html", "as_html", is_flag=True, help="The printer-friendly HTML view (templates/invoice.html.j2).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file, not the terminal.")

@@ -150,7 +150,7 @@ def fx():
     """Exchange rates for clients invoiced in another currency (ledger/prices.beancount)."""
 
 
-@fx.command("set")
+@fx.command("set", context_settings={"ignore_unknown_options": True})  # `fx set USD -1.3`: say what is wrong
 @click.argument("currency")
 @click.argument("rate", callback=parse_amount)
 @click.option("--date", "day", callback=parse_date, help="The rate's date (default: today).")

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Callable, Collection, Iterable, Mapping, Sequence
 
 from .errors import Problem, Source
-from .model import BillResult, Config, Exports, Inventory, Invoice, PriorInvoice
+from .model import BillResult, Config, Exports, Inventory, Invoice, PriceBook, PriorInvoice
 from .money import ZERO
 from .month import Month
 from .rules import bill_client, invoice_number, invoice_number_problem
@@ -57,10 +57,12 @@ def bill_month(
     only: Collection[str] = (),
     progress: Callable[[], None] | None = None,
     fx: Mapping[str, tuple | str] | None = None,
+    recorded: Mapping[str, PriceBook] | None = None,
 ) -> BillResult:
     """Invoices for every client in its contract window (or only the accounts in `only`).
 
     `fx` maps each foreign invoice currency to (date, rate) for the month, or to why there is no usable rate.
+    `recorded` gives, by account, the prices of a finalized invoice of this month: it is billed at those.
     """
     errors: list[Problem] = []
     warnings: list[Problem] = []
@@ -102,7 +104,7 @@ def bill_month(
             continue
         invoice = bill_client(
             client, plan, inventory, month, config.settings, config.services, config.tax_rules, used, errors,
-            client_fx,
+            client_fx, (recorded or {}).get(client.account),
         )
         if inventory.empty:
             warnings.append(Problem(client.source, f"{client.name} ({client.account}) has no export rows for {month}"))

@@ -73,6 +73,17 @@ class Rates:
 
 
 @dataclass(frozen=True, slots=True)
+class PriceBook:
+    """The prices an invoice was billed at: its effective rates (plan term, client overrides, converted to the
+    invoice currency), the catalog rates of the services it billed, and the currency conversion fee. Stored with
+    a finalized invoice, so billing its month again later compares quantities, not a price change since."""
+
+    rates: Rates
+    services: Mapping[str, Decimal] = field(default_factory=dict)
+    conversion_fee_pct: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     name: str
     support_level: str
@@ -396,6 +407,7 @@ class Invoice:
     base_currency: str = ""  # set with fx_rate when the invoice is in another currency than the books
     fx_rate: Decimal | None = None  # base currency per unit of the invoice currency, on fx_date
     fx_date: dt.date | None = None
+    prices: PriceBook | None = None  # the prices it was billed at (None: an adjustment, or issued before 0.2)
 
     @property
     def foreign(self) -> bool:

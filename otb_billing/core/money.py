@@ -92,11 +92,16 @@ def number_problem(value: Decimal) -> str:
     if not value.is_finite():
         return f"'{value}' is not a finite number"
     if abs(value) > LIMIT:
-        return f"'{plain(value)[:24]}' is too large (the largest number otb reads is 999,999,999.99)"
+        return f"'{_shown(value)}' is too large (the largest number otb reads is 999,999,999.99)"
     exponent = value.normalize().as_tuple().exponent
     if isinstance(exponent, int) and -exponent > MAX_DECIMALS:
-        return f"'{plain(value)[:24]}' has more than {MAX_DECIMALS} decimals"
+        return f"'{_shown(value)}' has more than {MAX_DECIMALS} decimals"
     return ""
+
+
+def _shown(value: Decimal) -> str:
+    text = plain(value)
+    return text if len(text) <= 24 else text[:24] + "..."
 
 
 def check_amount(amount: Decimal) -> str:

@@ -24,6 +24,7 @@ from .model import (
     Invoice,
     Line,
     Plan,
+    PriceBook,
     Rates,
     Service,
     Settings,
@@ -304,16 +305,23 @@ def bill_client(
     pool_used_before: Decimal,
     problems: list[Problem],
     fx: tuple[dt.date, Decimal] | None = None,
+    prices: PriceBook | None = None,
 ) -> Invoice | None:
     """One client's invoice for the month, or None when there is nothing to bill.
 
     `fx` (date, rate) is given for a client invoiced in another currency than the books: plan and catalog prices
     are converted at that rate; amounts written in the client file are already in the client's currency.
+    `prices` (those a finalized invoice recorded) replace the current rates, catalog rates and fee.
     """
     fx_rate = fx[1] if fx else None
     if fx_rate is not None:
         services = {code: replace(svc, rate=convert(svc.rate, fx_rate)) for code, svc in services.items()}
     rates = effective_rates(client, plan, fx_rate)
+    fee_pct = settings.conversion_fee_pct
+    if prices is not None:
+        rates, fee_pct = prices.rates, prices.conversion_fee_pct
+        services = {code: (replace(svc, rate=prices.services[code]) if code in prices.services else svc)
+                    for code, svc in services.items()}
     level = support_level(client, plan)
     user_lines = bill_users(client, inventory.users, rates)
     asset_lines, backed_up = bill_assets(client, inventory.assets, rates, settings.asset_types, problems)
@@ -322,8 +330,8 @@ def bill_client(
     item_lines = bill_line_items(client, month, services, problems)
     usage_lines = bill_usage(inventory.usage, services, problems)
     lines = user_lines + asset_lines + backup_lines + support_lines + item_lines + usage_lines
-    if fx_rate is not None and settings.conversion_fee_pct and lines:
-        pct = settings.conversion_fee_pct
+    if fx_rate is not None and fee_pct and lines:
+        pct = fee_pct
         fee = cents(sum((line.amount for line in lines), ZERO) * pct / 100)
         lines.append(_line("fx_fee", f"Currency conversion fee ({fmt_quantity(pct)}%)", ONE, fee,
                            "Currency Conversion"))
@@ -370,4 +378,10 @@ def bill_client(
         base_currency=settings.currency if fx_rate is not None else "",
         fx_rate=fx_rate,
         fx_date=fx[0] if fx else None,
+        prices=PriceBook(rates, {code: services[code].rate for code in sorted(_services_billed(lines))
+                                 if code in services}, fee_pct if fx_rate is not None else Decimal(0)),
     )
+
+
+def _services_billed(lines) -> set[str]:
+    return {line.category.partition(":")[2] for line in lines if line.category.startswith("service:")}

@@ -13,7 +13,7 @@ from ..books.extract import scan_books
 from ..books.prices import read_prices
 from ..core.billing import bill_month
 from ..core.errors import InputErrors, Problem, Source, did_you_mean
-from ..core.model import BillResult, Config, Invoice
+from ..core.model import BillResult, Config, Invoice, PriceBook
 from ..core.money import ZERO, fmt_money
 from ..core.month import Month
 from ..core.rules import invoice_number
@@ -48,6 +48,7 @@ def compute(root: Path, month: Month, only: Collection[str] = (), progress=None)
                                     did_you_mean(account, accounts)))
     path = reader.month_file(ledger, month)
     blocks = reader.split_blocks(path.read_text(encoding="utf-8"))[1] if path.exists() else {}
+    recorded = recorded_prices(ledger, blocks, month)
     earlier = [p for p in priors if p.month != month]
     # Billing runs even when reading found problems, over the clients and rows that were readable, so that
     # its own problems (an unknown asset type, say) are reported in the same run.
@@ -56,11 +57,26 @@ def compute(root: Path, month: Month, only: Collection[str] = (), progress=None)
     for currency in {c.currency for c in config.clients if c.currency}:
         found, why = prices.rate_on(currency, month.last_day)
         fx[currency] = found or why
-    result = bill_month(config, exports, month, earlier, only, progress, fx)
+    result = bill_month(config, exports, month, earlier, only, progress, fx, recorded)
     problems += result.errors
     if problems:
         raise InputErrors(problems)
     return config, result, blocks
+
+
+def recorded_prices(ledger: Path, blocks: dict, month: Month) -> dict[str, PriceBook]:
+    """By account: the prices the month's finalized invoice was issued at, from the data stored with its PDF, so
+    billing a finalized month again compares what was billed, not a price changed since (those apply later)."""
+    from .documents import load_snapshot
+
+    found = {}
+    for number, (flag, text) in blocks.items():
+        if flag != "*" or reader.is_adjustment(text):
+            continue
+        stored = load_snapshot(ledger, number, month.last_day.year)
+        if stored is not None and stored[0].prices is not None:
+            found[stored[0].account] = stored[0].prices
+    return found
 
 
 def run_bill(
@@ -92,10 +108,10 @@ def run_bill(
 
         for number, data in draft_pdfs(root, config, fresh, result.credit_applied).items():
             build_files[build / f"{number}.pdf"] = data
-    commit_ledger(root, ledger_files, f"otb bill {month}")
+    changed = commit_ledger(root, ledger_files, f"otb bill {month}")
     write_outputs(root, build_files)
     remove_outputs(stale_outputs(build, expected))
-    outcome.written = list(ledger_files) + list(build_files)
+    outcome.written = [root / path for path in changed] + list(build_files)
     return outcome
 
 

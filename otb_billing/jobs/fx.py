@@ -13,6 +13,7 @@ from ..books.prices import PRICES_FILE, with_price
 from ..core.errors import InputErrors, Problem, Source
 from ..core.money import parse_decimal, plain
 from ..readers.config import read_config
+from ..readers.sources import read_text
 from .ledger_edit import commit_ledger, ledger_file_edits, open_books, skeleton_files
 
 
@@ -53,20 +54,39 @@ def run_fx_set(root: Path, rates: dict[tuple[str, dt.date], Decimal]) -> Path:
 
 
 def read_rates_csv(path: Path) -> dict[tuple[str, dt.date], Decimal]:
+    """Rates from a CSV with columns date, currency, rate (ISO dates, a dot for decimals); every bad row listed."""
     name = str(path)
-    reader = csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"), newline=""))
-    fields = [f.strip().lower() for f in reader.fieldnames or []]
-    if not {"date", "currency", "rate"} <= set(fields):
-        raise InputErrors([Problem(Source(name, 1), "the header must name date, currency and rate")])
-    rates, problems = {}, []
-    for row in reader:
-        row = {k.strip().lower(): (v or "").strip() for k, v in row.items() if k}
-        line = reader.line_num
-        try:
-            day = dt.date.fromisoformat(row["date"])
-            rates[(row["currency"].upper(), day)] = parse_decimal(row["rate"])
-        except ValueError as exc:
-            problems.append(Problem(Source(name, line), f"bad row: {exc}", "write 2024-10-31,USD,1.3650"))
+    problems: list[Problem] = []
+    text = read_text(path, name, problems, "save it as UTF-8 CSV")
+    if text is None:
+        raise InputErrors(problems)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = [c.strip().lower() for c in next(reader, [])]
+        if not {"date", "currency", "rate"} <= set(header):
+            raise InputErrors([Problem(Source(name, 1), "the header must name date, currency and rate",
+                                       "e.g. date,currency,rate")])
+        where = {column: header.index(column) for column in ("date", "currency", "rate")}
+        rates = {}
+        for record in reader:
+            line = reader.line_num
+            if not "".join(record).strip():
+                continue
+            cell = {k: (record[i].strip() if i < len(record) else "") for k, i in where.items()}
+            try:
+                day = dt.date.fromisoformat(cell["date"])
+            except ValueError:
+                problems.append(Problem(Source(name, line), f"'date' is '{cell['date']}', which is not a date",
+                                        "write it as YYYY-MM-DD"))
+                continue
+            try:
+                rate = parse_decimal(cell["rate"])
+            except ValueError as exc:
+                problems.append(Problem(Source(name, line), f"'rate': {exc}", "write it like 1.3650"))
+                continue
+            rates[(cell["currency"].upper(), day)] = rate
+    except csv.Error as exc:
+        problems.append(Problem(Source(name, reader.line_num), f"CSV error: {exc}", "check the quotes on this line"))
     if problems:
         raise InputErrors(problems)
     return rates

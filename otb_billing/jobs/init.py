@@ -71,7 +71,8 @@ def run_init(directory: Path, name: str) -> list[Path]:
         "tickets.csv, usage.csv.\n",
         ".gitignore": GITIGNORE,
     }
-    for template in sorted(DEFAULTS.rglob("*.j2")):  # the user's own copies to edit
+    for template in sorted(p for p in DEFAULTS.rglob("*") if p.is_file() and p.suffix in (".j2", ".txt")):
+        # the user's own copies to edit
         files[f"templates/{template.relative_to(DEFAULTS).as_posix()}"] = template.read_text(encoding="utf-8")
     created = []
     for relative, text in files.items():

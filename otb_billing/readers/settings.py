@@ -81,7 +81,8 @@ def read_settings(root: Path, problems: list[Problem]) -> Settings | None:
         invoice_number = inv.text("number", invoice_number)
         footer = inv.text("footer", multiline=True)
         instructions = inv.text("payment_instructions", multiline=True)
-        _check_invoice_number(invoice_number, inv)
+        if not _check_invoice_number(invoice_number, inv):
+            invoice_number = "{account}-{year}{month:02d}"  # reported; billing goes on to find other problems
 
     registrations: dict[str, str] = {}
     local_country = "CA"
@@ -205,19 +206,23 @@ def _number_format(f: Fields, key: str = "number_format", default: str = DEFAULT
     return style
 
 
-def _check_invoice_number(template: str, f: Fields) -> None:
+def _check_invoice_number(template: str, f: Fields) -> bool:
+    """True when the template makes good invoice numbers; else the problem is recorded."""
     try:
         sample = template.format(account="620547", year=2024, month=10)
-    except (KeyError, IndexError, ValueError) as exc:
+    except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
         f.error("number", f"invoice.number '{template}' cannot be used: {exc}",
                 "use the fields {account}, {year} and {month}, e.g. {account}-{year}{month:02d}")
-        return
+        return False
     if "{account" not in template or "{year" not in template or "{month" not in template:
         f.error("number", f"invoice.number '{template}' must contain {{account}}, {{year}} and {{month}}",
                 "numbers must be unique per client and month")
-    elif why := invoice_number_problem(sample):
+        return False
+    if why := invoice_number_problem(sample):
         f.error("number", f"invoice.number '{template}' gives '{sample}': {why}",
                 "e.g. {account}-{year}{month:02d}")
+        return False
+    return True
 
 
 def _read_tax_rules(rlist: YList, problems: list[Problem]) -> list[TaxRule]:

@@ -1,12 +1,14 @@
-"""Jinja2 templates the user can edit: `<billing repo>/templates/` first, then this checkout's `templates/`."""
+"""Jinja2 templates the user can edit: `<billing repo>/templates/` first, then the defaults shipped in the package
+(otb_billing/templates, package data: present in a wheel install as in a checkout)."""
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-DEFAULTS = Path(__file__).resolve().parents[2] / "templates"
+DEFAULTS = Path(str(resources.files("otb_billing") / "templates"))
 
 
 def environment(root: Path) -> Environment:
