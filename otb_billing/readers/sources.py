@@ -65,6 +65,11 @@ def read_yaml_file(path: Path, root: Path, problems: list[Problem]):
     except RecursionError:
         problems.append(Problem(Source(name), "YAML nested too deeply to read", "is this the right file?"))
         return FAILED
+    except (KeyError, AttributeError, ValueError, TypeError, IndexError, OverflowError) as exc:
+        # PyYAML's own constructors (binary, sets, pairs) raise these on odd tagged values
+        problems.append(Problem(Source(name), f"YAML that cannot be read: {type(exc).__name__}: {exc}",
+                                "look for a !!tag in this file; tags are not needed anywhere"))
+        return FAILED
 
 
 def relative_name(path: Path, root: Path) -> str:

@@ -53,10 +53,17 @@ class BadScalar(str):
     why: str
 
 
-def _bad(node: yaml.ScalarNode, why: str) -> BadScalar:
-    value = BadScalar(node.value)
+def _bad(node: yaml.Node, why: str) -> BadScalar:
+    value = BadScalar(node.value if isinstance(node, yaml.ScalarNode) else "")
     value.why = why
     return value
+
+
+def _not_scalar(node: yaml.Node) -> BadScalar | None:
+    """A scalar tag (!!int, !!float, !!timestamp) put on a list or a mapping."""
+    if isinstance(node, yaml.ScalarNode):
+        return None
+    return _bad(node, f"a {node.tag.rsplit(':', 1)[-1]} tag on a {'list' if isinstance(node, yaml.SequenceNode) else 'mapping'}")
 
 
 class Loader(_BaseLoader):
@@ -79,7 +86,14 @@ for _tag, _regexp, _first in _IMPLICIT:
     Loader.add_implicit_resolver(_tag, re.compile(_regexp), _first)
 
 
+def _expect(node: yaml.Node, kind: type, what: str) -> None:
+    if not isinstance(node, kind):
+        raise yaml.constructor.ConstructorError(None, None, f"a !!{node.tag.rsplit(':', 1)[-1]} tag needs {what}",
+                                                node.start_mark)
+
+
 def _construct_mapping(loader: Loader, node: yaml.MappingNode) -> YMap:
+    _expect(node, yaml.MappingNode, "a mapping")
     loader.flatten_mapping(node)
     result = YMap()
     result.file = loader.name_for_errors
@@ -102,6 +116,7 @@ def _construct_mapping(loader: Loader, node: yaml.MappingNode) -> YMap:
 
 
 def _construct_sequence(loader: Loader, node: yaml.SequenceNode) -> YList:
+    _expect(node, yaml.SequenceNode, "a list")
     result = YList(loader.construct_object(child, deep=True) for child in node.value)
     result.file = loader.name_for_errors
     result.line = node.start_mark.line + 1
@@ -110,6 +125,8 @@ def _construct_sequence(loader: Loader, node: yaml.SequenceNode) -> YList:
 
 
 def _construct_int(loader: Loader, node: yaml.ScalarNode) -> YInt | BadScalar:
+    if (bad := _not_scalar(node)) is not None:
+        return bad
     text = node.value
     try:
         value = YInt(text.replace("_", ""))
@@ -120,6 +137,8 @@ def _construct_int(loader: Loader, node: yaml.ScalarNode) -> YInt | BadScalar:
 
 
 def _construct_decimal(loader: Loader, node: yaml.ScalarNode) -> Decimal | BadScalar:
+    if (bad := _not_scalar(node)) is not None:
+        return bad
     try:
         value = Decimal(node.value.replace("_", ""))
     except InvalidOperation:
@@ -127,7 +146,16 @@ def _construct_decimal(loader: Loader, node: yaml.ScalarNode) -> Decimal | BadSc
     return value if value.is_finite() else _bad(node, f"'{node.value}' is not a finite number")
 
 
+def _construct_bool(loader: Loader, node: yaml.ScalarNode):
+    if (bad := _not_scalar(node)) is not None:
+        return bad
+    value = {"true": True, "false": False}.get(node.value.strip().lower())
+    return _bad(node, f"'{node.value}' is not true or false") if value is None else value
+
+
 def _construct_timestamp(loader: Loader, node: yaml.ScalarNode):
+    if (bad := _not_scalar(node)) is not None:
+        return bad
     try:
         return dt.date.fromisoformat(node.value.strip())
     except ValueError:
@@ -143,6 +171,7 @@ Loader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)
 Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 Loader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
 Loader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
+Loader.add_constructor("tag:yaml.org,2002:bool", _construct_bool)
 
 
 def load_yaml(text: str, name: str):
