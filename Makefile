@@ -43,7 +43,7 @@ finalize: $(STAMP)
 	$(BIN)/otb finalize $(MONTH) --root $(ROOT)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_bill.py $(N)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 ASSETS = "account,asset_id,hostname,type,backup_tb"
 
 

@@ -26,7 +26,7 @@ from otb_billing.core.errors import InputErrors
 from otb_billing.core.model import Config
 from otb_billing.core.money import NUMBER_FORMATS, parse_number
 from otb_billing.core.month import Month
-from otb_billing.jobs.import_payments import read_bank_csv
+from otb_billing.readers.bank import read_bank_csv
 from otb_billing.readers.catalog import read_plans, read_services
 from otb_billing.readers.clients import read_client
 from otb_billing.readers.config import read_config

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-
 import pytest
 from beancount import loader
 from beancount.scripts.format import align_beancount
 
-from otb_billing.core.month import Month
 from otb_billing import journal
-from otb_billing.journal import repo_lock
+from otb_billing.core.month import Month
 from otb_billing.jobs.bill import run_bill
+from otb_billing.journal import repo_lock
 
 USERS = "account,user_id,name,email,active"
 

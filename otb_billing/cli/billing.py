@@ -8,7 +8,6 @@ from pathlib import Path
 
 import click
 
-from ..core.errors import InputErrors
 from ..core.month import Month
 from ..fsutil import write_atomic
 from ..render.moneyfmt import money
@@ -18,8 +17,8 @@ from . import (
     _count_clients,
     _existing_root,
     _run,
-    locked,
     local_today,
+    locked,
     main,
     parse_date,
     parse_month,
@@ -86,7 +85,8 @@ def check(month: Month | None, root: Path):
     from ..jobs.check import run_check
 
     root = _existing_root(root)
-    problems, summary = run_check(root, month)
+    with locked(root):  # a change a killed run left half done is completed first: check what is really there
+        problems, summary = run_check(root, month)
     if problems:
         raise ProblemsFound(problems, wrote_nothing=False)
     click.echo(summary)

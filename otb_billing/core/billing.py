@@ -10,7 +10,15 @@ from decimal import Decimal
 from typing import Callable, Collection, Iterable, Mapping, Sequence
 
 from .errors import Problem, Source
-from .model import BillResult, Config, Exports, Inventory, Invoice, PriceBook, PriorInvoice
+from .model import (
+    BillResult,
+    Config,
+    Exports,
+    Inventory,
+    Invoice,
+    PriceBook,
+    PriorInvoice,
+)
 from .money import ZERO
 from .month import Month
 from .rules import bill_client, invoice_number, invoice_number_problem

@@ -19,7 +19,13 @@ from ..books.documents import render_credit_note, seal
 from ..core.errors import InputErrors, Problem, did_you_mean
 from ..core.money import ZERO, check_amount
 from .applications import applications, lot_open_after, parsed
-from .ledger_edit import appended, commit_ledger, ledger_file_edits, open_books, payments_header
+from .ledger_edit import (
+    appended,
+    commit_ledger,
+    ledger_file_edits,
+    open_books,
+    payments_header,
+)
 
 
 class CreditResult(NamedTuple):

@@ -15,7 +15,13 @@ from ..books import reader
 from ..core.errors import InputErrors, Problem
 from ..core.month import Month
 from ..journal import remove_outputs, write_outputs
-from .bill import compute, credit_on_account, month_outputs, posting_changes, stale_outputs
+from .bill import (
+    compute,
+    credit_on_account,
+    month_outputs,
+    posting_changes,
+    stale_outputs,
+)
 from .documents import draft_pdfs
 from .ledger_edit import open_books
 

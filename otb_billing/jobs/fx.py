@@ -16,7 +16,6 @@ from ..readers.config import read_config
 from ..readers.sources import read_text
 from .ledger_edit import commit_ledger, ledger_file_edits, open_books, skeleton_files
 
-
 MIN_RATE, MAX_RATE = Decimal("0.000001"), Decimal("1000000")
 
 

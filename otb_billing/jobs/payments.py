@@ -19,7 +19,13 @@ from ..core.errors import InputErrors, Problem, did_you_mean
 from ..core.money import ZERO, check_amount
 from ..core.receivables import Payment
 from .applications import applications, lot_open_after, lots_held, parsed
-from .ledger_edit import appended, commit_ledger, ledger_file_edits, open_books, payments_header
+from .ledger_edit import (
+    appended,
+    commit_ledger,
+    ledger_file_edits,
+    open_books,
+    payments_header,
+)
 
 METHODS = ("cheque", "eft", "card", "cash", "crypto", "interac", "wire")
 

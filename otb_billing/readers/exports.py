@@ -17,7 +17,13 @@ from typing import Callable
 
 from ..core.errors import Problem, Source
 from ..core.model import AssetRow, Exports, TimeRow, UsageRow, UserRow
-from ..core.money import DEFAULT_FORMAT, NUMBER_EXAMPLES, ZERO, number_problem, parse_number
+from ..core.money import (
+    DEFAULT_FORMAT,
+    NUMBER_EXAMPLES,
+    ZERO,
+    number_problem,
+    parse_number,
+)
 from ..core.month import Month
 from .fields import BOOL_WORDS
 from .sources import present, read_text, relative_name

@@ -9,8 +9,6 @@ from decimal import Decimal
 from pathlib import Path
 
 from ..core.errors import Problem, Source, did_you_mean
-from ..core.money import DEFAULT_FORMAT, NUMBER_FORMATS
-from ..core.rules import invoice_number_problem
 from ..core.model import (
     DEVICE_TYPES,
     Business,
@@ -18,6 +16,8 @@ from ..core.model import (
     Smtp,
     TaxRule,
 )
+from ..core.money import DEFAULT_FORMAT, NUMBER_FORMATS
+from ..core.rules import invoice_number_problem
 from ..core.tax import PROVINCES, REGISTRATIONS, TAX_NAMES
 from .fields import Fields, normalize_word
 from .sources import (

@@ -1,0 +1,17 @@
+"""A random run of 500 billing operations (CAD and USD): after every one, `otb aging --json` plus the drafts equals
+Beancount's receivable and deposit balances for every client, and no command fails with an internal error
+(tests/random_books.py)."""
+
+from __future__ import annotations
+
+from random_books import report, run
+
+
+def test_500_random_operations_reconcile_with_beancount_at_every_step():
+    figures = run(500, seed=11)
+    print(report(figures))
+    assert not figures.internal_errors, report(figures)
+    assert not figures.mismatches, report(figures)
+    assert figures.steps == 500 and figures.checks >= 600
+    for operation in ("bill", "finalize", "pay", "pay-invoice", "credit", "reverse", "import", "adjust"):
+        assert figures.operations[operation] > 0, (operation, figures.operations)
