@@ -37,6 +37,8 @@ def _number_pattern(style: str) -> re.Pattern:
 
 
 _PATTERNS = {style: _number_pattern(style) for style in NUMBER_FORMATS}
+_DIGITS = re.compile(r"\d{1,15}\Z")  # digits alone mean the same in every style
+_PLAIN = re.compile(r"\d{1,15}\.\d{1,15}\Z")  # digits with a decimal dot: the default style
 
 
 def parse_number(text: str, style: str = DEFAULT_FORMAT) -> Decimal:
@@ -46,6 +48,8 @@ def parse_number(text: str, style: str = DEFAULT_FORMAT) -> Decimal:
     read between groups of three digits, so in the default style `150,00` or `1,5` is an error, never 15000 or
     15; the other style's marks are errors too (`1.234,56` in the default style). Raises ValueError saying why.
     """
+    if _DIGITS.match(text) or (style == DEFAULT_FORMAT and _PLAIN.match(text)):  # the common case, fast
+        return Decimal(text)
     raw = text
     cleaned = text.strip()
     negative = False

@@ -23,16 +23,13 @@ from .bill import (
     stale_outputs,
 )
 from .documents import draft_pdfs
-from .ledger_edit import open_books
+from .ledger_edit import billed_month, open_books
 
 
 def run_export(root: Path, month: Month, pdf: bool = True) -> list[Path]:
     config, books = open_books(root)
     ledger = root / "ledger"
-    path = reader.month_file(ledger, month)
-    if not path.exists():
-        raise InputErrors([Problem(None, f"{month} has not been billed", f"run: otb bill {month}")])
-    _, blocks = reader.split_blocks(path.read_text(encoding="utf-8"))
+    _, blocks = billed_month(root, month)
     drafts = {n for n, (flag, text) in blocks.items() if flag == "!" and not reader.is_adjustment(text)}
     fresh, result = {}, None
     if drafts:

@@ -23,6 +23,7 @@ from .bill import compute, posting_changes
 from .documents import DOCUMENTS_FILE, final_documents, invoice_from_entry
 from .ledger_edit import (
     appended,
+    billed_month,
     commit_ledger,
     ledger_file_edits,
     open_books,
@@ -43,10 +44,7 @@ def run_finalize(root: Path, month: Month, only: Collection[str], at: dt.datetim
     """Seal the month's drafts (of the `only` accounts, if given)."""
     config, books = open_books(root)
     ledger = root / "ledger"
-    path = reader.month_file(ledger, month)
-    if not path.exists():
-        raise InputErrors([Problem(None, f"{month} has not been billed", f"run: otb bill {month}")])
-    _, blocks = reader.split_blocks(path.read_text(encoding="utf-8"))
+    path, blocks = billed_month(root, month)
     accounts = {d.number: d.account for d in books.docs}
     known = {c.account for c in config.clients}
     problems = [Problem(None, f"--client {a}: no client file has this account", did_you_mean(a, known))

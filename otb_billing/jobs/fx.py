@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -13,7 +11,7 @@ from ..books.prices import PRICES_FILE, with_price
 from ..core.errors import InputErrors, Problem, Source
 from ..core.money import parse_decimal, plain
 from ..readers.config import read_config
-from ..readers.sources import read_text
+from ..readers.csvfile import open_csv
 from .ledger_edit import commit_ledger, ledger_file_edits, open_books, skeleton_files
 
 MIN_RATE, MAX_RATE = Decimal("0.000001"), Decimal("1000000")
@@ -56,36 +54,27 @@ def read_rates_csv(path: Path) -> dict[tuple[str, dt.date], Decimal]:
     """Rates from a CSV with columns date, currency, rate (ISO dates, a dot for decimals); every bad row listed."""
     name = str(path)
     problems: list[Problem] = []
-    text = read_text(path, name, problems, "save it as UTF-8 CSV")
-    if text is None:
+    opened = open_csv(path, name, problems, "save it as UTF-8 CSV")
+    if opened is None:
         raise InputErrors(problems)
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = [c.strip().lower() for c in next(reader, [])]
-        if not {"date", "currency", "rate"} <= set(header):
-            raise InputErrors([Problem(Source(name, 1), "the header must name date, currency and rate",
-                                       "e.g. date,currency,rate")])
-        where = {column: header.index(column) for column in ("date", "currency", "rate")}
-        rates = {}
-        for record in reader:
-            line = reader.line_num
-            if not "".join(record).strip():
-                continue
-            cell = {k: (record[i].strip() if i < len(record) else "") for k, i in where.items()}
-            try:
-                day = dt.date.fromisoformat(cell["date"])
-            except ValueError:
-                problems.append(Problem(Source(name, line), f"'date' is '{cell['date']}', which is not a date",
-                                        "write it as YYYY-MM-DD"))
-                continue
-            try:
-                rate = parse_decimal(cell["rate"])
-            except ValueError as exc:
-                problems.append(Problem(Source(name, line), f"'rate': {exc}", "write it like 1.3650"))
-                continue
-            rates[(cell["currency"].upper(), day)] = rate
-    except csv.Error as exc:
-        problems.append(Problem(Source(name, reader.line_num), f"CSV error: {exc}", "check the quotes on this line"))
+    header, records = opened
+    if not {"date", "currency", "rate"} <= set(header):
+        raise InputErrors([Problem(Source(name, 1), "the header must name date, currency and rate",
+                                   "e.g. date,currency,rate")])
+    where = {column: header.index(column) for column in ("date", "currency", "rate")}
+    rates = {}
+    for record, line in records:
+        cell = {k: (record[i].strip() if i < len(record) else "") for k, i in where.items()}
+        try:
+            day = dt.date.fromisoformat(cell["date"])
+        except ValueError:
+            problems.append(Problem(Source(name, line), f"'date' is '{cell['date']}', which is not a date",
+                                    "write it as YYYY-MM-DD"))
+            continue
+        try:
+            rates[(cell["currency"].upper(), day)] = parse_decimal(cell["rate"])
+        except ValueError as exc:
+            problems.append(Problem(Source(name, line), f"'rate': {exc}", "write it like 1.3650"))
     if problems:
         raise InputErrors(problems)
     return rates

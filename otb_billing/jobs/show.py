@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from ..books import reader
 from ..core.errors import InputErrors, Problem, did_you_mean
 from ..core.month import Month
 from ..core.receivables import aging
@@ -18,7 +17,7 @@ from ..render.pdf import statement_pdf
 from ..render.templates import render
 from .bill import compute, posting_changes
 from .documents import Paper, draft_pdfs, load_snapshot, view_of
-from .ledger_edit import open_books
+from .ledger_edit import billed_month, open_books
 from .reports import client_statement
 
 
@@ -54,10 +53,7 @@ def invoice_html(root: Path, number: str, as_of: dt.date) -> str:
 def month_pdfs(root: Path, month: Month, only) -> tuple[dict[Path, bytes], list[str]]:
     """DRAFT PDFs of the month's drafts into build/MONTH/; finalized invoices are listed with their stored PDF."""
     config, books = open_books(root)
-    path = reader.month_file(root / "ledger", month)
-    if not path.exists():
-        raise InputErrors([Problem(None, f"{month} has not been billed", f"run: otb bill {month}")])
-    _, blocks = reader.split_blocks(path.read_text(encoding="utf-8"))
+    _, blocks = billed_month(root, month)
     config_accounts = {c.account for c in config.clients}
     finals = [f"{d.number}: finalized, ledger/documents/{d.date.year}/{d.number}.pdf" for d in books.docs
               if d.period == str(month) and not d.draft and (not only or d.account in only)]

@@ -5,10 +5,8 @@ Every row that cannot be read is listed with its line; amounts are in cents, nev
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
-import io
 from decimal import Decimal
 from pathlib import Path
 from typing import NamedTuple
@@ -22,7 +20,7 @@ from ..core.money import (
     parse_number,
 )
 from ..core.month import MAX_YEAR, MIN_YEAR
-from .sources import read_text
+from .csvfile import open_csv
 
 
 class BankRow(NamedTuple):
@@ -39,55 +37,43 @@ def read_bank_csv(path: Path, mapping: dict, name: str, style: str = DEFAULT_FOR
     date_format = mapping.get("date_format", "")
     style = mapping.get("number_format", style)
     problems: list[Problem] = []
-    text = read_text(path, name, problems, "save the statement as UTF-8 CSV")
-    if text is None:
+    opened = open_csv(path, name, problems, "save the statement as UTF-8 CSV")
+    if opened is None:
         raise InputErrors(problems)
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = [c.strip().lower() for c in next(reader, [])]
-    except csv.Error as exc:
-        raise InputErrors([Problem(Source(name, 1), f"CSV error: {exc}", "check the quotes on this line")]) from None
+    header, records = opened
     missing = [columns[r] for r in ("date", "amount", "description") if columns[r] not in header]
     if missing:
         raise InputErrors([Problem(Source(name, 1), f"missing column(s) {', '.join(missing)}",
                                    "map your bank's column names under bank.csv in settings.yaml")])
     pos = {role: header.index(col) if col in header else None for role, col in columns.items()}
     rows = []
-    line = reader.line_num
-    try:
-        for record in reader:
-            start, line = line + 1, reader.line_num
-            if not "".join(record).strip():
-                continue
-            if line > start and any("\n" in cell for cell in record):
-                problems.append(Problem(Source(name, start), f"a quote opened on this line is not closed: the cell "
-                                        f"runs on to line {line}", "close the quote, or remove it"))
-                continue
-            cell = lambda role: record[pos[role]].strip() if pos[role] is not None and pos[role] < len(record) else ""  # noqa: E731
-            day = _bank_date(cell("date"), date_format)
-            if day is None:
-                problems.append(Problem(Source(name, start), f"date '{cell('date')}' is not a date"
-                                        + (f" in the format {date_format}" if date_format else ""),
-                                        "set bank.csv.date_format in settings.yaml, e.g. %m/%d/%Y"))
-                continue
-            try:
-                amount = parse_number(cell("amount"), style)
-            except ValueError as exc:
-                problems.append(Problem(Source(name, start), f"amount: {exc}",
-                                        f"write it like {NUMBER_EXAMPLES[style]}, or set bank.csv.number_format in "
-                                        "settings.yaml to your bank's format"))
-                continue
-            why = number_problem(amount) or ("" if amount == amount.quantize(CENT) else
-                                             f"'{cell('amount')}' has more than two decimals; amounts are in cents")
-            if why:
-                problems.append(Problem(Source(name, start), f"amount: {why}", "check this row against the bank"))
-                continue
-            description = " ".join(cell("description").split())
-            ref = " ".join(cell("reference").split()) or "BANK-" + hashlib.sha256(
-                f"{day}|{amount}|{description}".encode()).hexdigest()[:10].upper()
-            rows.append(BankRow(start, day, amount, description, ref))
-    except csv.Error as exc:
-        problems.append(Problem(Source(name, reader.line_num), f"CSV error: {exc}", "check the quotes on this line"))
+    for record, start in records:
+        def cell(role: str) -> str:
+            at = pos[role]
+            return record[at].strip() if at is not None and at < len(record) else ""
+
+        day = _bank_date(cell("date"), date_format)
+        if day is None:
+            problems.append(Problem(Source(name, start), f"date '{cell('date')}' is not a date"
+                                    + (f" in the format {date_format}" if date_format else ""),
+                                    "set bank.csv.date_format in settings.yaml, e.g. %m/%d/%Y"))
+            continue
+        try:
+            amount = parse_number(cell("amount"), style)
+        except ValueError as exc:
+            problems.append(Problem(Source(name, start), f"amount: {exc}",
+                                    f"write it like {NUMBER_EXAMPLES[style]}, or set bank.csv.number_format in "
+                                    "settings.yaml to your bank's format"))
+            continue
+        why = number_problem(amount) or ("" if amount == amount.quantize(CENT) else
+                                         f"'{cell('amount')}' has more than two decimals; amounts are in cents")
+        if why:
+            problems.append(Problem(Source(name, start), f"amount: {why}", "check this row against the bank"))
+            continue
+        description = " ".join(cell("description").split())
+        ref = " ".join(cell("reference").split()) or "BANK-" + hashlib.sha256(
+            f"{day}|{amount}|{description}".encode()).hexdigest()[:10].upper()
+        rows.append(BankRow(start, day, amount, description, ref))
     if problems:
         raise InputErrors(problems)
     return rows

@@ -6,9 +6,7 @@ the column's default. Numbers go straight to Decimal. Every row keeps its file a
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import zoneinfo
 from collections import Counter
 from decimal import Decimal
@@ -25,8 +23,9 @@ from ..core.money import (
     parse_number,
 )
 from ..core.month import Month
+from .csvfile import open_csv
 from .fields import BOOL_WORDS
-from .sources import present, read_text, relative_name
+from .sources import present, relative_name
 
 EXPORT_FILES = {
     "users.csv": (("account", "user_id"), ("name", "email", "active")),
@@ -93,48 +92,22 @@ class _Cells:
 
 def _records(path: Path, name: str, required: tuple, problems: list[Problem]):
     """(column names, iterator of (stripped cells + one blank, Source)), or None when the file is unusable."""
-    text = read_text(path, name, problems, "export it as UTF-8 CSV")
-    if text is None:
+    opened = open_csv(path, name, problems, "export it as UTF-8 CSV", required)
+    if opened is None:
         return None
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader)
-    except StopIteration:
-        problems.append(Problem(Source(name, 1), "the file is empty; it needs at least a header row",
-                                "header: " + ",".join(required)))
-        return None
-    except csv.Error as exc:
-        problems.append(Problem(Source(name, 1), f"CSV error: {exc}", "check the quotes on this line"))
-        return None
-    columns = [c.strip().lower() for c in header]
+    columns, records = opened
     missing = [c for c in required if c not in columns]
     if missing:
         problems.append(Problem(Source(name, 1), f"missing required column(s): {', '.join(missing)}",
                                 f"the header row must name {', '.join(required)} (found: {', '.join(columns)})"))
         return None
+    width = len(columns) + 1
 
     def rows():
-        width = len(columns) + 1
-        line = reader.line_num
-        try:
-            for record in reader:
-                start, line = line + 1, reader.line_num
-                if not "".join(record).strip():
-                    continue
-                if line > start and len(record) < len(columns) and any("\n" in cell for cell in record):
-                    problems.append(Problem(Source(name, start), f"a quote opened on this line is not closed: the "
-                                            f"cell runs on to line {line}", "close the quote, or remove it"))
-                    continue
-                if len(record) > len(columns) and any(cell.strip() for cell in record[len(columns):]):
-                    problems.append(Problem(Source(name, start), f"the row has {len(record)} cells but the header "
-                                            f"names {len(columns)} columns",
-                                            "a comma inside a value? put the value in double quotes"))
-                    continue
-                cells = [cell.strip() for cell in record[:len(columns)]]
-                cells.extend([""] * (width - len(cells)))
-                yield cells, Source(name, start)
-        except csv.Error as exc:
-            problems.append(Problem(Source(name, reader.line_num), f"CSV error: {exc}", "check the quotes on this line"))
+        for record, start in records:
+            cells = [cell.strip() for cell in record[:len(columns)]]
+            cells.extend([""] * (width - len(cells)))
+            yield cells, Source(name, start)
 
     return columns, rows()
 
