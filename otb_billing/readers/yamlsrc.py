@@ -6,6 +6,7 @@ It also resolves scalars the YAML 1.2 way: only true/false are booleans, so `pro
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
@@ -156,11 +157,9 @@ def _construct_bool(loader: Loader, node: yaml.ScalarNode):
 def _construct_timestamp(loader: Loader, node: yaml.ScalarNode):
     if (bad := _not_scalar(node)) is not None:
         return bad
-    try:
+    with contextlib.suppress(ValueError):
         return dt.date.fromisoformat(node.value.strip())
-    except ValueError:
-        pass
-    try:
+    try:  # a date and time: PyYAML's own reading
         return yaml.constructor.SafeConstructor.construct_yaml_timestamp(loader, node)
     except (ValueError, TypeError, AttributeError, IndexError):
         return _bad(node, f"'{node.value}' is not a date (write it as YYYY-MM-DD, a day that exists)")
