@@ -269,28 +269,39 @@ def run_scenario(scenario: Scenario, work_root: Path, figures: Figures, rng: ran
     points = len(log.read_text().splitlines()) if log.exists() else 0
     figures.points[scenario.name] = points
     work = work_root / f"{scenario.name}-work"
-    attempts = [("point", n) for n in range(1, points + 1)] if every_point else []
-    attempts += [("random", rng.uniform(0, duration * 1.1)) for _ in range(randoms)]
-    for how, value in attempts:
-        shutil.rmtree(work, ignore_errors=True)
-        shutil.copytree(scenario.state, work)
-        if how == "point":
-            kind, _, output = run_forked(work, scenario.args, fault_at=value)
-            if kind != "killed":
-                figures.failures.append(f"{scenario.name} point {value}: not reached ({output[-300:]})")
-                continue
-            figures.at_points += 1
-        else:
-            kind, _, _ = run_forked(work, scenario.args, kill_after=value)
-            if kind != "killed":  # it finished before the kill: nothing to recover, still checked below
-                _check_after(scenario, work, reference, sealed, f"random {value:.3f}s (finished)", figures,
-                             killed=False)
-                continue
-            figures.at_random += 1
+    for n in range(1, points + 1 if every_point else 1):
+        fresh_copy(scenario.state, work)
+        kind, _, output = run_forked(work, scenario.args, fault_at=n)
+        if kind != "killed":
+            figures.failures.append(f"{scenario.name} point {n}: not reached ({output[-300:]})")
+            continue
+        figures.at_points += 1
         figures.kills += 1
-        _check_after(scenario, work, reference, sealed, f"{how} {value}", figures)
+        _check_after(scenario, work, reference, sealed, f"point {n}", figures)
+    # random moments: a run that finishes before its kill is checked too, and the window shrinks until `randoms`
+    # runs were really killed (how long a run takes depends on what else the machine is doing)
+    window, killed, attempts = duration * 1.1, 0, 0
+    while killed < randoms and attempts < randoms * 4:
+        attempts += 1
+        value = rng.uniform(0, window)
+        fresh_copy(scenario.state, work)
+        kind, _, _ = run_forked(work, scenario.args, kill_after=value)
+        if kind != "killed":
+            _check_after(scenario, work, reference, sealed, f"random {value:.3f}s (finished)", figures,
+                         killed=False)
+            window *= 0.8
+            continue
+        killed += 1
+        figures.at_random += 1
+        figures.kills += 1
+        _check_after(scenario, work, reference, sealed, f"random {value:.3f}s", figures)
     shutil.rmtree(work, ignore_errors=True)
     shutil.rmtree(reference_dir, ignore_errors=True)
+
+
+def fresh_copy(state: Path, work: Path) -> None:
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.copytree(state, work)
 
 
 @contextlib.contextmanager

@@ -312,7 +312,7 @@ def test_a_300_character_client_name_bills_with_a_shortened_file_name(repo):
     repo.client("A1", name=name)
     repo.csv("2024-10", "users.csv", USERS, "A1,u1,One,,true")
     ok(repo, "bill", "2024-10")
-    csvs = [p.name for p in (repo.root / "build/2024-10").glob("*.csv")]
+    csvs = [p.name for p in (repo.root / "build/2024-10").glob("*-A1-202410.csv")]
     assert len(csvs) == 1 and csvs[0].endswith("-A1-202410.csv") and len(csvs[0].encode()) <= 140
     assert name in (repo.root / "ledger/invoices/2024/2024-10.beancount").read_text()
 
@@ -348,12 +348,13 @@ def test_rebilling_a_finalized_month_keeps_its_csvs_pdfs_and_zip(a1):
     ok(a1, "finalize", "2024-10", "--at", "2024-11-01T09:00:00Z")
     build = a1.root / "build/2024-10"
     before = {p.name: p.read_bytes() for p in build.iterdir()}
-    assert sorted(before) == ["A1-202410.pdf", "Alpha Dental-A1-202410.csv", "invoices-2024-10.zip"]
+    assert sorted(before) == ["A1-202410.pdf", "Alpha Dental-A1-202410.csv", "invoices-2024-10.zip",
+                              "quickbooks-invoices-2024-10.csv"]
     ok(a1, "bill", "2024-10")
     assert {p.name: p.read_bytes() for p in build.iterdir()} == before
     for path in build.iterdir():
         path.unlink()
-    assert "Wrote 3 file(s) in build/2024-10/" in ok(a1, "export", "2024-10")
+    assert "Wrote 4 file(s) in build/2024-10/" in ok(a1, "export", "2024-10")
     assert (build / "Alpha Dental-A1-202410.csv").read_bytes() == before["Alpha Dental-A1-202410.csv"]
     assert (build / "A1-202410.pdf").read_bytes() == (a1.root / "ledger/documents/2024/A1-202410.pdf").read_bytes()
     assert (build / "invoices-2024-10.zip").read_bytes() == before["invoices-2024-10.zip"]
@@ -367,7 +368,7 @@ def test_a_client_taken_out_of_a_month_loses_its_draft_outputs(repo):
     (repo.root / "clients/B2.yaml").unlink()
     ok(repo, "bill", "2024-10")
     assert sorted(p.name for p in (repo.root / "build/2024-10").iterdir()) == [
-        "A1-202410.pdf", "Alpha-A1-202410.csv", "invoices-2024-10.zip"]
+        "A1-202410.pdf", "Alpha-A1-202410.csv", "invoices-2024-10.zip", "quickbooks-invoices-2024-10.csv"]
 
 
 # --- 19. every saved query runs --------------------------------------------------------------------------------

@@ -123,6 +123,15 @@ class Smtp:
 
 
 @dataclass(frozen=True, slots=True)
+class QuickBooks:
+    """How the QuickBooks Online import files are written (render/quickbooks.py)."""
+
+    date_format: str = "%d/%m/%Y"  # QuickBooks Online Canada's regional default, dd/MM/yyyy
+    tax_codes: Mapping[str, str] = field(default_factory=dict)  # otb's default code -> the company's code name
+    location: str = ""  # QuickBooks "Location", if the company tracks them
+
+
+@dataclass(frozen=True, slots=True)
 class TaxRule:
     """One row of the effective-dated tax table: `name` at `rate` percent in `province` from start to end."""
 
@@ -161,6 +170,7 @@ class Settings:
     smtp: Smtp = Smtp()
     reminder_interval_days: int = 7
     bank_csv: Mapping[str, str] = field(default_factory=dict)  # role (date, amount, ...) -> column name
+    quickbooks: QuickBooks = QuickBooks()
 
 
 @dataclass(frozen=True, slots=True)

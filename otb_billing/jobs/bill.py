@@ -20,7 +20,7 @@ from ..core.rules import invoice_number
 from ..journal import remove_outputs, write_outputs
 from ..readers.config import read_config_collecting
 from ..readers.exports import read_exports
-from ..render import qbcsv
+from ..render import qbcsv, quickbooks
 from .ledger_edit import commit_ledger, require_good_ledger
 
 
@@ -102,7 +102,7 @@ def run_bill(
     replaced = {invoice_number(config.settings, a, month) for a in only} if only else None
     ledger_files, month_blocks = _ledger_files(root / "ledger", config, month, blocks, fresh, replaced)
     build = root / "build" / str(month)
-    build_files, expected = month_outputs(root, month, month_blocks, {inv.number: inv for inv in fresh})
+    build_files, expected = month_outputs(root, config, month, month_blocks, {inv.number: inv for inv in fresh})
     if pdf:
         from .documents import draft_pdfs
 
@@ -115,41 +115,54 @@ def run_bill(
     return outcome
 
 
-def month_outputs(root: Path, month: Month, month_blocks: dict[str, str], fresh: dict[str, Invoice]):
-    """build/MONTH's QuickBooks CSV of every invoice in the month file and their ZIP, and the names of every
-    file that belongs there (the CSVs, and a PDF per invoice).
+def month_outputs(root: Path, config: Config, month: Month, month_blocks: dict[str, str],
+                  fresh: dict[str, Invoice]):
+    """build/MONTH's files for every invoice in the month file: its itemized CSV, the month's ZIP of them, and the
+    QuickBooks Online import file(s); and the names of every file that belongs there (a PDF per invoice too).
 
-    Drafts billed now are written from this run; finalized invoices from the data stored when they were issued
-    (so their CSV is the one that was issued); adjustment invoices from their ledger entry; a draft of another
-    client kept by --client keeps the CSV it has."""
-    from .documents import invoice_from_entry, load_snapshot
-
+    Drafts billed now come from this run; finalized invoices from the data stored when they were issued (so their
+    rows are the issued ones); adjustment invoices from their ledger entry; drafts of other clients kept by
+    --client are billed again from the inputs (or, if those no longer give the draft, read from the ledger)."""
+    invoices = month_invoices(root, month, month_blocks, fresh)
     build = root / "build" / str(month)
-    csvs: dict[str, bytes] = {}
-    expected = set()
-    for number, text in sorted(month_blocks.items()):
-        expected.add(f"{number}.pdf")
-        invoice = fresh.get(number)
-        if invoice is None:
-            entry = parse_block(text)
-            stored = load_snapshot(root / "ledger", number, entry.date.year) if entry.flag == "*" else None
-            if stored is not None:
-                invoice = stored[0]
-            elif reader.is_adjustment(text) or entry.flag == "*":
-                invoice = invoice_from_entry(entry, month)
-            else:
-                name = qbcsv.csv_name(entry.payee or "", number, str(entry.meta.get("account", "")))
-                expected.add(name)
-                if (build / name).exists():
-                    csvs[name] = (build / name).read_bytes()
-                continue
-        name = qbcsv.csv_filename(invoice)
-        expected.add(name)
-        csvs[name] = qbcsv.invoice_csv(invoice).encode("utf-8")
+    csvs = {qbcsv.csv_filename(inv): qbcsv.invoice_csv(inv).encode("utf-8") for inv in invoices}
     files = {build / name: content for name, content in csvs.items()}
     files[build / f"invoices-{month}.zip"] = qbcsv.month_zip(csvs)
-    expected.add(f"invoices-{month}.zip")
+    for name, content in quickbooks.invoice_files(invoices, str(month), config.settings.quickbooks,
+                                                  config.settings.currency).items():
+        files[build / name] = content
+    expected = {path.name for path in files} | {f"{number}.pdf" for number in month_blocks}
     return files, expected
+
+
+def month_invoices(root: Path, month: Month, month_blocks: dict[str, str], fresh: dict[str, Invoice]) -> list[Invoice]:
+    """Every invoice of the month file as an Invoice, by number (see month_outputs)."""
+    from .documents import invoice_from_entry, load_snapshot
+
+    invoices, kept = {}, {}
+    for number, text in sorted(month_blocks.items()):
+        if number in fresh:
+            invoices[number] = fresh[number]
+            continue
+        entry = parse_block(text)
+        stored = load_snapshot(root / "ledger", number, entry.date.year) if entry.flag == "*" else None
+        if stored is not None:
+            invoices[number] = stored[0]
+        elif reader.is_adjustment(text) or entry.flag == "*":
+            invoices[number] = invoice_from_entry(entry, month)
+        else:
+            kept[number] = (str(entry.meta.get("account", "")), entry, text)
+    if kept:
+        try:
+            _, result, _ = compute(root, month, sorted({account for account, _, _ in kept.values()}))
+            again = {inv.number: inv for inv in result.invoices}
+        except InputErrors:
+            again = {}
+        for number, (_, entry, text) in kept.items():
+            invoice = again.get(number)
+            invoices[number] = (invoice if invoice is not None and not posting_changes(text, invoice)
+                                else invoice_from_entry(entry, month))
+    return [invoices[number] for number in sorted(invoices)]
 
 
 def stale_outputs(build: Path, expected: set[str]) -> list[Path]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import subprocess
 import zoneinfo
@@ -12,6 +13,7 @@ from ..core.errors import Problem, Source, did_you_mean
 from ..core.model import (
     DEVICE_TYPES,
     Business,
+    QuickBooks,
     Settings,
     Smtp,
     TaxRule,
@@ -32,7 +34,7 @@ from .yamlsrc import YList, YMap
 # --- settings --------------------------------------------------------------------------------------------------
 
 SETTINGS_KEYS = ("business", "currency", "timezone", "invoice", "tax", "asset_types", "ledger", "bank", "smtp", "email",
-                 "conversion_fee_pct", "number_format")
+                 "conversion_fee_pct", "number_format", "quickbooks", "imports")
 BUSINESS_KEYS = ("name", "email", "phone", "website", "address", "province", "country", "tagline", "logo",
                  "registration")
 INVOICE_KEYS = ("terms_days", "number", "footer", "payment_instructions")
@@ -140,7 +142,7 @@ def read_settings(root: Path, problems: list[Problem]) -> Settings | None:
         bank_accounts=bank_accounts, conversion_fee_pct=f.decimal("conversion_fee_pct", Decimal(0),
                                                                   what="a percentage"),
         payment_instructions=instructions, smtp=_read_smtp(f, problems, root),
-        reminder_interval_days=_reminder_interval(f, problems),
+        reminder_interval_days=_reminder_interval(f, problems), quickbooks=_read_quickbooks(f, problems),
     )
 
 
@@ -185,6 +187,30 @@ def _committable(root: Path, name: str) -> str:
     if ignored:
         return ""
     return f"smtp.password_file '{name}' is inside the billing repo and not git-ignored: it would be committed"
+
+
+def _read_quickbooks(f: Fields, problems: list[Problem]) -> QuickBooks:
+    qmap = f.mapping("quickbooks")
+    if qmap is None:
+        return QuickBooks()
+    q = Fields(qmap, problems, "quickbooks")
+    q.check_keys(("date_format", "tax_codes", "location"))
+    date_format = q.text("date_format", QuickBooks.date_format)
+    sample = dt.date(2024, 10, 31)
+    try:
+        round_trip = dt.datetime.strptime(sample.strftime(date_format), date_format).date()
+    except ValueError:
+        round_trip = None
+    if round_trip != sample:
+        q.error("date_format", f"quickbooks.date_format '{date_format}' does not write a whole date that reads back",
+                'use strftime codes, e.g. "%d/%m/%Y" (31/10/2024) or "%m/%d/%Y" (10/31/2024)')
+        date_format = QuickBooks.date_format
+    codes: dict[str, str] = {}
+    if (cmap := q.mapping("tax_codes")) is not None:
+        c = Fields(cmap, problems, "quickbooks.tax_codes")
+        for key in cmap:
+            codes[str(key)] = c.text(key)
+    return QuickBooks(date_format, codes, q.text("location"))
 
 
 def _reminder_interval(f: Fields, problems: list[Problem]) -> int:

@@ -9,13 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from ..core.model import DEVICE_PLURALS, Invoice, Settings
+from ..core.model import Invoice, Settings
 from ..core.money import ZERO, fmt_quantity
 from ..core.receivables import AGING_BUCKETS
+from ..core.summary import grouped_lines
 from .moneyfmt import money
 
-GROUP_LABELS = {"users": "Users", **{plural: plural.capitalize() for plural in DEVICE_PLURALS.values()},
-                "vms": "Virtual machines", "devices": "Devices"}
 TAX_NAMES_LONG = {"GST": "GST", "HST": "HST", "QST": "QST", "PST": "PST", "RST": "RST"}
 
 
@@ -81,28 +80,6 @@ def _qty(q: Decimal) -> str:
     return fmt_quantity(q)
 
 
-def summary_lines(invoice: Invoice) -> list[tuple[str, Decimal, Decimal, Decimal, bool]]:
-    """(description, quantity, rate, amount, taxable): users and devices grouped by rate, the rest as billed."""
-    grouped: dict[tuple, list] = {}
-    order: list[tuple] = []
-    for line in invoice.lines:
-        if line.category in GROUP_LABELS and line.quantity == 1:
-            custom = "custom rate" in line.description
-            free = "(free" in line.description
-            label = GROUP_LABELS[line.category] + (" (free)" if free else " (custom rate)" if custom else "")
-            key = ("group", label, line.rate, line.taxable)
-            if key not in grouped:
-                grouped[key] = [label, ZERO, line.rate, ZERO, line.taxable]
-                order.append(key)
-            grouped[key][1] += 1
-            grouped[key][3] += line.amount
-        else:
-            key = ("line", len(order))
-            grouped[key] = [line.description, line.quantity, line.rate, line.amount, line.taxable]
-            order.append(key)
-    return [tuple(grouped[k]) for k in order]
-
-
 def invoice_view(invoice: Invoice, letterhead: Letterhead, client_lines: tuple[str, ...], *, terms_days: int,
                  instructions: str, footer: str, draft: bool, credit_applied: Decimal = ZERO,
                  paid: Decimal = ZERO, credited: Decimal = ZERO) -> InvoiceView:
@@ -121,10 +98,11 @@ def invoice_view(invoice: Invoice, letterhead: Letterhead, client_lines: tuple[s
         meta.append(("Exchange rate", f"1 {cur} = {invoice.fx_rate} {invoice.base_currency} on {invoice.fx_date}"))
     taxed = bool(invoice.taxes)
     rows = []
-    for description, qty, rate, amount, taxable in summary_lines(invoice):
-        mark = "" if taxable or not taxed else " *"
-        rows.append((description + mark, _qty(qty), money(rate, cur) if rate >= Decimal("0.01") or not rate
-                     else f"{rate}", money(amount, cur)))
+    for line in grouped_lines(invoice):
+        mark = "" if line.taxable or not taxed else " *"
+        rows.append((line.description + mark, _qty(line.quantity),
+                     money(line.rate, cur) if line.rate >= Decimal("0.01") or not line.rate else f"{line.rate}",
+                     money(line.amount, cur)))
     totals = [("Subtotal", money(invoice.subtotal, cur))]
     for tax in invoice.taxes:
         label = f"{TAX_NAMES_LONG.get(tax.name, tax.name)} {fmt_quantity(tax.rate)}%"

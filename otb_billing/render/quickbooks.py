@@ -1,0 +1,181 @@
+"""QuickBooks Online import files: the month's invoices, payments and credit memos, as QuickBooks reads them.
+
+Invoices use the column names QuickBooks Online maps by itself (`InvoiceNo`, `Customer`, ... `Service Date`, and
+`Currency` when a client is invoiced in another currency), one row per summary line (users and devices grouped by
+rate, core/summary.py), in files of at most 100 invoices and 1,000 rows (QuickBooks' limits; an invoice is never
+split across two files). Tax is computed per invoice; each taxable row carries its share of it (`ItemTaxAmount`),
+rounded half-up with the leftover cent on the largest row, so the rows of an invoice add up to its total exactly.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from decimal import Decimal
+from typing import Iterable, NamedTuple, Sequence
+
+from ..core.model import Invoice, QuickBooks
+from ..core.money import ZERO, cents, fmt_money, fmt_quantity
+from ..core.summary import grouped_lines
+from .qbcsv import fmt_rate, neutralize
+
+INVOICE_COLUMNS = ["InvoiceNo", "Customer", "InvoiceDate", "DueDate", "Terms", "Location", "Memo",
+                   "Item(Product/Service)", "ItemDescription", "ItemQuantity", "ItemRate", "ItemAmount", "ItemTaxCode",
+                   "ItemTaxAmount", "Service Date"]
+CREDIT_COLUMNS = ["CreditMemoNo", "Customer", "CreditMemoDate", "Location", "Memo", "Item(Product/Service)",
+                  "ItemDescription", "ItemQuantity", "ItemRate", "ItemAmount", "ItemTaxCode", "ItemTaxAmount",
+                  "Service Date"]
+PAYMENT_COLUMNS = ["PaymentDate", "Customer", "PaymentMethod", "DepositToAccount", "ReferenceNo", "InvoiceNo",
+                   "Amount", "Memo"]
+MAX_INVOICES, MAX_ROWS = 100, 1000  # per import file
+
+ZERO_RATED, EXEMPT, NO_TAX = "Z", "E", "E"  # QuickBooks Online Canada's codes for zero-rated and exempt supplies
+
+
+def default_tax_code(tax_names: Sequence[str], province: str, situation: str) -> str:
+    """QuickBooks Online Canada's default code for what an invoice charges: `HST ON`, `GST`, `GST/QST QC`,
+    `GST/PST BC`, `GST/RST MB`, or `Z` (zero-rated), `E` (exempt, or a business not registered for GST/HST).
+    `situation` is "taxed", "zero-rated", "exempt" or "none"."""
+    if situation == "zero-rated":
+        return ZERO_RATED
+    if situation != "taxed" or not tax_names:
+        return EXEMPT
+    names = list(tax_names)
+    if names == ["HST"]:
+        return f"HST {province}"
+    if names == ["GST"]:
+        return "GST"
+    return "/".join(names) + f" {province}"
+
+
+def invoice_situation(invoice: Invoice) -> str:
+    if invoice.taxes:
+        return "taxed"
+    if invoice.notes and invoice.notes[0].startswith("Zero-rated"):
+        return "zero-rated"
+    return "exempt" if invoice.notes else "none"
+
+
+def tax_code(invoice: Invoice, taxable: bool, settings: QuickBooks) -> str:
+    province = next((t.province for t in invoice.taxes if t.province), "")
+    code = default_tax_code([t.name for t in invoice.taxes], province, invoice_situation(invoice))
+    if not taxable and code not in (ZERO_RATED, EXEMPT):
+        code = EXEMPT
+    return settings.tax_codes.get(code, code)
+
+
+def shares(total: Decimal, amounts: Sequence[Decimal]) -> list[Decimal]:
+    """`total` split over `amounts` in proportion, each rounded half-up, the leftover cents on the largest."""
+    base = sum(amounts, ZERO)
+    if not base:
+        return [ZERO for _ in amounts]
+    parts = [cents(total * a / base) for a in amounts]
+    if amounts and (left := total - sum(parts, ZERO)):
+        largest = max(range(len(amounts)), key=lambda i: (abs(amounts[i]), -i))
+        parts[largest] += left
+    return parts
+
+
+def terms(invoice: Invoice) -> str:
+    days = (invoice.due - invoice.date).days
+    return f"Net {days}" if days else "Due on receipt"
+
+
+def _date(day: dt.date, settings: QuickBooks) -> str:
+    return day.strftime(settings.date_format)
+
+
+def invoice_rows(invoice: Invoice, settings: QuickBooks, with_currency: bool) -> list[list[str]]:
+    """The rows of one invoice: ItemAmount adds up to its subtotal, ItemTaxAmount to its tax."""
+    lines = grouped_lines(invoice)
+    taxable = [line.amount if line.taxable else ZERO for line in lines]
+    taxes = shares(invoice.tax, taxable)
+    memo = f"{invoice.month.label}: {invoice.plan}, {invoice.term}" if invoice.plan else invoice.month.label
+    head = [invoice.number, neutralize(invoice.client), _date(invoice.date, settings), _date(invoice.due, settings),
+            terms(invoice), neutralize(settings.location), neutralize(memo)]
+    rows = []
+    for line, tax in zip(lines, taxes):
+        rows.append(head + [neutralize(line.item), neutralize(line.description), fmt_quantity(line.quantity),
+                            fmt_rate(line.rate), fmt_money(line.amount), tax_code(invoice, line.taxable, settings),
+                            fmt_money(tax), _date(invoice.date, settings)]
+                    + ([invoice.currency] if with_currency else []))
+    return rows
+
+
+def _csv(header: list[str], rows: Iterable[list[str]]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue().encode("utf-8")
+
+
+def parts(name: str, count: int) -> list[str]:
+    return [f"{name}.csv"] if count == 1 else [f"{name}-part{n}.csv" for n in range(1, count + 1)]
+
+
+def invoice_files(invoices: Sequence[Invoice], month: str, settings: QuickBooks, base_currency: str) -> dict[str, bytes]:
+    """`quickbooks-invoices-YYYY-MM.csv` (or `-part1.csv`, `-part2.csv`, ...): every invoice of the month, by number."""
+    with_currency = any(inv.currency != base_currency for inv in invoices)
+    header = INVOICE_COLUMNS + (["Currency"] if with_currency else [])
+    batches: list[list[list[str]]] = []
+    count = 0
+    for invoice in sorted(invoices, key=lambda i: i.number):
+        rows = invoice_rows(invoice, settings, with_currency)
+        if not batches or count >= MAX_INVOICES or len(batches[-1]) + len(rows) > MAX_ROWS:
+            batches.append([])
+            count = 0
+        batches[-1].extend(rows)
+        count += 1
+    names = parts(f"quickbooks-invoices-{month}", max(1, len(batches)))
+    return {name: _csv(header, batch) for name, batch in zip(names, batches or [[]])}
+
+
+class CreditMemo(NamedTuple):
+    number: str
+    invoice: str
+    client: str
+    date: dt.date
+    currency: str
+    reason: str
+    lines: tuple[tuple[str, str, Decimal], ...]  # (item, description, amount before tax)
+    tax: Decimal
+    tax_code: str
+
+
+def credit_memo_file(memos: Sequence[CreditMemo], month: str, settings: QuickBooks, base_currency: str) -> bytes:
+    """`quickbooks-credit-memos-YYYY-MM.csv`: each credit note as a credit memo, its tax spread like an invoice's."""
+    with_currency = any(m.currency != base_currency for m in memos)
+    rows = []
+    for memo in sorted(memos, key=lambda m: (m.date, m.number)):
+        amounts = [amount for _, _, amount in memo.lines]
+        code = settings.tax_codes.get(memo.tax_code, memo.tax_code)
+        for (item, description, amount), tax in zip(memo.lines, shares(memo.tax, amounts)):
+            rows.append([memo.number, neutralize(memo.client), _date(memo.date, settings), neutralize(settings.location),
+                         neutralize(f"Credit on {memo.invoice}: {memo.reason}"), neutralize(item),
+                         neutralize(description), "1", fmt_money(amount), fmt_money(amount), code, fmt_money(tax),
+                         _date(memo.date, settings)] + ([memo.currency] if with_currency else []))
+    return _csv(CREDIT_COLUMNS + (["Currency"] if with_currency else []), rows)
+
+
+class PaymentRow(NamedTuple):
+    date: dt.date
+    client: str
+    method: str
+    deposit_to: str
+    ref: str
+    invoice: str  # "" for what stays as credit on account
+    amount: Decimal  # negative for a reversal
+    currency: str
+    memo: str
+
+
+def payment_file(rows: Sequence[PaymentRow], settings: QuickBooks, base_currency: str) -> bytes:
+    """`quickbooks-payments-YYYY-MM.csv`: one row per invoice a payment settles, and one for what it leaves as
+    credit on account; a bounced payment's reversal has negative amounts."""
+    with_currency = any(r.currency != base_currency for r in rows)
+    out = [[_date(r.date, settings), neutralize(r.client), neutralize(r.method), neutralize(r.deposit_to),
+            neutralize(r.ref), r.invoice, fmt_money(r.amount), neutralize(r.memo)]
+           + ([r.currency] if with_currency else []) for r in rows]
+    return _csv(PAYMENT_COLUMNS + (["Currency"] if with_currency else []), out)
