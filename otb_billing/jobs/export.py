@@ -1,6 +1,7 @@
 """`otb export MONTH`: build/MONTH/ made again from the ledger, for every invoice of the month.
 
-The QuickBooks CSV of each invoice and the month's ZIP; for a finalized invoice its issued PDF (a copy of the one
+The QuickBooks Online import files (invoices, and the payments and credit notes dated in the month), the itemized
+CSV of each invoice and the month's ZIP; for a finalized invoice its issued PDF (a copy of the one
 in ledger/documents/) and the CSV of the data it was issued with; for a draft a DRAFT PDF and the CSV from the
 inputs, which must still give the draft in the ledger. Files of invoices no longer in the month are removed; files
 of finalized invoices never are.
@@ -15,6 +16,7 @@ from ..books import reader
 from ..core.errors import InputErrors, Problem
 from ..core.month import Month
 from ..journal import remove_outputs, write_outputs
+from ..render import quickbooks
 from .bill import (
     compute,
     credit_on_account,
@@ -24,6 +26,7 @@ from .bill import (
 )
 from .documents import draft_pdfs
 from .ledger_edit import billed_month, open_books
+from .quickbooks_books import credit_memos, payment_rows
 
 
 def run_export(root: Path, month: Month, pdf: bool = True) -> list[Path]:
@@ -51,6 +54,11 @@ def run_export(root: Path, month: Month, pdf: bool = True) -> list[Path]:
             issued = ledger / "documents" / f"{doc.date.year:04d}" / f"{doc.number}.pdf"
             if doc.number in blocks and not doc.draft and issued.exists():
                 files[build / f"{doc.number}.pdf"] = issued.read_bytes()
+    qb, base = config.settings.quickbooks, config.settings.currency
+    files[build / f"quickbooks-payments-{month}.csv"] = quickbooks.payment_file(payment_rows(config, books, month), qb,
+                                                                               base)
+    files[build / f"quickbooks-credit-memos-{month}.csv"] = quickbooks.credit_memo_file(
+        credit_memos(config, books, month), f"{month}", qb, base)
     write_outputs(root, files)
-    remove_outputs(stale_outputs(build, expected))
+    remove_outputs(stale_outputs(build, expected | {path.name for path in files}))
     return sorted(files)
