@@ -354,7 +354,7 @@ def test_rebilling_a_finalized_month_keeps_its_csvs_pdfs_and_zip(a1):
     assert {p.name: p.read_bytes() for p in build.iterdir()} == before
     for path in build.iterdir():
         path.unlink()
-    assert "Wrote 4 file(s) in build/2024-10/" in ok(a1, "export", "2024-10")
+    assert "Wrote 6 file(s) in build/2024-10/" in ok(a1, "export", "2024-10")  # and payments, credit memos
     assert (build / "Alpha Dental-A1-202410.csv").read_bytes() == before["Alpha Dental-A1-202410.csv"]
     assert (build / "A1-202410.pdf").read_bytes() == (a1.root / "ledger/documents/2024/A1-202410.pdf").read_bytes()
     assert (build / "invoices-2024-10.zip").read_bytes() == before["invoices-2024-10.zip"]

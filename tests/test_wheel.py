@@ -53,6 +53,9 @@ def test_the_wheel_carries_its_templates_and_bills_from_a_new_repo(installed, tm
     assert sorted(p.name for p in Path(where).rglob("*.j2")) == [
         "invoice.html.j2", "invoice_body.txt.j2", "invoice_subject.txt.j2", "reminder_body.txt.j2",
         "reminder_subject.txt.j2"]
+    profiles = _run(installed / "python", "-c", "from otb_billing.readers.profiles import shipped_profiles as s; "
+                    "print(' '.join(s()))", cwd=tmp_path, env=env).split()
+    assert "datto-rmm-devices" in profiles and len(profiles) == 6
     otb = installed / "otb"
     _run(otb, "init", "books", "--name", "Wheel MSP", cwd=tmp_path, env=env)
     repo = tmp_path / "books"

@@ -127,6 +127,41 @@ def pdf(month, clients, root: Path):
         click.echo(line)
 
 
+@main.command("import-exports")
+@click.argument("month", callback=parse_month)
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--profile", required=True, help="The vendor's import profile, e.g. datto-rmm-devices (see README).")
+@click.option("--client", "account", help="The client, for an export of one client's data (no organization column).")
+@click.option("--dry-run", is_flag=True, help="Show what would be written; write nothing.")
+@root_option
+def import_exports(month, files, profile, account, dry_run, root: Path):
+    """Make exports/MONTH/*.csv from an RMM or PSA vendor's export files, through an import profile."""
+    from ..jobs.import_exports import run_import_exports
+
+    root = _existing_root(root)
+    report = _run(run_import_exports, root, month, list(files), profile, account or "", dry_run)
+    imported = report.imported
+    verb = "Would write" if dry_run else "Wrote"
+    for name, count in report.written.items():
+        click.echo(f"{verb} {count} row(s) from {report.profile.title} to {name}")
+    for account_, count in sorted(imported.by_client.items()):
+        click.echo(f"  {account_}: {count} row(s)")
+    moved = {m: len(rows) for m, rows in imported.rows.items() if m != month}
+    for other, count in sorted(moved.items()):
+        click.echo(f"Note: {count} time row(s) are dated in {other}: they went to exports/{other}/ (not {month})")
+    for (column, value), count in sorted(imported.skipped.items()):
+        click.echo(f"Skipped as the profile says: {count} row(s) with {column} '{value}'")
+    for warning in imported.warnings:
+        click.echo(f"Warning: {warning}")
+    if imported.unmatched:
+        click.echo(f"Not imported: {sum(imported.unmatched.values())} row(s) of organizations no client matches:")
+        for organization, count in sorted(imported.unmatched.items()):
+            click.echo(f"  '{organization}': {count} row(s)")
+        click.echo('Add each to the right client file (match: ["..."]) and import again.')
+    if not dry_run and report.written:
+        click.echo("Review with `git diff exports/`, then bill the month.")
+
+
 @main.command()
 @click.argument("month", callback=parse_month)
 @click.option("--pdf/--no-pdf", default=True, show_default=True, help="Also the PDFs (DRAFT or issued).")

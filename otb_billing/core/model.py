@@ -275,6 +275,7 @@ class Client:
     manual_users: tuple[ManualUser, ...] = ()
     manual_assets: tuple[ManualAsset, ...] = ()
     line_items: tuple[LineItem, ...] = ()
+    match: tuple[str, ...] = ()  # other names the client has in RMM/PSA exports (organization, site, company)
 
     def in_contract(self, month: Month) -> bool:
         return (self.start is None or self.start <= month) and (self.end is None or month <= self.end)

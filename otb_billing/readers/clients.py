@@ -34,7 +34,7 @@ from .yamlsrc import YMap
 CLIENT_KEYS = (
     "account", "name", "billing_email", "address", "province", "country", "plan", "term", "support_level",
     "terms_days", "start", "end", "tax_exempt", "rates", "prepaid_hours", "assets", "users", "manual_assets",
-    "manual_users", "line_items", "notes", "contact", "phone", "currency",
+    "manual_users", "line_items", "notes", "contact", "phone", "currency", "match",
 )
 LINE_ITEM_KINDS = ("monthly", "one_off", "yearly", "service")
 LINE_ITEM_KEYS = LINE_ITEM_KINDS + ("name", "description", "month", "from", "until", "quantity", "rate", "taxable")
@@ -124,6 +124,7 @@ def read_client(data: YMap, settings: Settings, plans: dict[str, Plan], problems
         manual_users=_read_manual_users(f, problems),
         manual_assets=_read_manual_assets(f, problems),
         line_items=_read_line_items(f, problems),
+        match=f.texts("match"),
     )
     return client if len(problems) == before else None
 

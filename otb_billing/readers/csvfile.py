@@ -19,12 +19,14 @@ Rows = Iterator[tuple[list[str], int]]  # (cells as written, the line the row st
 
 
 def open_csv(path: Path, name: str, problems: list[Problem], hint: str = "export it as UTF-8 CSV",
-             required: tuple[str, ...] = ()) -> tuple[list[str], Rows] | None:
-    """(lower-cased column names, rows), or None with the problem recorded. Blank rows are skipped."""
-    text = read_text(path, name, problems, hint)
+             required: tuple[str, ...] = (), delimiter: str = ",", encoding: str = "utf-8-sig",
+             lower: bool = True) -> tuple[list[str], Rows] | None:
+    """(column names, lower-cased unless `lower` is False, and the rows), or None with the problem recorded.
+    Blank rows are skipped."""
+    text = read_text(path, name, problems, hint, encoding)
     if text is None:
         return None
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = next(reader)
     except StopIteration:
@@ -34,7 +36,7 @@ def open_csv(path: Path, name: str, problems: list[Problem], hint: str = "export
     except csv.Error as exc:
         problems.append(Problem(Source(name, 1), f"CSV error: {exc}", "check the quotes on this line"))
         return None
-    columns = [c.strip().lower() for c in header]
+    columns = [c.strip().lower() if lower else c.strip() for c in header]
 
     def rows() -> Rows:
         line = reader.line_num

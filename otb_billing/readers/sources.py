@@ -27,7 +27,8 @@ def present(path: Path) -> bool:
     return path.exists() or path.is_symlink()
 
 
-def read_text(path: Path, name: str, problems: list[Problem], hint: str = "save it as UTF-8") -> str | None:
+def read_text(path: Path, name: str, problems: list[Problem], hint: str = "save it as UTF-8",
+              encoding: str = "utf-8-sig") -> str | None:
     """The text of a file the billing repo names, or None with a Problem saying why it cannot be read."""
     if path.is_symlink() and not path.exists():
         problems.append(Problem(Source(name), f"is a link to {path.readlink()}, which does not exist",
@@ -41,9 +42,10 @@ def read_text(path: Path, name: str, problems: list[Problem], hint: str = "save 
             problems.append(Problem(Source(name), f"is larger than {MAX_INPUT_BYTES // 2**20} MiB",
                                     "split it, or check that it is the right file"))
             return None
-        return path.read_text(encoding="utf-8-sig")
+        return path.read_text(encoding=encoding)
     except UnicodeDecodeError as exc:
-        problems.append(Problem(Source(name), f"not UTF-8 text ({exc.reason} at byte {exc.start})", hint))
+        what = "UTF-8" if encoding.replace("-", "").lower().startswith("utf8") else encoding
+        problems.append(Problem(Source(name), f"not {what} text ({exc.reason} at byte {exc.start})", hint))
     except OSError as exc:
         problems.append(Problem(Source(name), f"cannot be read: {exc.strerror or exc}"))
     return None
