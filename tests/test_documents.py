@@ -79,8 +79,11 @@ def test_finalize_stores_the_pdf_once_and_links_it_in_the_ledger(billed):
     entries, errors, _ = loader.load_file(str(billed.root / "ledger/main.beancount"))
     assert errors == []
     documents = [e for e in entries if type(e).__name__ == "Document"]
-    assert [(d.filename.endswith("documents/2024/A1-202410.pdf"), d.links) for d in documents] == [
-        (True, frozenset({"A1-202410"}))]
+    # Fava's link_documents plugin ties the PDF to the invoice's `document:` metadata (and tags it #linked)
+    assert [(d.filename.endswith("documents/2024/A1-202410.pdf"), d.links, d.tags) for d in documents] == [
+        (True, {"A1-202410", "dok-2024-10-31"}, {"linked"})]
+    invoice = next(e for e in entries if type(e).__name__ == "Transaction" and "A1-202410" in e.links)
+    assert invoice.meta["document"] == "A1-202410.pdf" and "dok-2024-10-31" in invoice.links
     # billing again never touches it; a later change of inputs does not change the stored document
     billed.csv("2024-10", "users.csv", USERS, "A1,u1,One,,true")
     ok(billed, "bill", "2024-10")

@@ -348,12 +348,13 @@ def test_rebilling_a_finalized_month_keeps_its_csvs_pdfs_and_zip(a1):
     ok(a1, "finalize", "2024-10", "--at", "2024-11-01T09:00:00Z")
     build = a1.root / "build/2024-10"
     before = {p.name: p.read_bytes() for p in build.iterdir()}
-    assert sorted(before) == ["A1-202410.pdf", "Alpha Dental-A1-202410.csv", "invoices-2024-10.zip",
-                              "quickbooks-invoices-2024-10.csv"]
+    assert sorted(before) == ["A1-202410.pdf", "Alpha Dental-A1-202410.csv", "bill-report.json",
+                              "invoices-2024-10.zip", "quickbooks-invoices-2024-10.csv"]
     ok(a1, "bill", "2024-10")
     assert {p.name: p.read_bytes() for p in build.iterdir()} == before
     for path in build.iterdir():
-        path.unlink()
+        if path.name != "bill-report.json":  # from the bill, not from the ledger
+            path.unlink()
     assert "Wrote 6 file(s) in build/2024-10/" in ok(a1, "export", "2024-10")  # and payments, credit memos
     assert (build / "Alpha Dental-A1-202410.csv").read_bytes() == before["Alpha Dental-A1-202410.csv"]
     assert (build / "A1-202410.pdf").read_bytes() == (a1.root / "ledger/documents/2024/A1-202410.pdf").read_bytes()
@@ -368,7 +369,8 @@ def test_a_client_taken_out_of_a_month_loses_its_draft_outputs(repo):
     (repo.root / "clients/B2.yaml").unlink()
     ok(repo, "bill", "2024-10")
     assert sorted(p.name for p in (repo.root / "build/2024-10").iterdir()) == [
-        "A1-202410.pdf", "Alpha-A1-202410.csv", "invoices-2024-10.zip", "quickbooks-invoices-2024-10.csv"]
+        "A1-202410.pdf", "Alpha-A1-202410.csv", "bill-report.json", "invoices-2024-10.zip",
+        "quickbooks-invoices-2024-10.csv"]
 
 
 # --- 19. every saved query runs --------------------------------------------------------------------------------

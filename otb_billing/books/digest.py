@@ -11,7 +11,7 @@ import hashlib
 
 from beancount.core import data
 
-SKIPPED_META = {"filename", "lineno", "finalized", "digest"}
+SKIPPED_META = {"filename", "lineno", "finalized", "digest", "document"}  # document: added with the PDF
 
 
 def _meta(meta) -> list[str]:
@@ -34,7 +34,7 @@ def entry_digest(entry: data.Transaction) -> str:
         str(entry.date),
         entry.payee or "",
         entry.narration or "",
-        " ".join(sorted(entry.links or ())),
+        " ".join(sorted(link for link in entry.links or () if not link.startswith("dok-"))),  # Fava's own links
         " ".join(sorted(entry.tags or ())),
         *_meta(entry.meta),
     ]

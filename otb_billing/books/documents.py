@@ -27,15 +27,17 @@ def parse_block(text: str) -> data.Transaction:
     return txns[0]
 
 
-def seal(text: str, finalized_at: dt.datetime) -> str:
-    """A draft's text made final: flag *, `finalized` (UTC) and `digest` metadata after the header line."""
+def seal(text: str, finalized_at: dt.datetime, document: str = "") -> str:
+    """A draft's text made final: flag *, `finalized` (UTC) and `digest` metadata after the header line, and the
+    issued PDF's file name as `document` (Fava's link_documents plugin shows it on the entry)."""
     entry = parse_block(text)
     digest = entry_digest(entry)
     lines = text.rstrip("\n").split("\n")
     index = next(i for i, line in enumerate(lines) if HEADER_RE.match(line))
     lines[index] = HEADER_RE.sub(lambda m: f"{m.group(1)} * ", lines[index], count=1)
     stamp = finalized_at.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    lines[index + 1 : index + 1] = [f"{INDENT}finalized: {quote(stamp)}", f"{INDENT}digest: {quote(digest)}"]
+    lines[index + 1 : index + 1] = [f"{INDENT}finalized: {quote(stamp)}", f"{INDENT}digest: {quote(digest)}"] + (
+        [f"{INDENT}document: {quote(document)}"] if document else [])
     return "\n".join(lines) + "\n"
 
 

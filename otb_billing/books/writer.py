@@ -71,8 +71,9 @@ def invoice_postings(invoice: Invoice) -> list[tuple[str, Decimal]]:
 
 
 def render_invoice(invoice: Invoice, flag: str = "!") -> str:
-    """The transaction of one invoice. Metadata keeps what later runs need (prepaid pool, totals)."""
-    counts = invoice.counts
+    """The transaction of one invoice. Metadata keeps only what later runs and an accountant need (number,
+    client, period, due date, plan, the prepaid pool); the counts and lines are in the invoice's data beside its PDF
+    once issued, and Fava's journal stays readable."""
     head = (
         f"{invoice.date} {flag} {quote(invoice.client)} "
         f"{quote(f'Invoice {invoice.number} for {invoice.month.label}')} ^{invoice.number}"
@@ -85,14 +86,6 @@ def render_invoice(invoice: Invoice, flag: str = "!") -> str:
         ("plan", quote(invoice.plan)),
         ("term", quote(invoice.term)),
         ("support_level", quote(invoice.support_level)),
-        ("subtotal", fmt_money(invoice.subtotal)),
-        ("users", str(counts.users)),
-        ("devices", str(sum(1 for line in invoice.lines if line.group == "assets"))),
-        ("backup_tb", fmt_quantity(counts.backup_tb)),
-        ("hours", fmt_quantity(counts.hours)),
-        ("billable_hours", fmt_quantity(counts.billable_hours)),
-        ("prepaid_hours_used", fmt_quantity(counts.prepaid_hours_used)),
-        ("prepaid_monthly_used", fmt_quantity(invoice.prepaid_monthly_used)),
         ("prepaid_yearly_used", fmt_quantity(invoice.prepaid_yearly_used)),
         ("pool_year", str(invoice.pool_year)),
     ]
@@ -208,6 +201,7 @@ def accounts_for(invoices: Iterable[Invoice], client_names: dict[str, str]) -> d
 BEGIN = "; --- files written by otb (invoices, payments, credit notes): keep this block ---"
 END = "; --- end of files written by otb ---"
 PLUGIN = 'plugin "otb_billing.books.plugin"'
+LINK_DOCUMENTS = 'plugin "fava.plugins.link_documents"'  # shows each issued PDF on its invoice in Fava's journal
 FAVA_EXTENSION = '2000-01-01 custom "fava-extension" "otb_billing.fava_ext"'
 
 
@@ -219,6 +213,7 @@ def main_skeleton(settings: Settings) -> str:
         f"{tolerance_option(settings.currency)}\n"
         "; Checks finalized invoices, invoice numbers and the links of payments and credit notes.\n"
         f"{PLUGIN}\n"
+        f"{LINK_DOCUMENTS}\n"
         "; Fava shows each invoice's status and the aging of receivables on its Invoices page.\n"
         f"{FAVA_EXTENSION}\n"
         "\n"
@@ -240,7 +235,7 @@ def with_plugin(main_text: str) -> str:
     (added after the options if missing)."""
     lines = main_text.splitlines()
     present = {l.strip() for l in lines}
-    wanted = [PLUGIN, FAVA_EXTENSION]
+    wanted = [PLUGIN, LINK_DOCUMENTS, FAVA_EXTENSION]
     currency = re.search(r'^option\s+"operating_currency"\s+"([A-Z][A-Z0-9\'._-]*)"', main_text, re.M)
     if currency and not re.search(r'^option\s+"inferred_tolerance_default"', main_text, re.M):
         wanted.insert(0, tolerance_option(currency.group(1)))

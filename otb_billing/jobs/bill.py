@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
@@ -103,6 +104,7 @@ def run_bill(
     ledger_files, month_blocks = _ledger_files(root / "ledger", config, month, blocks, fresh, replaced)
     build = root / "build" / str(month)
     build_files, expected = month_outputs(root, config, month, month_blocks, {inv.number: inv for inv in fresh})
+    build_files[build / "bill-report.json"] = bill_report(month, result)
     if pdf:
         from .documents import draft_pdfs
 
@@ -113,6 +115,13 @@ def run_bill(
     remove_outputs(stale_outputs(build, expected))
     outcome.written = [root / path for path in changed] + list(build_files)
     return outcome
+
+
+def bill_report(month: Month, result: BillResult) -> bytes:
+    """What this bill left unbilled and warned about, for Fava's Billing page (build/MONTH/bill-report.json)."""
+    warnings = [str(w) for w in result.warnings]
+    report = {"month": str(month), "unbilled": [w for w in warnings if "not billed" in w], "warnings": warnings}
+    return (json.dumps(report, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 def month_outputs(root: Path, config: Config, month: Month, month_blocks: dict[str, str],

@@ -60,7 +60,7 @@ def run_finalize(root: Path, month: Month, only: Collection[str], at: dt.datetim
              for k, inv in enumerate(invoices)}
 
     def change(numbers: list[str]) -> dict:
-        new_blocks = {n: (seal(text, at) if n in numbers else text) for n, (_, text) in blocks.items()}
+        new_blocks = {n: (seal(text, at, f"{n}.pdf") if n in numbers else text) for n, (_, text) in blocks.items()}
         documents_path = ledger / DOCUMENTS_FILE
         texts = {path: writer.render_month_file(month, new_blocks.items()),
                  documents_path: appended(documents_path, ["\n".join(parts[n][2] for n in numbers)],
