@@ -124,5 +124,7 @@ def test_the_billing_page_charts_revenue_receivables_and_more(example):
     assert {row[0]: row[3] for row in changes["rows"]} == {"Stark Industries": "+67.9%", "Acme Corporation": "+43.5%",
                                                           "Nakamoto Labs LLC": "+29.3%"}
     assert pools["rows"] == [["Wayne Enterprises", "987654", 2024, 20.0, 20.0, 0.0]]
-    assert [row[3] for row in dso["rows"]][-1] is not None
+    october = next(row for row in dso["rows"] if row[0] == "2024-10")
+    assert october[1] == {"number": 5620.51, "currency": "CAD"}  # managed services 5,255.60 + backup 364.91
+    assert october[4] is not None
     assert "2 row(s) for account &#39;999999&#39;, which has no client file: not billed" in html

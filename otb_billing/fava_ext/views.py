@@ -151,18 +151,23 @@ def aging_over_time(books: Books, months: list[Month], shown_accounts: set[str],
     return [{"type": "bar", "label": f"Receivables at each month end, by days past due ({base})", "data": points}], owed
 
 
+RECURRING = ("Managed", "Backup")  # the categories billed every month by the plan: monthly recurring revenue
+
+
 def dso_table(months: list[Month], owed: dict[Month, Decimal], revenue: dict[Month, dict[str, Decimal]],
               base: str) -> str:
-    """Days sales outstanding at each month end: receivables / revenue of the last three months x their days."""
+    """Per month: recurring revenue (managed services and backup), receivables at its end, and days sales
+    outstanding: receivables / revenue of the last three months x their days."""
     rows = []
     for month in months:
+        mrr = sum((revenue.get(month, {}).get(c, ZERO) for c in RECURRING), ZERO)
         window = [month, month.previous(), month.previous().previous()]
         sales = sum((sum(revenue.get(m, {}).values(), ZERO) for m in window), ZERO)
         days = sum(calendar.monthrange(m.year, m.month)[1] for m in window)
         dso = int((owed[month] / sales * days).quantize(Decimal("1"))) if sales > 0 else None
-        rows.append([str(month), amount(owed[month], base), amount(sales, base), dso])
-    return query_table([("Month", "str"), ("Receivables", "Amount"), ("Revenue, 3 months", "Amount"),
-                        ("DSO (days)", "int")], rows)
+        rows.append([str(month), amount(mrr, base), amount(owed[month], base), amount(sales, base), dso])
+    return query_table([("Month", "str"), ("Recurring revenue", "Amount"), ("Receivables", "Amount"),
+                        ("Revenue, 3 months", "Amount"), ("DSO (days)", "int")], rows)
 
 
 def top_clients(books: Books, entries, base: str, top: int) -> str:
