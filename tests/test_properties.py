@@ -27,7 +27,7 @@ from otb_billing.core.model import (
     LineItem,
     Plan,
     Prepaid,
-    Rates,
+    RateChange,
     Service,
     Settings,
     TimeRow,
@@ -53,7 +53,7 @@ hours = st.decimals(min_value=0, max_value=40, places=2, allow_nan=False, allow_
 def plans(draw):
     values = {key: draw(money) for key in MONEY_RATE_KEYS}
     values["backup_included_tb"] = draw(tb)
-    return Plan("P", draw(st.sampled_from(["hourly", "flat"])), {"T": Rates(values, draw(st.booleans()))}, SRC)
+    return Plan("P", draw(st.sampled_from(["hourly", "flat"])), {"T": (RateChange(None, values, draw(st.booleans())),)}, SRC)
 
 
 @st.composite

@@ -18,6 +18,7 @@ CATEGORY_ACCOUNTS = {
     "backup": "Income:Backup",
     "support": "Income:Support",
     "fx_fee": "Income:FX-Fees",
+    "discount": "Income:Discounts",
 }
 FX_ACCOUNT = "Income:FX"  # realized exchange gains (negative) and losses (positive) on foreign payments
 CATEGORY_ORDER = list(CATEGORY_ACCOUNTS)
@@ -66,7 +67,7 @@ ACCOUNT_LABELS = {
     "Income:Managed:Servers": "Servers", "Income:Managed:VMs": "Virtual machines",
     "Income:Managed:Switches": "Switches", "Income:Managed:Firewalls": "Firewalls",
     "Income:Managed:Devices": "Devices (custom rate)", "Income:Backup": "Backup", "Income:Support": "Support hours",
-    "Income:FX-Fees": "Currency conversion fee",
+    "Income:FX-Fees": "Currency conversion fee", "Income:Discounts": "Discounts",
 }
 
 

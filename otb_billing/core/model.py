@@ -51,6 +51,7 @@ GROUP_OF_CATEGORY = {
     "backup": "backup",
     "support": "tickets",
     "fx_fee": "line_items",
+    "discount": "line_items",
 }
 GROUPS = ("users", "assets", "backup", "tickets", "line_items")
 
@@ -72,6 +73,23 @@ class Rates:
         return Rates(merged, flag)
 
 
+class RateChange(NamedTuple):
+    """Rates that apply from a month on (`start` None: from the beginning): only the keys it names change."""
+
+    start: "Month | None"
+    values: Mapping[str, Decimal]
+    per_device: bool | None = None
+
+
+def rates_at(changes: "tuple[RateChange, ...]", month: Month, base: Rates | None = None) -> Rates:
+    """The rates in force for `month`: every change that started on or before it, in order, over `base`."""
+    rates = base or Rates({})
+    for change in changes:
+        if change.start is None or change.start <= month:
+            rates = rates.overridden(change.values, change.per_device)
+    return rates
+
+
 @dataclass(frozen=True, slots=True)
 class PriceBook:
     """The prices an invoice was billed at: its effective rates (plan term, client overrides, converted to the
@@ -87,8 +105,9 @@ class PriceBook:
 class Plan:
     name: str
     support_level: str
-    terms: Mapping[str, Rates]
+    terms: Mapping[str, tuple[RateChange, ...]]  # each term's rates, changing from the months given
     source: Source
+    proration: str = ""  # "daily": a contract starting or ending mid-month pays that month by the day
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +263,22 @@ class LineItem:
 
 
 @dataclass(frozen=True, slots=True)
+class Discount:
+    """A percentage or an amount off some categories of a client's invoices (or all), from/until a month."""
+
+    name: str
+    percent: Decimal | None
+    amount: Decimal | None
+    on: tuple[str, ...]  # users, devices, workstations, ..., backup, support, line_items; empty: the whole invoice
+    source: Source
+    start: Month | None = None
+    until: Month | None = None
+
+    def applies(self, month: Month) -> bool:
+        return (self.start is None or self.start <= month) and (self.until is None or month <= self.until)
+
+
+@dataclass(frozen=True, slots=True)
 class Prepaid:
     monthly: Decimal = ZERO
     yearly: Decimal = ZERO
@@ -267,8 +302,7 @@ class Client:
     end: Month | None = None
     tax_exempt: str = ""
     currency: str = ""  # the invoice currency; "" means the base currency of settings
-    rates: Mapping[str, Decimal] = field(default_factory=dict)
-    backup_included_per_device: bool | None = None
+    rates: tuple[RateChange, ...] = ()  # overrides of the plan's rates, changing from the months given
     prepaid: Prepaid = Prepaid()
     user_overrides: Mapping[str, UserOverride] = field(default_factory=dict)
     asset_overrides: Mapping[str, AssetOverride] = field(default_factory=dict)
@@ -276,6 +310,10 @@ class Client:
     manual_assets: tuple[ManualAsset, ...] = ()
     line_items: tuple[LineItem, ...] = ()
     match: tuple[str, ...] = ()  # other names the client has in RMM/PSA exports (organization, site, company)
+    discounts: tuple["Discount", ...] = ()
+    proration: str | None = None  # "daily" or "none"; None: the plan's
+    start_day: dt.date | None = None  # the contract's first day, when it is not the first of its month
+    end_day: dt.date | None = None  # the contract's last day, when it is not the last of its month
 
     def in_contract(self, month: Month) -> bool:
         return (self.start is None or self.start <= month) and (self.end is None or month <= self.end)

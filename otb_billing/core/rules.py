@@ -12,6 +12,7 @@ from dataclasses import replace
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Iterable, Mapping, Sequence
 
+from .adjustments import discount_lines, prorate
 from .errors import Problem, did_you_mean
 from .model import (
     DEVICE_PLURALS,
@@ -33,6 +34,7 @@ from .model import (
     TimeRow,
     UsageRow,
     UserRow,
+    rates_at,
 )
 from .money import ZERO, cents, fmt_quantity, line_amount
 from .month import Month
@@ -57,14 +59,14 @@ def convert(price: Decimal, fx_rate: Decimal) -> Decimal:
     return value.quantize(Decimal(1).scaleb(value.adjusted() - 3), rounding=ROUND_HALF_UP)
 
 
-def effective_rates(client: Client, plan: Plan, fx_rate: Decimal | None = None) -> Rates:
-    """The plan's term rates (converted to the client's currency if it has another), then the client's `rates`
-    override key by key (written in the client's currency)."""
-    rates = plan.terms[client.term]
+def effective_rates(client: Client, plan: Plan, month: Month, fx_rate: Decimal | None = None) -> Rates:
+    """The plan's term rates in force for `month` (converted to the client's currency if it has another), then the
+    client's `rates` in force for `month`, key by key (written in the client's currency)."""
+    rates = rates_at(plan.terms[client.term], month)
     if fx_rate is not None:
         rates = Rates({k: (convert(v, fx_rate) if k in MONEY_RATE_KEYS else v) for k, v in rates.values.items()},
                       rates.backup_included_per_device)
-    return rates.overridden(client.rates, client.backup_included_per_device)
+    return rates_at(client.rates, month, rates)
 
 
 def support_level(client: Client, plan: Plan) -> str:
@@ -316,7 +318,7 @@ def bill_client(
     fx_rate = fx[1] if fx else None
     if fx_rate is not None:
         services = {code: replace(svc, rate=convert(svc.rate, fx_rate)) for code, svc in services.items()}
-    rates = effective_rates(client, plan, fx_rate)
+    rates = effective_rates(client, plan, month, fx_rate)
     fee_pct = settings.conversion_fee_pct
     if prices is not None:
         rates, fee_pct = prices.rates, prices.conversion_fee_pct
@@ -330,6 +332,9 @@ def bill_client(
     item_lines = bill_line_items(client, month, services, problems)
     usage_lines = bill_usage(inventory.usage, services, problems)
     lines = user_lines + asset_lines + backup_lines + support_lines + item_lines + usage_lines
+    if (client.proration or plan.proration) == "daily" and (client.start_day or client.end_day):
+        lines += prorate(lines, _recurring_items(client, month), month, client.start_day, client.end_day)
+    lines += discount_lines(lines, client.discounts, month)
     if fx_rate is not None and fee_pct and lines:
         pct = fee_pct
         fee = cents(sum((line.amount for line in lines), ZERO) * pct / 100)
@@ -381,6 +386,15 @@ def bill_client(
         prices=PriceBook(rates, {code: services[code].rate for code in sorted(_services_billed(lines))
                                  if code in services}, fee_pct if fx_rate is not None else Decimal(0)),
     )
+
+
+def _recurring_items(client: Client, month: Month) -> set[str]:
+    """The categories of line items charged every month (monthly items, catalog items without a month)."""
+    out = set()
+    for item in client.line_items:
+        if item.due_in(month) and (item.kind == "monthly" or (item.kind == "service" and item.month is None)):
+            out.add(f"service:{item.service}" if item.kind == "service" else f"item:{item.name}")
+    return out
 
 
 def _services_billed(lines) -> set[str]:

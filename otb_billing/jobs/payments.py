@@ -48,7 +48,8 @@ def _used_refs(books: Books) -> set[str]:
 
 
 def allocate(books: Books, account: str, amount: Decimal, invoices: Sequence[str], as_of: dt.date):
-    """(allocations, unapplied): the named invoices in order, or the oldest open ones, up to their balances.
+    """(allocations, unapplied): the named invoices in order; else the open invoice whose balance is exactly the
+    amount (the oldest such); else the oldest open ones, up to their balances.
 
     Only invoices issued on or before the payment date can be settled by it; the rest is credit on account. An
     invoice is open for what it owes on that date and still owes after everything recorded (a payment dated
@@ -84,6 +85,9 @@ def allocate(books: Books, account: str, amount: Decimal, invoices: Sequence[str
     else:
         chosen = sorted((s for s in states.values() if s.doc.account == account and not s.doc.draft),
                         key=lambda s: (s.doc.date, s.doc.number))
+        exact = [s for s in chosen if owed(s) == amount]
+        if exact:  # the amount of one open invoice: that is the invoice being paid, not the oldest
+            chosen = exact[:1]
     left = amount
     allocations = []
     for state in chosen:

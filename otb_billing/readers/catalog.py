@@ -13,7 +13,7 @@ from ..core.model import (
     RATE_KEYS,
     SUPPORT_LEVELS,
     Plan,
-    Rates,
+    RateChange,
     Service,
 )
 from .fields import Fields
@@ -57,7 +57,8 @@ def read_services(root: Path, problems: list[Problem]) -> dict[str, Service]:
 
 # --- plans -------------------------------------------------------------------------------------------------------
 
-PLAN_KEYS = ("name", "support_level", "terms", "description")
+PLAN_KEYS = ("name", "support_level", "terms", "description", "proration")
+PRORATIONS = ("daily",)
 
 
 def read_plans(root: Path, problems: list[Problem]) -> dict[str, Plan]:
@@ -70,26 +71,56 @@ def read_plans(root: Path, problems: list[Problem]) -> dict[str, Plan]:
         f.check_keys(PLAN_KEYS, required=("name", "terms"))
         name = f.text("name")
         level = f.choice("support_level", SUPPORT_LEVELS, "hourly")
-        terms: dict[str, Rates] = {}
+        terms: dict[str, tuple[RateChange, ...]] = {}
         if (tmap := f.mapping("terms")) is not None:
             for term, rates in tmap.items():
-                if not isinstance(rates, YMap):
-                    problems.append(Problem(Source(tmap.file, tmap.line_of(term)),
-                                            f"term '{term}' should be a mapping of rates"))
-                    continue
-                values, per_device = read_rates(Fields(rates, problems, f"term '{term}'"))
-                terms[str(term)] = Rates(values, bool(per_device))
+                changes = read_rate_changes(rates, Source(tmap.file, tmap.line_of(term)), f"term '{term}'", problems)
+                if changes is not None:
+                    terms[str(term)] = changes
         if not name:
             continue
         if name in plans:
             f.error("name", f"duplicate plan name '{name}' (also in {plans[name].source.file})")
             continue
-        plans[name] = Plan(name, level or "hourly", terms, f.src())
+        plans[name] = Plan(name, level or "hourly", terms, f.src(), f.choice("proration", PRORATIONS, "") or "")
     return plans
 
 
-def read_rates(r: Fields) -> tuple[dict[str, Decimal], bool | None]:
-    r.check_keys(RATE_KEYS)
+def read_rate_changes(value, where: Source, what: str, problems: list[Problem]) -> tuple[RateChange, ...] | None:
+    """Rates written as one mapping, or as a list of mappings where every one after the first starts `from` a
+    month (`from: 2024-11` or a date in it) and changes only the keys it names:
+
+        "1 Year":
+          - {per_user: 15.00, per_workstation: 75.00}
+          - {from: 2024-11, per_user: 16.00}
+    """
+    if isinstance(value, YMap):
+        values, per_device = read_rates(Fields(value, problems, what))
+        return (RateChange(None, values, per_device),)
+    if not isinstance(value, YList) or not value:
+        problems.append(Problem(where, f"{what} should be a mapping of rates, or a list of them with from: dates",
+                                "e.g. {per_user: 15.00} or [{per_user: 15.00}, {from: 2024-11, per_user: 16.00}]"))
+        return None
+    changes: list[RateChange] = []
+    for index, entry in enumerate(value):
+        line = Source(value.file, value.line_of(index))
+        if not isinstance(entry, YMap):
+            problems.append(Problem(line, f"{what}: each entry should be a mapping of rates"))
+            continue
+        r = Fields(entry, problems, what)
+        start = r.month("from")
+        if index and start is None and not r.has("from"):
+            r.error(None, f"{what}: a rate change needs the month it starts from", "e.g. from: 2024-11")
+        if changes and start is not None and changes[-1].start is not None and start <= changes[-1].start:
+            r.error("from", f"{what}: changes must be in order of their from: {start} is not after "
+                            f"{changes[-1].start}")
+        values, per_device = read_rates(r, extra=("from",))
+        changes.append(RateChange(start, values, per_device))
+    return tuple(changes)
+
+
+def read_rates(r: Fields, extra: tuple[str, ...] = ()) -> tuple[dict[str, Decimal], bool | None]:
+    r.check_keys(RATE_KEYS + extra)
     values = {}
     for key in MONEY_RATE_KEYS:
         if (value := r.decimal(key, what="a rate")) is not None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from decimal import Decimal
 from pathlib import Path
 
+from ..core.adjustments import DISCOUNT_SCOPES
 from ..core.errors import Problem, Source, did_you_mean
 from ..core.model import (
     ASSET_KINDS,
@@ -14,6 +16,7 @@ from ..core.model import (
     USER_KINDS,
     AssetOverride,
     Client,
+    Discount,
     LineItem,
     ManualAsset,
     ManualUser,
@@ -23,8 +26,9 @@ from ..core.model import (
     UserOverride,
 )
 from ..core.money import ZERO
+from ..core.month import Month
 from ..core.tax import PROVINCES
-from .catalog import read_rates
+from .catalog import read_rate_changes
 from .fields import Fields, normalize_word
 from .sources import ACCOUNT_RE, EMAIL_RE, _expect_mapping, read_yaml_file
 from .yamlsrc import YMap
@@ -34,8 +38,10 @@ from .yamlsrc import YMap
 CLIENT_KEYS = (
     "account", "name", "billing_email", "address", "province", "country", "plan", "term", "support_level",
     "terms_days", "start", "end", "tax_exempt", "rates", "prepaid_hours", "assets", "users", "manual_assets",
-    "manual_users", "line_items", "notes", "contact", "phone", "currency", "match",
+    "manual_users", "line_items", "notes", "contact", "phone", "currency", "match", "discounts", "proration",
+    "language",
 )
+DISCOUNT_KEYS = ("name", "percent", "amount", "on", "from", "until", "notes")
 LINE_ITEM_KINDS = ("monthly", "one_off", "yearly", "service")
 LINE_ITEM_KEYS = LINE_ITEM_KINDS + ("name", "description", "month", "from", "until", "quantity", "rate", "taxable")
 
@@ -87,13 +93,17 @@ def read_client(data: YMap, settings: Settings, plans: dict[str, Plan], problems
             f.error("billing_email", f"'{email}' is not an email address",
                     "write one address, or a list: [ap@example.com, cfo@example.com]")
     start, end = f.month("start"), f.month("end")
+    start_day, end_day = _day(data.get("start")), _day(data.get("end"))
+    if start_day and start_day.day == 1:
+        start_day = None
+    if end_day and end_day == Month.of(end_day).last_day:
+        end_day = None
     if start and end and end < start:
         f.error("end", f"contract end {end} is before its start {start}")
 
-    rates: dict[str, Decimal] = {}
-    per_device = None
-    if (rmap := f.mapping("rates")) is not None:
-        rates, per_device = read_rates(Fields(rmap, problems, "rates"))
+    rates: tuple = ()
+    if data.get("rates") is not None:
+        rates = read_rate_changes(data["rates"], f.src("rates"), "rates", problems) or ()
     prepaid = Prepaid()
     if (pmap := f.mapping("prepaid_hours")) is not None:
         p = Fields(pmap, problems, "prepaid_hours")
@@ -117,7 +127,6 @@ def read_client(data: YMap, settings: Settings, plans: dict[str, Plan], problems
         tax_exempt=f.text("tax_exempt"),
         currency=_currency(f, settings),
         rates=rates,
-        backup_included_per_device=per_device,
         prepaid=prepaid,
         user_overrides=_read_overrides(f, "users", USER_KINDS, "user", UserOverride),
         asset_overrides=_read_overrides(f, "assets", ASSET_KINDS, "asset", AssetOverride),
@@ -125,8 +134,45 @@ def read_client(data: YMap, settings: Settings, plans: dict[str, Plan], problems
         manual_assets=_read_manual_assets(f, problems),
         line_items=_read_line_items(f, problems),
         match=f.texts("match"),
+        discounts=_read_discounts(f),
+        proration=f.choice("proration", ("daily", "none")),
+        start_day=start_day,
+        end_day=end_day,
     )
     return client if len(problems) == before else None
+
+
+def _day(value) -> dt.date | None:
+    """A contract start or end written as a day (2024-10-15) rather than a month."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    return value if isinstance(value, dt.date) and not isinstance(value, str) else None
+
+
+def _read_discounts(f: Fields) -> tuple[Discount, ...]:
+    out = []
+    for _, d in _entries(f, "discounts", "discount"):
+        d.check_keys(DISCOUNT_KEYS, required=("name",))
+        percent = d.decimal("percent", what="a percentage")
+        amount = d.decimal("amount", what="an amount")
+        if (percent is None) == (amount is None):
+            d.error(None, "a discount needs exactly one of percent or amount", "e.g. {name: Loyalty, percent: 10}")
+            continue
+        if percent is not None and percent > 100:
+            d.error("percent", f"a discount of {percent}% is more than the whole charge")
+            continue
+        scopes = tuple(normalize_word(s) for s in d.texts("on"))
+        unknown = [s for s in scopes if s not in DISCOUNT_SCOPES]
+        if unknown:
+            d.error("on", f"discount: '{unknown[0]}' is not one of: {', '.join(DISCOUNT_SCOPES)}",
+                    did_you_mean(unknown[0], DISCOUNT_SCOPES))
+            continue
+        start, until = d.month("from"), d.month("until")
+        if start and until and until < start:
+            d.error("until", f"discount until {until} is before its start {start}")
+        out.append(Discount(d.text("name"), percent, amount, tuple(s for s in scopes if s != "all"), d.src(), start,
+                            until))
+    return tuple(out)
 
 
 def _currency(f: Fields, settings: Settings) -> str:
