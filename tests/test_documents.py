@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import re
 
 import pdfplumber
 import pytest
 from beancount import loader
-from conftest import ok
+from conftest import REPO, ok
 
 from otb_billing.render.document import Letterhead, invoice_view
 from otb_billing.render.pdf import invoice_pdf
@@ -56,7 +57,7 @@ def test_bill_writes_draft_pdfs_with_the_ledger_numbers(billed):
     ledger = (billed.root / "ledger/invoices/2024/2024-10.beancount").read_text()
     assert "Assets:Receivable:A1 308.15 CAD" in " ".join(ledger.split())
     assert re.search(r"Page 1 of \d", pages[0])
-    assert "T-9 Printer 1.5 1.5" in pages[-1]  # the ticket appendix
+    assert "T-9 2024-10-03 Printer 1.5 1.5" in pages[-1]  # the ticket appendix, with the day worked
 
 
 def test_the_same_invoice_renders_to_the_same_bytes(billed):
@@ -186,3 +187,13 @@ def test_a_changed_issued_pdf_is_reported_by_bean_check(billed):
     _, errors, _ = loader.load_file(str(billed.root / "ledger/main.beancount"))
     assert [e.message for e in errors] == [
         f"{pdf} was changed after it was issued (sha256 differs); restore it from git"]
+
+
+def test_a_snapshot_stored_before_ticket_dates_still_loads():
+    """Invoices finalized by an earlier version stored tickets without their dates; they must still show."""
+    from otb_billing.books import snapshot
+    stored = json.loads((REPO / "ledger/documents/2024/620547-202409.json").read_text())
+    stored["tickets"] = [t[:4] for t in stored["tickets"]]
+    invoice = snapshot.from_json(json.dumps(stored))
+    assert [(t.ticket, str(t.hours), t.dates) for t in invoice.tickets] == [("T-911", "1.5", ()),
+                                                                          ("T-912", "3.0", ())]

@@ -171,10 +171,12 @@ def test_reminders_for_overdue_invoices_at_most_once_per_interval(issued, smtp_s
     assert "skipped" not in ok(issued, "remind", "--as-of", "2024-11-20", "--at", "2024-11-20T14:00:00Z")
     assert inbox.messages == []  # nothing is overdue before 2024-11-30
     result = issued.run("remind", "--as-of", "2024-12-05", "--at", "2024-12-05T14:00:00Z")
-    assert "sent A1-202410 to ap@alpha.example, cfo@alpha.example" in result.output
+    assert "sent A1 (A1-202410) to ap@alpha.example, cfo@alpha.example" in result.output
     [(_, _, msg)] = inbox.messages
-    assert msg["Subject"] == "Reminder: invoice A1-202410 is 5 days past due"
-    assert "has a balance of $16.95" in msg.get_body(("plain",)).get_content()
+    assert msg["Subject"] == "Reminder: 1 overdue invoice from Test MSP ($16.95)"
+    body = msg.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert "friendly reminder that the following invoice is past due" in body
+    assert "A1-202410              October 2024     due November 30, 2024            $16.95" in body
     out = issued.run("remind", "--as-of", "2024-12-08", "--at", "2024-12-08T14:00:00Z").output
     assert "skipped A1-202410: reminded on 2024-12-05; next after 7 days" in out
     issued.run("remind", "--as-of", "2024-12-12", "--at", "2024-12-12T14:00:00Z")
@@ -192,3 +194,34 @@ def test_the_billing_repo_templates_win_over_the_defaults(issued):
                                    policy=email.policy.default)
     assert msg["Subject"] == "Your October 2024 bill: A1-202410"
     assert "Please find attached invoice A1-202410" in msg.get_body(("plain",)).get_content()  # default body
+
+
+def test_one_reminder_per_client_lists_every_overdue_invoice_and_escalates(repo, smtp_server):
+    inbox, port = smtp_server
+    repo.write("settings.yaml", (repo.root / "settings.yaml").read_text() + smtp_settings(port))
+    repo.client("A1", "billing_email: ap@alpha.example\n", name="Alpha Co")
+    for month, count in (("2024-10", 1), ("2024-11", 2)):
+        repo.users(month, "A1", count)
+        ok(repo, "bill", month)
+        ok(repo, "finalize", month, "--at", f"{month}-28T12:00:00Z")
+    # October: 15.00 + HST 1.95 = 16.95, due 2024-11-30; November: 30.00 + 3.90 = 33.90, due 2024-12-30
+    ok(repo, "pay", "A1", "6.95", "--date", "2024-12-01")  # October's balance is now 10.00
+    repo.run("remind", "--as-of", "2025-01-15", "--at", "2025-01-15T14:00:00Z")
+    [(_, recipients, msg)] = inbox.messages  # one message for both invoices
+    assert recipients == ["ap@alpha.example"]
+    # October is 46 days late: the second notice; the total is 10.00 + 33.90
+    assert msg["Subject"] == "Second notice: 2 overdue invoices from Test MSP ($43.90)"
+    body = msg.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert "We have not yet received payment for the following invoices, now 46 days past due:" in body
+    assert ("  A1-202410              October 2024     due November 30, 2024            $10.00\n"
+            "  A1-202411              November 2024    due December 30, 2024            $33.90\n") in body
+    assert "Total past due: $43.90" in body
+    assert [part.get_filename() for part in msg.iter_attachments()] == ["A1-202410.pdf", "A1-202411.pdf"]
+    assert [v[0] for _, v in sent_records(repo, "invoice-reminded")] == ["A1-202410", "A1-202411"]
+    repo.run("remind", "--as-of", "2025-02-05", "--at", "2025-02-05T14:00:00Z")  # 67 days: the final notice
+    assert inbox.messages[-1][2]["Subject"] == "Final notice: 2 overdue invoices from Test MSP ($43.90)"
+    assert "This is our final notice" in inbox.messages[-1][2].get_body(("plain",)).get_content()
+    ok(repo, "pay", "A1", "10.00", "--date", "2025-02-06")
+    repo.run("remind", "--as-of", "2025-02-20", "--at", "2025-02-20T14:00:00Z")  # November alone, 52 days late
+    assert inbox.messages[-1][2]["Subject"] == "Second notice: 1 overdue invoice from Test MSP ($33.90)"
+    assert len(inbox.messages) == 3

@@ -50,9 +50,10 @@ def test_the_wheel_carries_its_templates_and_bills_from_a_new_repo(installed, tm
     where = _run(installed / "python", "-c", "import otb_billing.render.templates as t; print(t.DEFAULTS)",
                  cwd=tmp_path, env=env).strip()
     assert str(installed.parent) in where and str(REPO) not in where
-    assert sorted(p.name for p in Path(where).rglob("*.j2")) == [
-        "invoice.html.j2", "invoice_body.txt.j2", "invoice_subject.txt.j2", "reminder_body.txt.j2",
-        "reminder_subject.txt.j2"]
+    assert sorted(p.relative_to(where).as_posix() for p in Path(where).rglob("*.j2")) == [
+        "email/fr/invoice_body.txt.j2", "email/fr/invoice_subject.txt.j2", "email/fr/reminder_body.txt.j2",
+        "email/fr/reminder_subject.txt.j2", "email/invoice_body.txt.j2", "email/invoice_subject.txt.j2",
+        "email/reminder_body.txt.j2", "email/reminder_subject.txt.j2", "invoice.html.j2"]
     profiles = _run(installed / "python", "-c", "from otb_billing.readers.profiles import shipped_profiles as s; "
                     "print(' '.join(s()))", cwd=tmp_path, env=env).split()
     assert "datto-rmm-devices" in profiles and len(profiles) == 6
@@ -75,5 +76,5 @@ def test_the_wheel_carries_its_templates_and_bills_from_a_new_repo(installed, tm
     assert "Subject:" in message and "100001-202410.pdf" in message
     _run(otb, "remind", "--as-of", "2025-01-15", "--dry-run", "--at", "2025-01-15T12:00:00Z", "--root", repo,
          cwd=tmp_path, env=env)
-    assert (repo / "build" / "outbox" / "100001-202410-reminder.eml").is_file()
+    assert (repo / "build" / "outbox" / "100001-reminder.eml").is_file()
     _run(installed / "bean-check", repo / "ledger" / "main.beancount", cwd=tmp_path, env=env)

@@ -38,7 +38,8 @@ def to_json(invoice: Invoice) -> str:
         "prepaid_monthly_used": str(invoice.prepaid_monthly_used),
         "prepaid_yearly_used": str(invoice.prepaid_yearly_used),
         "pool_year": invoice.pool_year,
-        "tickets": [[t.ticket, t.subject, str(t.hours), str(t.billable_hours)] for t in invoice.tickets],
+        "tickets": [[t.ticket, t.subject, str(t.hours), str(t.billable_hours), [str(d) for d in t.dates]]
+                    for t in invoice.tickets],
         "base_currency": invoice.base_currency,
         "fx_rate": plain(invoice.fx_rate) if invoice.fx_rate is not None else None,
         "fx_date": str(invoice.fx_date) if invoice.fx_date else None,
@@ -66,7 +67,9 @@ def from_json(text: str) -> Invoice:
         counts=Counts(**counts), notes=tuple(data["notes"]),
         prepaid_monthly_used=_d(data["prepaid_monthly_used"]), prepaid_yearly_used=_d(data["prepaid_yearly_used"]),
         pool_year=data["pool_year"],
-        tickets=tuple(TicketSummary(t, s, _d(h), _d(b)) for t, s, h, b in data["tickets"]),
+        tickets=tuple(TicketSummary(t[0], t[1], _d(t[2]), _d(t[3]),
+                                    tuple(dt.date.fromisoformat(d) for d in (t[4] if len(t) > 4 else ())))
+                      for t in data["tickets"]),
         status="issued", base_currency=data["base_currency"],
         fx_rate=_d(data["fx_rate"]) if data["fx_rate"] is not None else None,
         fx_date=dt.date.fromisoformat(data["fx_date"]) if data["fx_date"] else None,

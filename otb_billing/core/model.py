@@ -170,6 +170,15 @@ class TaxRule:
 
 
 @dataclass(frozen=True, slots=True)
+class French:
+    """The footer and payment instructions of French invoices (settings `invoice.footer: {en: ..., fr: ...}`);
+    empty: the English ones are used."""
+
+    footer: str = ""
+    payment_instructions: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     business: Business
     currency: str = "CAD"
@@ -186,6 +195,7 @@ class Settings:
     bank_accounts: Mapping[str, str] = field(default_factory=dict)  # currency -> bank account for it
     conversion_fee_pct: Decimal = Decimal(0)
     payment_instructions: str = ""
+    french: French = French()  # the invoice texts above, for French clients
     smtp: Smtp = Smtp()
     reminder_interval_days: int = 7
     bank_csv: Mapping[str, str] = field(default_factory=dict)  # role (date, amount, ...) -> column name
@@ -278,6 +288,9 @@ class Discount:
         return (self.start is None or self.start <= month) and (self.until is None or month <= self.until)
 
 
+LANGUAGES = ("en", "fr", "bilingual")  # English, French (Quebec usage), both on one document
+
+
 @dataclass(frozen=True, slots=True)
 class Prepaid:
     monthly: Decimal = ZERO
@@ -314,6 +327,7 @@ class Client:
     proration: str | None = None  # "daily" or "none"; None: the plan's
     start_day: dt.date | None = None  # the contract's first day, when it is not the first of its month
     end_day: dt.date | None = None  # the contract's last day, when it is not the last of its month
+    language: str = "en"  # of its invoices and emails: one of LANGUAGES
 
     def in_contract(self, month: Month) -> bool:
         return (self.start is None or self.start <= month) and (self.end is None or month <= self.end)
@@ -416,6 +430,7 @@ class TicketSummary(NamedTuple):
     subject: str
     hours: Decimal
     billable_hours: Decimal
+    dates: tuple[dt.date, ...] = ()  # the days its time was entered, in order
 
 
 @dataclass(frozen=True, slots=True)

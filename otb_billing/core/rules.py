@@ -196,7 +196,8 @@ def summarize_tickets(rows: Iterable[TimeRow]) -> tuple[TicketSummary, ...]:
         subject = next((e.subject for e in entries if e.subject), "")
         hours = sum((e.hours for e in entries), ZERO)
         billable = sum((e.hours for e in entries if e.billable), ZERO)
-        summaries.append(TicketSummary(ticket, subject, hours, billable))
+        dates = tuple(sorted({e.when.date() for e in entries}))
+        summaries.append(TicketSummary(ticket, subject, hours, billable, dates))
     return tuple(sorted(summaries, key=lambda s: (len(s.ticket), s.ticket)))
 
 
@@ -220,9 +221,11 @@ def bill_support(
     parts = [f"{_q(billable)} h worked"]
     if monthly_used:
         parts.append(f"{_q(monthly_used)} h from the monthly prepaid hours")
+    left = max(ZERO, yearly_left - yearly_used)
     if yearly_used:
-        left = yearly_left - yearly_used
         parts.append(f"{_q(yearly_used)} h from the yearly pool ({_q(left)} h left)")
+    elif client.prepaid.yearly:
+        parts.append(f"yearly pool: {_q(left)} h left")
     description = "Support hours: " + ", ".join(parts)
     return [_line("support", description, charged, rates["per_hour"], "Support Hours")], monthly_used, yearly_used
 

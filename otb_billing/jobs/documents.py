@@ -37,29 +37,45 @@ class Paper:
     terms_days: int
     instructions: str
     footer: str
+    language: str = "en"
 
     @classmethod
     def of(cls, config: Config, invoice: Invoice) -> "Paper":
         client = next((c for c in config.clients if c.account == invoice.account), None)
         lines = (client.address if client else ()) + (() if not client or client.country == config.settings.local_country
                                                        else (client.country,))
+        language = client.language if client else "en"
+        instructions, footer = _texts(config.settings, language)
         return cls(Letterhead.of(config.settings), tuple(lines), client.billing_emails if client else (),
-                   (invoice.due - invoice.date).days, config.settings.payment_instructions, config.settings.footer)
+                   (invoice.due - invoice.date).days, instructions, footer, language)
 
     def to_dict(self) -> dict:
         return {"letterhead": self.letterhead.to_dict(), "client_lines": list(self.client_lines),
                 "emails": list(self.emails), "terms_days": self.terms_days, "instructions": self.instructions,
-                "footer": self.footer}
+                "footer": self.footer, **({"language": self.language} if self.language != "en" else {})}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Paper":
         return cls(Letterhead.from_dict(d["letterhead"]), tuple(d["client_lines"]), tuple(d["emails"]),
-                   d["terms_days"], d["instructions"], d["footer"])
+                   d["terms_days"], d["instructions"], d["footer"], d.get("language", "en"))
+
+
+def _texts(settings, language: str) -> tuple[str, str]:
+    """Payment instructions and footer in the client's language: the French ones for `fr`, both for `bilingual`
+    (English first, joined by " / "), the English ones when no French is set."""
+    pairs = [(settings.payment_instructions, settings.french.payment_instructions or settings.payment_instructions),
+             (settings.footer, settings.french.footer or settings.footer)]
+    if language == "fr":
+        return pairs[0][1], pairs[1][1]
+    if language == "bilingual":
+        return tuple(en if fr == en else f"{en} / {fr}" for en, fr in pairs)
+    return pairs[0][0], pairs[1][0]
 
 
 def view_of(invoice: Invoice, paper: Paper, draft: bool, **amounts) -> InvoiceView:
     return invoice_view(invoice, paper.letterhead, paper.client_lines, terms_days=paper.terms_days,
-                        instructions=paper.instructions, footer=paper.footer, draft=draft, **amounts)
+                        instructions=paper.instructions, footer=paper.footer, draft=draft, language=paper.language,
+                        **amounts)
 
 
 def _render(job: tuple[Invoice, Paper, bool, Decimal, str]) -> bytes:

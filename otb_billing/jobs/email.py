@@ -14,6 +14,7 @@ import smtplib
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from beancount.core import data
 
@@ -22,7 +23,7 @@ from ..core.errors import InputErrors, Problem
 from ..core.model import Smtp
 from ..core.month import Month
 from ..journal import write_outputs
-from ..render.email import message
+from ..render.email import Overdue, message, reminder_message
 from .documents import load_snapshot
 from .ledger_edit import appended, commit_ledger, ledger_file_edits, open_books
 
@@ -99,15 +100,26 @@ def why(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-def _batch(root: Path, jobs, dry_run: bool, kind: str, at: dt.datetime, outcome: Outcome, settings) -> list[str]:
-    """Send (or write to build/outbox/) each (number, recipients, message); returns ledger lines for the sent."""
+class Job(NamedTuple):
+    """One message: its name (an invoice number, or a client's account for a reminder), the invoices it is about
+    (each recorded as sent or reminded), who gets it, and the message."""
+
+    name: str
+    numbers: tuple[str, ...]
+    recipients: tuple[str, ...]
+    message: object
+
+
+def _batch(root: Path, jobs: list[Job], dry_run: bool, kind: str, at: dt.datetime, outcome: Outcome,
+           settings) -> list[str]:
+    """Send (or write to build/outbox/) each job's message; returns ledger lines for what the server accepted."""
     records = []
     if dry_run:
         outbox = root / "build" / "outbox"
         files = {}
-        for number, recipients, msg in jobs:
-            path = outbox / f"{number}-{kind}.eml"
-            files[path] = msg.as_bytes()
+        for job in jobs:
+            path = outbox / f"{job.name}-{kind}.eml"
+            files[path] = job.message.as_bytes()
             outcome.outbox.append(path)
         write_outputs(root, files)
         return records
@@ -120,15 +132,15 @@ def _batch(root: Path, jobs, dry_run: bool, kind: str, at: dt.datetime, outcome:
     try:
         mailer.connect()
     except (OSError, smtplib.SMTPException) as error:
-        outcome.failed += [(number, why(error)) for number, _, _ in jobs]
+        outcome.failed += [(job.name, why(error)) for job in jobs]
         mailer.close()
         return records
     try:
-        for number, recipients, msg in jobs:
+        for job in jobs:
             try:
-                mailer.send(msg, recipients)
+                mailer.send(job.message, job.recipients)
             except (OSError, smtplib.SMTPException) as error:
-                outcome.failed.append((number, why(error)))
+                outcome.failed.append((job.name, why(error)))
                 if isinstance(error, (smtplib.SMTPServerDisconnected, OSError)):
                     mailer.close()
                     mailer = Mailer(settings.smtp, root)
@@ -137,11 +149,13 @@ def _batch(root: Path, jobs, dry_run: bool, kind: str, at: dt.datetime, outcome:
                     except (OSError, smtplib.SMTPException):
                         break
                 continue
-            outcome.sent.append((number, tuple(recipients)))
+            shown = job.name if job.numbers == (job.name,) else f"{job.name} ({', '.join(job.numbers)})"
+            outcome.sent.append((shown, tuple(job.recipients)))
             stamp = at.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-            records.append(f'{at.date()} custom "invoice-{"sent" if kind == "invoice" else "reminded"}" '
-                           f'{quote(number)} {quote(", ".join(recipients))}\n  at: {quote(stamp)}\n'
-                           f'  message_id: {quote(msg["Message-ID"])}\n')
+            for number in job.numbers:
+                records.append(f'{at.date()} custom "invoice-{"sent" if kind == "invoice" else "reminded"}" '
+                               f'{quote(number)} {quote(", ".join(job.recipients))}\n  at: {quote(stamp)}\n'
+                               f'  message_id: {quote(job.message["Message-ID"])}\n')
     finally:
         mailer.close()
     return records
@@ -181,27 +195,57 @@ def run_email(root: Path, month: Month, only, dry_run: bool, resend: bool, at: d
 
 
 def run_remind(root: Path, as_of: dt.date, dry_run: bool, at: dt.datetime) -> Outcome:
+    """One message per client listing all its overdue invoices (their PDFs attached), worded by how late the
+    latest is: a friendly reminder, a second notice after 30 days, a final notice after 60. A client is reminded
+    when one of its overdue invoices was not reminded within `email.reminder_interval_days`."""
     config, books = open_books(root)
     clients = {c.account: c for c in config.clients}
     reminded = sent_log(books.entries, "invoice-reminded")
     book = books.book(as_of)
     interval = config.settings.reminder_interval_days
     outcome, jobs = Outcome(), []
+    overdue: dict[str, list] = {}
     for number, state in sorted(book.invoices.items()):
-        if state.status != "overdue":
+        if state.status == "overdue":
+            overdue.setdefault(state.doc.account, []).append(state)
+    for account, states in sorted(overdue.items()):
+        due_now = [s for s in states if (last := max(reminded.get(s.doc.number, []), default=None)) is None
+                   or (as_of - last).days >= interval]
+        if not due_now:
+            for s in states:
+                last = max(reminded[s.doc.number])
+                outcome.skipped.append((s.doc.number, f"reminded on {last}; next after {interval} days"))
             continue
-        last = max(reminded.get(number, []), default=None)
-        if last is not None and (as_of - last).days < interval:
-            outcome.skipped.append((number, f"reminded on {last}; next after {interval} days"))
-            continue
-        job = _job(root, config, clients, book, state.doc, at, "reminder", outcome)
+        job = _reminder(root, config, clients.get(account), account, states, at, outcome)
         if job:
             jobs.append(job)
     _record(root, _batch(root, jobs, dry_run, "reminder", at, outcome, config.settings), at.date())
     return outcome
 
 
-def _job(root, config, clients, book, doc, at, kind, outcome):
+def _reminder(root, config, client, account, states, at, outcome) -> Job | None:
+    recipients = client.billing_emails if client else ()
+    if not recipients:
+        outcome.skipped.append((account, f"client {account} has no billing_email"))
+        return None
+    items = []
+    for state in states:
+        doc = state.doc
+        pdf_path = root / "ledger" / "documents" / f"{doc.date.year:04d}" / f"{doc.number}.pdf"
+        stored = load_snapshot(root / "ledger", doc.number, doc.date.year)
+        if stored is None or not pdf_path.exists():
+            outcome.skipped.append((doc.number, "no stored PDF in ledger/documents (finalize it with otb finalize)"))
+            continue
+        items.append(Overdue(stored[0], pdf_path.read_bytes(), state.balance, state.days_overdue))
+    if not items:
+        return None
+    name = client.name if client else account
+    msg = reminder_message(root, config.settings, account, name, recipients, items, at,
+                           language=client.language if client else "")
+    return Job(account, tuple(item.invoice.number for item in items), tuple(recipients), msg)
+
+
+def _job(root, config, clients, book, doc, at, kind, outcome) -> Job | None:
     client = clients.get(doc.account)
     recipients = client.billing_emails if client else ()
     if not recipients:
@@ -215,5 +259,6 @@ def _job(root, config, clients, book, doc, at, kind, outcome):
     state = book.invoices.get(doc.number)
     balance = state.balance if state else doc.total
     msg = message(root, config.settings, stored[0], recipients, pdf_path.read_bytes(), at, kind=kind,
-                  balance=balance, amount_due=balance, days_overdue=state.days_overdue if state else 0)
-    return doc.number, recipients, msg
+                  balance=balance, amount_due=balance, days_overdue=state.days_overdue if state else 0,
+                  language=client.language if client else "")
+    return Job(doc.number, (doc.number,), tuple(recipients), msg)

@@ -12,6 +12,7 @@ from ..core.errors import Problem, Source, did_you_mean
 from ..core.model import (
     ASSET_KINDS,
     DEVICE_TYPES,
+    LANGUAGES,
     SUPPORT_LEVELS,
     USER_KINDS,
     AssetOverride,
@@ -138,6 +139,7 @@ def read_client(data: YMap, settings: Settings, plans: dict[str, Plan], problems
         proration=f.choice("proration", ("daily", "none")),
         start_day=start_day,
         end_day=end_day,
+        language=f.choice("language", LANGUAGES, "en"),
     )
     return client if len(problems) == before else None
 

@@ -13,6 +13,7 @@ from ..core.errors import Problem, Source, did_you_mean
 from ..core.model import (
     DEVICE_TYPES,
     Business,
+    French,
     QuickBooks,
     Settings,
     Smtp,
@@ -76,13 +77,14 @@ def read_settings(root: Path, problems: list[Problem]) -> Settings | None:
         timezone = "UTC"
 
     terms_days, invoice_number, footer, instructions = 30, "{account}-{year}{month:02d}", "", ""
+    footer_fr = instructions_fr = ""
     if (imap := f.mapping("invoice")) is not None:
         inv = Fields(imap, problems, "invoice")
         inv.check_keys(INVOICE_KEYS)
         terms_days = inv.integer("terms_days", 30, low=0, high=3650)
         invoice_number = inv.text("number", invoice_number)
-        footer = inv.text("footer", multiline=True)
-        instructions = inv.text("payment_instructions", multiline=True)
+        footer, footer_fr = _by_language(inv, "footer")
+        instructions, instructions_fr = _by_language(inv, "payment_instructions")
         if not _check_invoice_number(invoice_number, inv):
             invoice_number = "{account}-{year}{month:02d}"  # reported; billing goes on to find other problems
 
@@ -141,7 +143,7 @@ def read_settings(root: Path, problems: list[Problem]) -> Settings | None:
         asset_types=aliases, tax_rules=tuple(rules), bank_account=bank_account, bank_csv=bank_csv,
         bank_accounts=bank_accounts, conversion_fee_pct=f.decimal("conversion_fee_pct", Decimal(0),
                                                                   what="a percentage"),
-        payment_instructions=instructions, smtp=_read_smtp(f, problems, root),
+        payment_instructions=instructions, french=French(footer_fr, instructions_fr), smtp=_read_smtp(f, problems, root),
         reminder_interval_days=_reminder_interval(f, problems), quickbooks=_read_quickbooks(f, problems),
     )
 
@@ -230,6 +232,16 @@ def _number_format(f: Fields, key: str = "number_format", default: str = DEFAULT
                 'e.g. number_format: "1 234,56" for decimal commas and spaces between thousands')
         return default
     return style
+
+
+def _by_language(f: Fields, key: str) -> tuple[str, str]:
+    """A text written once (`footer: Thanks`) or per language (`footer: {en: Thanks, fr: Merci}`): (en, fr)."""
+    texts = f.map.get(key)
+    if not isinstance(texts, YMap):
+        return f.text(key, multiline=True), ""
+    t = Fields(texts, f.problems, f"invoice {key}")
+    t.check_keys(("en", "fr"), required=("en",))
+    return t.text("en", multiline=True), t.text("fr", multiline=True)
 
 
 def _check_invoice_number(template: str, f: Fields) -> bool:

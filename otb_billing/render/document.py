@@ -6,13 +6,14 @@ formatted per the invoice currency (render/moneyfmt.py); dates are the invoice's
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from ..core.model import Invoice, Settings
 from ..core.money import ZERO, fmt_quantity
 from ..core.receivables import AGING_BUCKETS
-from ..core.summary import grouped_lines
+from ..core.summary import GROUP_LABELS, grouped_lines
+from .i18n import LANGUAGES, Lang
 from .moneyfmt import money
 
 TAX_NAMES_LONG = {"GST": "GST", "HST": "HST", "QST": "QST", "PST": "PST", "RST": "RST"}
@@ -70,10 +71,9 @@ class InvoiceView:
     instructions: str
     footer: str
     appendix: tuple[Section, ...] = field(default=())
-
-    @property
-    def title(self) -> str:
-        return "Draft invoice" if self.draft else "Invoice"
+    title: str = "Invoice"
+    words: dict = field(default_factory=dict)  # bill_to, how_to_pay, details, page, draft_mark in the language
+    total_index: int = 0  # the row of `totals` that is the invoice total
 
 
 def _qty(q: Decimal) -> str:
@@ -82,83 +82,111 @@ def _qty(q: Decimal) -> str:
 
 def invoice_view(invoice: Invoice, letterhead: Letterhead, client_lines: tuple[str, ...], *, terms_days: int,
                  instructions: str, footer: str, draft: bool, credit_applied: Decimal = ZERO,
-                 paid: Decimal = ZERO, credited: Decimal = ZERO) -> InvoiceView:
+                 paid: Decimal = ZERO, credited: Decimal = ZERO, language: str = "en") -> InvoiceView:
+    lang = Lang(language)
     cur = invoice.currency
     m = invoice.month
     meta = [
-        ("Invoice no.", invoice.number),
-        ("Invoice date", f"{invoice.date:%B %-d, %Y}"),
-        ("Due date", f"{invoice.due:%B %-d, %Y}"),
-        ("Payment terms", f"Net {terms_days} days" if terms_days else "Due on receipt"),
-        ("Billing period", f"{m.first_day:%B %-d} to {m.last_day:%B %-d, %Y}"),
-        ("Plan", f"{invoice.plan}, {invoice.term}"),
-        ("Account", invoice.account),
+        (lang.t("invoice_no"), invoice.number),
+        (lang.t("invoice_date"), lang.date(invoice.date)),
+        (lang.t("due_date"), lang.date(invoice.due)),
+        (lang.t("terms"), lang.t("net_days", days=terms_days) if terms_days else lang.t("on_receipt")),
+        (lang.t("period"), lang.month_range(m.first_day, m.last_day)),
+        (lang.t("plan"), f"{invoice.plan}, {invoice.term}"),
+        (lang.t("account"), invoice.account),
     ]
     if invoice.foreign:
-        meta.append(("Exchange rate", f"1 {cur} = {invoice.fx_rate} {invoice.base_currency} on {invoice.fx_date}"))
+        meta.append((lang.t("exchange_rate"), lang.t("rate_on", cur=cur, rate=lang.quantity(str(invoice.fx_rate)),
+                                                      base=invoice.base_currency, day=str(invoice.fx_date))))
     taxed = bool(invoice.taxes)
     rows = []
     for line in grouped_lines(invoice):
         mark = "" if line.taxable or not taxed else " *"
-        rows.append((line.description + mark, _qty(line.quantity),
-                     money(line.rate, cur) if line.rate >= Decimal("0.01") or not line.rate else f"{line.rate}",
-                     money(line.amount, cur)))
-    totals = [("Subtotal", money(invoice.subtotal, cur))]
+        description = lang.group(line.description) if line.category in GROUP_LABELS else lang.describe(
+            line.description)
+        rows.append((description + mark, lang.quantity(_qty(line.quantity)),
+                     lang.money(line.rate, cur) if line.rate >= Decimal("0.01") or not line.rate
+                     else lang.quantity(f"{line.rate}"), lang.money(line.amount, cur)))
+    totals = [(lang.t("subtotal"), lang.money(invoice.subtotal, cur))]
     for tax in invoice.taxes:
-        label = f"{TAX_NAMES_LONG.get(tax.name, tax.name)} {fmt_quantity(tax.rate)}%"
+        label = f"{lang.tax(TAX_NAMES_LONG.get(tax.name, tax.name))} {lang.quantity(fmt_quantity(tax.rate))} %" \
+            if lang.language == "fr" else f"{lang.tax(TAX_NAMES_LONG.get(tax.name, tax.name))} {fmt_quantity(tax.rate)}%"
         if tax.registration:
-            label += f" (Reg. {tax.registration})"
-        value = money(tax.amount, cur)
+            label += f" ({lang.t('reg')} {tax.registration})"
+        value = lang.money(tax.amount, cur)
         if invoice.foreign:
-            value += f" ({money(invoice.in_base(tax.amount), invoice.base_currency)})"
+            value += f" ({lang.money(invoice.in_base(tax.amount), invoice.base_currency)})"
         totals.append((label, value))
-    totals.append(("Total", money(invoice.total, cur)))
+    total_index = len(totals)
+    totals.append((lang.t("total"), lang.money(invoice.total, cur)))
     if invoice.foreign:
-        totals.append((f"Total in {invoice.base_currency}", money(invoice.in_base(invoice.total),
-                                                                  invoice.base_currency)))
+        totals.append((lang.t("total_in", cur=invoice.base_currency),
+                       lang.money(invoice.in_base(invoice.total), invoice.base_currency)))
     if credit_applied:
-        totals.append(("Credit applied", "-" + money(credit_applied, cur)))
+        totals.append((lang.t("credit_applied"), "-" + lang.money(credit_applied, cur)))
     if credited:
-        totals.append(("Credit notes", "-" + money(credited, cur)))
+        totals.append((lang.t("credit_notes"), "-" + lang.money(credited, cur)))
     if paid:
-        totals.append(("Amount paid", "-" + money(paid, cur)))
+        totals.append((lang.t("amount_paid"), "-" + lang.money(paid, cur)))
     due = invoice.total - credit_applied - paid - credited
-    notes = list(invoice.notes)
+    notes = [lang.note(n) for n in invoice.notes]
     if taxed and any(not line.taxable for line in invoice.lines):
-        notes.append("* Not subject to sales tax.")
-    if taxed:
-        notes.append("All other charges are taxable supplies; tax is computed on the taxable subtotal.")
+        notes += [lang.t("not_taxable"), lang.t("taxable_note")]
+    words = {"bill_to": lang.t("bill_to"), "how_to_pay": lang.t("how_to_pay"),
+             "details": lang.t("details", number=invoice.number), "page": WORDS_PAGE[lang.language],
+             "draft_mark": lang.t("draft_mark"), "lang": "fr" if lang.language == "fr" else "en"}
+    letterhead = replace(letterhead, registrations=tuple((lang.registration(label), number)
+                                                          for label, number in letterhead.registrations))
     return InvoiceView(
         draft=draft, number=invoice.number, letterhead=letterhead, client_name=invoice.client,
-        client_lines=client_lines, meta=tuple(meta), summary_header=("Description", "Qty", "Rate", "Amount"),
-        summary=tuple(rows), totals=tuple(totals), amount_due=("Balance due" if (paid or credited or credit_applied)
-                                                               else "Amount due", money(due, cur)),
-        notes=tuple(notes), instructions=instructions, footer=footer, appendix=tuple(appendix(invoice)),
+        client_lines=client_lines, meta=tuple(meta),
+        summary_header=(lang.t("description"), lang.t("qty"), lang.t("rate"), lang.t("amount")),
+        summary=tuple(rows), totals=tuple(totals),
+        amount_due=(lang.t("balance_due") if (paid or credited or credit_applied) else lang.t("amount_due"),
+                    lang.money(due, cur)),
+        notes=tuple(notes), instructions=instructions, footer=footer, appendix=tuple(appendix(invoice, lang)),
+        title=lang.t("draft_invoice") if draft else lang.t("invoice"), words=words, total_index=total_index,
     )
 
 
-def appendix(invoice: Invoice) -> list[Section]:
-    """Every user, device, ticket and other charge, one row each."""
+WORDS_PAGE = {language: Lang(language).t("page", page="{page}", total="{total}") for language in LANGUAGES}
+
+
+def appendix(invoice: Invoice, lang: Lang | None = None) -> list[Section]:
+    """Every user, device, ticket (with the dates of its time entries) and other charge, one row each."""
+    lang = lang or Lang()
     cur = invoice.currency
     sections = []
+    header = (lang.t("item"), lang.t("qty"), lang.t("rate"), lang.t("amount"))
 
     def rows_of(groups):
-        return tuple((l.description, _qty(l.quantity), money(l.rate, cur), money(l.amount, cur))
-                     for l in invoice.lines if l.group in groups)
+        return tuple((lang.describe(l.description), lang.quantity(_qty(l.quantity)), lang.money(l.rate, cur),
+                      lang.money(l.amount, cur)) for l in invoice.lines if l.group in groups)
 
-    for title, groups in (("Users", ("users",)), ("Devices", ("assets",)), ("Backup", ("backup",)),
-                          ("Support and other charges", ("tickets", "line_items"))):
+    for key, groups in (("users", ("users",)), ("devices", ("assets",)), ("backup", ("backup",)),
+                        ("other_charges", ("tickets", "line_items"))):
         rows = rows_of(groups)
         if rows:
-            sections.append(Section(title, ("Item", "Qty", "Rate", "Amount"), rows, frozenset({1, 2, 3})))
+            sections.append(Section(lang.t(key), header, rows, frozenset({1, 2, 3})))
     if invoice.tickets:
-        rows = tuple((t.ticket, t.subject, _qty(t.hours), _qty(t.billable_hours)) for t in invoice.tickets)
+        rows = tuple((t.ticket, _dates(t.dates), t.subject, lang.quantity(_qty(t.hours)),
+                      lang.quantity(_qty(t.billable_hours))) for t in invoice.tickets)
         total = sum((t.hours for t in invoice.tickets), ZERO)
         billable = sum((t.billable_hours for t in invoice.tickets), ZERO)
-        rows += (("", "Total", _qty(total), _qty(billable)),)
-        sections.append(Section(f"Support tickets ({invoice.support_level} support)",
-                                ("Ticket", "Subject", "Hours", "Billable"), rows, frozenset({2, 3})))
+        rows += (("", "", lang.t("total_row"), lang.quantity(_qty(total)), lang.quantity(_qty(billable))),)
+        sections.append(Section(lang.t("tickets", level=lang.t(invoice.support_level) if invoice.support_level in
+                                       ("hourly", "flat") else invoice.support_level),
+                                (lang.t("ticket"), lang.t("date"), lang.t("subject"), lang.t("hours"),
+                                 lang.t("billable")), rows, frozenset({3, 4})))
     return sections
+
+
+def _dates(days) -> str:
+    """The days a ticket's time was entered: `2024-10-03`, or the first and last, `2024-10-03 – 2024-10-17`."""
+    if not days:
+        return ""
+    first, last = min(days), max(days)
+    return str(first) if first == last else f"{first} – {last}"
 
 
 # --- statements -----------------------------------------------------------------------------------------------

@@ -75,7 +75,8 @@ class _NumberedCanvas(pdfcanvas.Canvas):
             self.setFont("Helvetica", 7.5)
             self.setFillColor(MUTED)
             self.drawString(0.75 * inch, 0.5 * inch, self.footer_left)
-            self.drawRightString(LETTER[0] - 0.75 * inch, 0.5 * inch, f"Page {self._pageNumber} of {total}")
+            self.drawRightString(LETTER[0] - 0.75 * inch, 0.5 * inch,
+                                 self.page_text.format(page=self._pageNumber, total=total))
             if self.footer_center:
                 self.setFont("Helvetica-Oblique", 8.5)
                 self.setFillColor(ACCENT)
@@ -84,20 +85,21 @@ class _NumberedCanvas(pdfcanvas.Canvas):
         super().save()
 
 
-def _canvas_with(footer: str, center: str = ""):
-    return type("FooterCanvas", (_NumberedCanvas,), {"footer_left": footer, "footer_center": center})
+def _canvas_with(footer: str, center: str = "", page: str = "Page {page} of {total}"):
+    return type("FooterCanvas", (_NumberedCanvas,), {"footer_left": footer, "footer_center": center,
+                                                      "page_text": page})
 
 
-def _watermark(draft: bool):
+def _watermark(draft: bool, mark: str = "DRAFT"):
     def draw(canvas, doc):
         if not draft:
             return
         canvas.saveState()
-        canvas.setFont("Helvetica-Bold", 96)
+        canvas.setFont("Helvetica-Bold", min(96.0, 9 * inch / stringWidth(mark, "Helvetica-Bold", 1)))
         canvas.setFillColor(colors.Color(0.85, 0.1, 0.1, alpha=0.12))
         canvas.translate(LETTER[0] / 2, LETTER[1] / 2)
         canvas.rotate(35)
-        canvas.drawCentredString(0, -30, "DRAFT")
+        canvas.drawCentredString(0, -30, mark)
         canvas.restoreState()
 
     return draw
@@ -113,7 +115,9 @@ def _letterhead(lh: Letterhead, title: str, root: Path | None) -> Table:
         left.append(logo)
     left.append(p(lh.name, NAME))
     left += [p(line, SMALL) for line in lh.lines]
-    right = [p(title.upper(), TITLE)] + [p(f"{label} {number}", SMALL_RIGHT) for label, number in lh.registrations]
+    size = min(20.0, (WIDTH * 0.4) / max(1.0, stringWidth(title.upper(), "Helvetica-Bold", 1)))
+    style = TITLE if size == 20 else ParagraphStyle("title-fit", parent=TITLE, fontSize=size, leading=size * 1.2)
+    right = [p(title.upper(), style)] + [p(f"{label} {number}", SMALL_RIGHT) for label, number in lh.registrations]
     table = Table([[left, right]], colWidths=[WIDTH * 0.6, WIDTH * 0.4])
     table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
                                ("RIGHTPADDING", (0, 0), (-1, -1), 0)]))
@@ -143,8 +147,9 @@ def _grid(header, rows, widths, right, zebra=True) -> Table:
     return table
 
 
-def _pair_table(pairs, widths, bold_rows=()) -> Table:
-    data = [[p(a, LABEL), p(b, RIGHT if len(widths) == 2 and widths[1] < 2.5 * inch else BASE)] for a, b in pairs]
+def _pair_table(pairs, widths, bold_rows=(), right: bool | None = None) -> Table:
+    right = right if right is not None else len(widths) == 2 and widths[1] < 2.5 * inch
+    data = [[p(a, LABEL), p(b, RIGHT if right else BASE)] for a, b in pairs]
     table = Table(data, colWidths=widths)
     style = [("TOPPADDING", (0, 0), (-1, -1), 1), ("BOTTOMPADDING", (0, 0), (-1, -1), 1),
              ("LEFTPADDING", (0, 0), (-1, -1), 0), ("VALIGN", (0, 0), (-1, -1), "TOP")]
@@ -152,23 +157,27 @@ def _pair_table(pairs, widths, bold_rows=()) -> Table:
     return table
 
 
-def _build(story, footer: str, draft: bool, title: str, author: str, center: str = "") -> bytes:
+def _build(story, footer: str, draft: bool, title: str, author: str, center: str = "", words=None) -> bytes:
+    words = words or {}
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(buffer, pagesize=LETTER, leftMargin=0.75 * inch, rightMargin=0.75 * inch,
                             topMargin=0.7 * inch, bottomMargin=0.95 * inch, title=title, author=author,
                             creator="OTB Billing", producer="OTB Billing (ReportLab)", subject=title, invariant=1)
-    draw = _watermark(draft)
-    doc.build(story, onFirstPage=draw, onLaterPages=draw, canvasmaker=_canvas_with(footer, center))
+    draw = _watermark(draft, words.get("draft_mark", "DRAFT"))
+    doc.build(story, onFirstPage=draw, onLaterPages=draw,
+              canvasmaker=_canvas_with(footer, center, words.get("page", "Page {page} of {total}")))
     return buffer.getvalue()
 
 
 def invoice_pdf(view: InvoiceView, root: Path | None = None) -> bytes:
     story = [_letterhead(view.letterhead, view.title, root), Spacer(1, 0.25 * inch)]
-    bill_to = [p("BILL TO", LABEL), p(view.client_name, ParagraphStyle("cn", parent=BASE, fontName="Helvetica-Bold",
+    bill_to = [p(view.words.get("bill_to", "BILL TO"), LABEL), p(view.client_name, ParagraphStyle("cn", parent=BASE, fontName="Helvetica-Bold",
                                                                          fontSize=10.5, leading=14))]
     bill_to += [p(line) for line in view.client_lines]
-    parties = Table([[bill_to, _pair_table(view.meta, [1.1 * inch, 2.3 * inch])]],
-                    colWidths=[WIDTH - 3.4 * inch, 3.4 * inch])
+    label_width = min(2.0 * inch, max(1.15 * inch, max(stringWidth(label, "Helvetica-Bold", 8)
+                                                       for label, _ in view.meta) + 8))
+    parties = Table([[bill_to, _pair_table(view.meta, [label_width, 2.6 * inch], right=True)]],
+                    colWidths=[WIDTH - 2.6 * inch - label_width, 2.6 * inch + label_width])
     parties.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)]))
     story += [parties, Spacer(1, 0.18 * inch)]
     story.append(_grid(view.summary_header, view.summary, [WIDTH - 3.3 * inch, 0.8 * inch, 1.15 * inch,
@@ -180,7 +189,7 @@ def invoice_pdf(view: InvoiceView, root: Path | None = None) -> bytes:
                                                         fontSize=11, leading=14))])
     value_width = 2.0 * inch if any("(" in value for _, value in view.totals) else 1.35 * inch
     total_table = Table(totals, colWidths=[WIDTH - value_width, value_width])
-    total_index = next(i for i, (label, _) in enumerate(view.totals) if label == "Total")
+    total_index = view.total_index
     total_table.setStyle(TableStyle([
         ("TOPPADDING", (0, 0), (-1, -1), 1.5), ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
         ("LINEABOVE", (1, total_index), (1, total_index), 0.8, INK),
@@ -192,18 +201,18 @@ def invoice_pdf(view: InvoiceView, root: Path | None = None) -> bytes:
     for note in view.notes:
         story.append(p(note, SMALL))
     if view.instructions:
-        story += [p("How to pay", HEAD), p(view.instructions)]
+        story += [p(view.words.get("how_to_pay", "How to pay"), HEAD), p(view.instructions)]
     if view.appendix:
-        story += [PageBreak(), p(f"Details of invoice {view.number}", HEAD)]
+        story += [PageBreak(), p(view.words.get("details", f"Details of invoice {view.number}"), HEAD)]
         for section in view.appendix:
             story += [p(section.title, HEAD), _section_table(section)]
-    return _build(story, f"{view.letterhead.name} · Invoice {view.number}", view.draft,
-                  f"{view.title} {view.number}", view.letterhead.name, view.footer)
+    return _build(story, f"{view.letterhead.name} · {view.title} {view.number}", view.draft,
+                  f"{view.title} {view.number}", view.letterhead.name, view.footer, view.words)
 
 
 def _section_table(section: Section) -> Table:
-    if len(section.header) == 4 and section.header[1] == "Subject":
-        widths = [1.0 * inch, WIDTH - 2.6 * inch, 0.8 * inch, 0.8 * inch]
+    if len(section.header) == 5:  # support tickets: ticket, dates, subject, hours, billable hours
+        widths = [0.9 * inch, 1.75 * inch, WIDTH - 4.25 * inch, 0.8 * inch, 0.8 * inch]
     else:
         widths = [WIDTH - 3.3 * inch, 0.8 * inch, 1.15 * inch, 1.35 * inch]
     return _grid(section.header, section.rows, widths, set(section.right))

@@ -23,3 +23,8 @@ def environment(root: Path) -> Environment:
 
 def render(root: Path, name: str, **values) -> str:
     return environment(root).get_template(name).render(**values)
+
+
+def render_first(root: Path, names: list[str], **values) -> str:
+    """The first of `names` that exists (the user's folder first for each), e.g. a French template, then English."""
+    return environment(root).select_template(names).render(**values)
