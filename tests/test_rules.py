@@ -151,6 +151,12 @@ def test_prepaid_monthly_then_yearly_pool_across_months(repo):
         "Support hours: 4.5 h worked, 2 h from the monthly prepaid hours, 1 h from the yearly pool (0 h left)",
         "1.5", "150.00", "225.00")]
     assert oct_["counts"]["prepaid_hours_used"] == "3"
+    assert repo.run("bill", "2024-10").exit_code == 0
+    # November: the pool is used up; the line says so, and all 3 h past the monthly 2 are charged: 1 x 150.00
+    repo.csv("2024-11", "tickets.csv", TICKETS_HEADER, "A1,T3,Nov work,2024-11-10,3,true")
+    assert amounts(repo.invoice("2024-11"), "support") == [(
+        "Support hours: 3 h worked, 2 h from the monthly prepaid hours, yearly pool: 0 h left",
+        "1", "150.00", "150.00")]
 
 
 @pytest.mark.parametrize(
