@@ -150,7 +150,7 @@ def test_foreign_invoice_pdf_shows_tax_in_both_currencies(repo):
 
 def test_view_and_pdf_come_from_the_same_numbers(billed):
     from otb_billing.core.month import Month
-    from otb_billing.jobs.bill import compute
+    from otb_billing.jobs.pipeline import compute
 
     config, result, _ = compute(billed.root, Month(2024, 10))
     invoice = result.invoices[0]

@@ -5,7 +5,7 @@ Pure: takes what the readers produced and what the ledger remembers, returns inv
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from decimal import Decimal
 from typing import Callable, Collection, Iterable, Mapping, Sequence
 
@@ -66,6 +66,7 @@ def bill_month(
     progress: Callable[[], None] | None = None,
     fx: Mapping[str, tuple | str] | None = None,
     recorded: Mapping[str, PriceBook] | None = None,
+    inventories: Mapping[str, Inventory] | None = None,
 ) -> BillResult:
     """Invoices for every client in its contract window (or only the accounts in `only`).
 
@@ -74,9 +75,10 @@ def bill_month(
     """
     errors: list[Problem] = []
     warnings: list[Problem] = []
-    inventories = split_exports(exports)
+    if inventories is None:
+        inventories = split_exports(exports)
     clients = {c.account: c for c in config.clients}
-    _warn_unknown_accounts(exports, clients, warnings)
+    _warn_unknown_accounts(inventories, clients, warnings)
     priors_by_account: dict[str, list[PriorInvoice]] = defaultdict(list)
     for prior in priors:
         priors_by_account[prior.account].append(prior)
@@ -128,12 +130,14 @@ def bill_month(
     )
 
 
-def _warn_unknown_accounts(exports: Exports, clients: dict, warnings: list[Problem]) -> None:
+def _warn_unknown_accounts(inventories: Mapping[str, Inventory], clients: dict, warnings: list[Problem]) -> None:
+    unknown = sorted(account for account in inventories if account not in clients)
     for kind in ("users", "assets", "tickets", "usage"):
-        rows = [row for row in getattr(exports, kind) if row.account not in clients]
-        counts = Counter(row.account for row in rows)
-        for account, count in sorted(counts.items()):
-            first = next(row for row in rows if row.account == account)
+        for account in unknown:
+            rows = getattr(inventories[account], kind)
+            if not rows:
+                continue
+            first, count = rows[0], len(rows)
             warnings.append(
                 Problem(
                     Source(first.source.file, first.source.line),

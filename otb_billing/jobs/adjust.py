@@ -24,8 +24,8 @@ from ..core.month import Month
 from ..core.rules import invoice_number_problem
 from ..journal import write_outputs
 from ..render import qbcsv
-from .bill import compute
 from .ledger_edit import commit_ledger, require_good_ledger
+from .pipeline import compute
 
 
 def posted_in_invoice_currency(entries: list[data.Transaction]) -> dict[str, Decimal]:

@@ -10,19 +10,15 @@ from typing import Callable, Collection
 
 from ..books import accounts, reader, writer
 from ..books.documents import parse_block
-from ..books.extract import scan_books
-from ..books.prices import read_prices
-from ..core.billing import bill_month
-from ..core.errors import InputErrors, Problem, Source, did_you_mean
-from ..core.model import BillResult, Config, Invoice, PriceBook
+from ..core.errors import InputErrors, Problem, Source
+from ..core.model import BillResult, Config, Invoice
 from ..core.money import ZERO, fmt_money
 from ..core.month import Month
 from ..core.rules import invoice_number
 from ..journal import remove_outputs, write_outputs
-from ..readers.config import read_config_collecting
-from ..readers.exports import read_exports
 from ..render import qbcsv, quickbooks
 from .ledger_edit import commit_ledger, require_good_ledger
+from .pipeline import compute, credit_on_account
 
 
 @dataclass
@@ -31,53 +27,6 @@ class BillOutcome:
     invoices: tuple[Invoice, ...]  # the invoices (re)written by this run
     written: list[Path] = field(default_factory=list)
     kept_finalized: list[str] = field(default_factory=list)
-
-
-def compute(root: Path, month: Month, only: Collection[str] = (), progress=None) -> tuple[Config, BillResult, dict]:
-    """Read everything and bill; raises InputErrors with every problem in the inputs."""
-    config, problems = read_config_collecting(root)
-    if config is None:  # no usable settings.yaml: exports cannot be read without its timezone
-        raise InputErrors(problems)
-    exports, export_problems = read_exports(root, month, config.settings.timezone, config.settings.number_format)
-    problems += export_problems
-    ledger = root / "ledger"
-    priors = reader.read_priors(ledger, problems)
-    accounts = {c.account for c in config.clients}
-    for account in only:
-        if account not in accounts:
-            problems.append(Problem(None, f"--client {account}: no client file has this account",
-                                    did_you_mean(account, accounts)))
-    path = reader.month_file(ledger, month)
-    blocks = reader.split_blocks(path.read_text(encoding="utf-8"))[1] if path.exists() else {}
-    recorded = recorded_prices(ledger, blocks, month)
-    earlier = [p for p in priors if p.month != month]
-    # Billing runs even when reading found problems, over the clients and rows that were readable, so that
-    # its own problems (an unknown asset type, say) are reported in the same run.
-    prices = read_prices(ledger, config.settings.currency, problems)
-    fx = {}
-    for currency in {c.currency for c in config.clients if c.currency}:
-        found, why = prices.rate_on(currency, month.last_day)
-        fx[currency] = found or why
-    result = bill_month(config, exports, month, earlier, only, progress, fx, recorded)
-    problems += result.errors
-    if problems:
-        raise InputErrors(problems)
-    return config, result, blocks
-
-
-def recorded_prices(ledger: Path, blocks: dict, month: Month) -> dict[str, PriceBook]:
-    """By account: the prices the month's finalized invoice was issued at, from the data stored with its PDF, so
-    billing a finalized month again compares what was billed, not a price changed since (those apply later)."""
-    from .documents import load_snapshot
-
-    found = {}
-    for number, (flag, text) in blocks.items():
-        if flag != "*" or reader.is_adjustment(text):
-            continue
-        stored = load_snapshot(ledger, number, month.last_day.year)
-        if stored is not None and stored[0].prices is not None:
-            found[stored[0].account] = stored[0].prices
-    return found
 
 
 def run_bill(
@@ -179,19 +128,6 @@ def stale_outputs(build: Path, expected: set[str]) -> list[Path]:
     if not build.is_dir():
         return []
     return sorted(p for p in build.iterdir() if p.suffix in (".csv", ".pdf") and p.name not in expected)
-
-
-def credit_on_account(ledger: Path, month: Month) -> dict[str, Decimal]:
-    """Each client's unapplied credit (overpayments) at the end of `month`, from the payments in the ledger.
-
-    Only read when there are payments at all, so billing a new repo never loads the whole ledger.
-    """
-    if not (ledger / "payments").is_dir():
-        return {}
-    books = scan_books(ledger)
-    if books.problems:
-        return {}
-    return dict(books.book(month.last_day).credit)
 
 
 def _leave_finalized_alone(invoices, blocks: dict, month: Month) -> tuple[tuple[Invoice, ...], list[Problem]]:

@@ -10,7 +10,7 @@ from ..books.reader import source_of
 from ..core.errors import InputErrors, Problem
 from ..core.month import Month
 from ..readers.config import read_config_collecting
-from .bill import compute
+from .pipeline import compute
 
 
 def run_check(root: Path, month: Month | None) -> tuple[list[Problem], str]:

@@ -17,15 +17,10 @@ from ..core.errors import InputErrors, Problem
 from ..core.month import Month
 from ..journal import remove_outputs, write_outputs
 from ..render import quickbooks
-from .bill import (
-    compute,
-    credit_on_account,
-    month_outputs,
-    posting_changes,
-    stale_outputs,
-)
+from .bill import month_outputs, posting_changes, stale_outputs
 from .documents import draft_pdfs
 from .ledger_edit import billed_month, open_books
+from .pipeline import compute, credit_on_account
 from .quickbooks_books import credit_memos, payment_rows
 
 

@@ -19,7 +19,7 @@ from ..core.errors import InputErrors, Problem, did_you_mean
 from ..core.model import Invoice
 from ..core.month import Month
 from .applications import applications
-from .bill import compute, posting_changes
+from .bill import posting_changes
 from .documents import DOCUMENTS_FILE, final_documents, invoice_from_entry
 from .ledger_edit import (
     appended,
@@ -30,6 +30,7 @@ from .ledger_edit import (
     payments_header,
     trial_ledger,
 )
+from .pipeline import compute
 
 DOCUMENTS_HEADER = ("; Issued invoices as PDF (ledger/documents/), written by `otb finalize`. Fava shows them beside "
                     "each invoice.\n")

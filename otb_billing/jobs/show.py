@@ -15,9 +15,10 @@ from ..core.receivables import aging
 from ..render.document import Letterhead, statement_view
 from ..render.pdf import statement_pdf
 from ..render.templates import render
-from .bill import compute, posting_changes
+from .bill import posting_changes
 from .documents import Paper, draft_pdfs, load_snapshot, view_of
 from .ledger_edit import billed_month, open_books
+from .pipeline import compute
 from .reports import client_statement
 
 

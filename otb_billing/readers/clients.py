@@ -29,6 +29,7 @@ from ..core.model import (
 from ..core.money import ZERO
 from ..core.month import Month
 from ..core.tax import PROVINCES
+from .cache import cached
 from .catalog import read_rate_changes
 from .fields import Fields, normalize_word
 from .sources import ACCOUNT_RE, EMAIL_RE, _expect_mapping, read_yaml_file
@@ -51,10 +52,8 @@ def read_clients(root: Path, settings: Settings, plans: dict[str, Plan], problem
     clients: list[Client] = []
     seen: dict[str, Client] = {}
     for path in sorted((root / "clients").glob("*.yaml")) if (root / "clients").is_dir() else []:
-        data = _expect_mapping(read_yaml_file(path, root, problems), path, root, problems)
-        if data is None:
-            continue
-        client = read_client(data, settings, plans, problems)
+        client = cached("client", path, (settings, plans), problems,
+                        lambda found, path=path: _read_client_file(path, root, settings, plans, found))
         if client is None:
             continue
         key = client.account.casefold()
@@ -65,6 +64,12 @@ def read_clients(root: Path, settings: Settings, plans: dict[str, Plan], problem
         seen[key] = client
         clients.append(client)
     return clients
+
+
+def _read_client_file(path: Path, root: Path, settings: Settings, plans: dict[str, Plan],
+                      problems: list[Problem]) -> Client | None:
+    data = _expect_mapping(read_yaml_file(path, root, problems), path, root, problems)
+    return None if data is None else read_client(data, settings, plans, problems)
 
 
 def read_client(data: YMap, settings: Settings, plans: dict[str, Plan], problems: list[Problem]) -> Client | None:

@@ -23,6 +23,7 @@ from ..core.money import (
     parse_number,
 )
 from ..core.month import Month
+from .cache import cached
 from .csvfile import open_csv
 from .fields import BOOL_WORDS
 from .sources import present, relative_name
@@ -112,18 +113,28 @@ def _records(path: Path, name: str, required: tuple, problems: list[Problem]):
     return columns, rows()
 
 
+UNIQUE_ID = {"users.csv": "user_id", "assets.csv": "asset_id"}  # a column no two rows of the file may share
+
+
 def _read(folder: Path, root: Path, file: str, builder: Callable, problems: list[Problem],
-          style: str = DEFAULT_FORMAT) -> list:
+          style: str = DEFAULT_FORMAT, depends=None) -> list:
     """Rows of one export file built by `builder(cells_helper)`, which returns a function of (cells, source)."""
     path = folder / file
     if not present(path):
         return []
+    return cached("export", path, depends, problems, lambda found: _read_file(path, root, file, builder, found, style))
+
+
+def _read_file(path: Path, root: Path, file: str, builder: Callable, problems: list[Problem], style: str) -> list:
     opened = _records(path, relative_name(path, root), EXPORT_FILES[file][0], problems)
     if opened is None:
         return []
     columns, records = opened
     build = builder(_Cells(columns, problems, style))
-    return [row for row in (build(cells, source) for cells, source in records) if row is not None]
+    rows = [row for row in (build(cells, source) for cells, source in records) if row is not None]
+    if file in UNIQUE_ID:
+        _duplicates(rows, UNIQUE_ID[file], problems)
+    return rows
 
 
 def _users(c: _Cells):
@@ -217,12 +228,11 @@ def read_exports(root: Path, month: Month, timezone: str, style: str = DEFAULT_F
     if present(folder) and not folder.is_dir():
         problems.append(Problem(Source(f"exports/{month}"), "is not a folder", "exports/YYYY-MM/ holds the CSVs"))
         return Exports(month), problems
-    users = _read(folder, root, "users.csv", _users, problems, style)
-    assets = _read(folder, root, "assets.csv", _assets, problems, style)
-    tickets = _read(folder, root, "tickets.csv", _tickets(month, zone), problems, style)
-    usage = _read(folder, root, "usage.csv", _usage, problems, style)
-    _duplicates(users, "user_id", problems)
-    _duplicates(assets, "asset_id", problems)
+    depends = (style, timezone, str(month))
+    users = _read(folder, root, "users.csv", _users, problems, style, depends)
+    assets = _read(folder, root, "assets.csv", _assets, problems, style, depends)
+    tickets = _read(folder, root, "tickets.csv", _tickets(month, zone), problems, style, depends)
+    usage = _read(folder, root, "usage.csv", _usage, problems, style, depends)
     exports = Exports(month, tuple(users), tuple(assets), tuple(tickets), tuple(usage))
     return exports, problems
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from ..core.errors import Problem, Source
+from .cache import cached
 from .fields import type_name
 from .yamlsrc import YMap, load_yaml, yaml_error_line
 
@@ -52,7 +53,11 @@ def read_text(path: Path, name: str, problems: list[Problem], hint: str = "save 
 
 
 def read_yaml_file(path: Path, root: Path, problems: list[Problem]):
-    """Parse one YAML file; a syntax error becomes a Problem and FAILED is returned."""
+    """Parse one YAML file; a syntax error becomes a Problem and FAILED is returned (cached by `otb watch`)."""
+    return cached("yaml", path, None, problems, lambda found: _parse_yaml_file(path, root, found))
+
+
+def _parse_yaml_file(path: Path, root: Path, problems: list[Problem]):
     name = relative_name(path, root)
     text = read_text(path, name, problems)
     if text is None:

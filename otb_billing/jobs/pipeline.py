@@ -1,0 +1,104 @@
+"""Read and bill: the pipeline that `otb bill`, `check`, `show`, `finalize`, `adjust`, `export` and `watch` share.
+
+`compute()` reads the YAML and the month's exports, takes what billing needs from the ledger (earlier invoices for
+prepaid pools and month-over-month changes, the prices a finalized invoice was issued at, exchange rates) and bills;
+every problem found on the way is raised together as InputErrors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Collection
+
+from ..books import reader
+from ..books.extract import scan_books
+from ..books.prices import Prices, read_prices
+from ..core.billing import bill_month
+from ..core.errors import InputErrors, Problem, did_you_mean
+from ..core.model import BillResult, Config, PriceBook, PriorInvoice
+from ..core.month import Month
+from ..readers.config import read_config_collecting
+from ..readers.exports import read_exports
+
+
+@dataclass
+class LedgerContext:
+    """What billing `month` takes from the ledger: the month file's blocks (number -> (flag, text)), the invoices
+    of other months, the prices finalized invoices of the month were issued at, and the exchange rates."""
+
+    blocks: dict[str, tuple[str, str]]
+    earlier: list[PriorInvoice]
+    recorded: dict[str, PriceBook]
+    prices: Prices
+
+    def fx(self, config: Config, month: Month) -> dict:
+        """Each foreign invoice currency's (date, rate) for the month, or why there is none."""
+        found = {}
+        for currency in {c.currency for c in config.clients if c.currency}:
+            rate, why = self.prices.rate_on(currency, month.last_day)
+            found[currency] = rate or why
+        return found
+
+
+def ledger_context(root: Path, month: Month, base_currency: str, problems: list[Problem]) -> LedgerContext:
+    ledger = root / "ledger"
+    priors = reader.read_priors(ledger, problems)
+    path = reader.month_file(ledger, month)
+    blocks = reader.split_blocks(path.read_text(encoding="utf-8"))[1] if path.exists() else {}
+    return LedgerContext(blocks, [p for p in priors if p.month != month], recorded_prices(ledger, blocks, month),
+                         read_prices(ledger, base_currency, problems))
+
+
+def unknown_accounts(config: Config, only: Collection[str]) -> list[Problem]:
+    accounts = {c.account for c in config.clients}
+    return [Problem(None, f"--client {account}: no client file has this account", did_you_mean(account, accounts))
+            for account in only if account not in accounts]
+
+
+def compute(root: Path, month: Month, only: Collection[str] = (), progress=None) -> tuple[Config, BillResult, dict]:
+    """Read everything and bill; raises InputErrors with every problem in the inputs."""
+    config, problems = read_config_collecting(root)
+    if config is None:  # no usable settings.yaml: exports cannot be read without its timezone
+        raise InputErrors(problems)
+    exports, export_problems = read_exports(root, month, config.settings.timezone, config.settings.number_format)
+    problems += export_problems
+    problems += unknown_accounts(config, only)
+    # Billing runs even when reading found problems, over the clients and rows that were readable, so that
+    # its own problems (an unknown asset type, say) are reported in the same run.
+    context = ledger_context(root, month, config.settings.currency, problems)
+    result = bill_month(config, exports, month, context.earlier, only, progress, context.fx(config, month),
+                        context.recorded)
+    problems += result.errors
+    if problems:
+        raise InputErrors(problems)
+    return config, result, context.blocks
+
+
+def recorded_prices(ledger: Path, blocks: dict, month: Month) -> dict[str, PriceBook]:
+    """By account: the prices the month's finalized invoice was issued at, from the data stored with its PDF, so
+    billing a finalized month again compares what was billed, not a price changed since (those apply later)."""
+    from .documents import load_snapshot
+
+    found = {}
+    for number, (flag, text) in blocks.items():
+        if flag != "*" or reader.is_adjustment(text):
+            continue
+        stored = load_snapshot(ledger, number, month.last_day.year)
+        if stored is not None and stored[0].prices is not None:
+            found[stored[0].account] = stored[0].prices
+    return found
+
+
+def credit_on_account(ledger: Path, month: Month) -> dict[str, Decimal]:
+    """Each client's unapplied credit (overpayments) at the end of `month`, from the payments in the ledger.
+
+    Only read when there are payments at all, so billing a new repo never loads the whole ledger.
+    """
+    if not (ledger / "payments").is_dir():
+        return {}
+    books = scan_books(ledger)
+    if books.problems:
+        return {}
+    return dict(books.book(month.last_day).credit)
