@@ -7,11 +7,12 @@ MONTH  ?= 2024-10
 ROOT   ?= .
 N      ?= 100 1000 10000
 
-.PHONY: help install demo bill finalize check fava test bench clean
+.PHONY: help install demo bill watch finalize check fava test bench clean
 
 help:
 	@echo "make demo                 bill the example month (2024-10) and check the ledger"
 	@echo "make bill MONTH=YYYY-MM   bill a month: draft invoices in ledger/, QuickBooks CSVs in build/"
+	@echo "make watch MONTH=YYYY-MM  bill the month again on every save of a client, plan, export or settings"
 	@echo "make finalize MONTH=...   issue the month's drafts (they are never rewritten after this)"
 	@echo "make check [MONTH=...]    validate YAML, exports and the ledger"
 	@echo "make fava                 browse the ledger on http://127.0.0.1:5000"
@@ -32,6 +33,9 @@ demo: $(STAMP)
 
 bill: $(STAMP)
 	$(BIN)/otb bill $(MONTH) --root $(ROOT)
+
+watch: $(STAMP)
+	$(BIN)/otb watch $(MONTH) --root $(ROOT)
 
 check: $(STAMP)
 	$(BIN)/otb check $(MONTH) --root $(ROOT)

@@ -298,18 +298,27 @@ def remove_outputs(paths) -> None:
 
 
 @contextlib.contextmanager
-def repo_lock(root: Path) -> Iterator[str | None]:
+def repo_lock(root: Path, holder: str = "otb") -> Iterator[str | None]:
     """An exclusive lock on `<root>/.otb.lock` (released by the OS even if the process dies), then recovery of
-    whatever a killed run left. Yields the recovery message, if any."""
+    whatever a killed run left. Yields the recovery message, if any. The lock file names its holder (`otb watch
+    2024-10 (pid 4242)`), so the one refused can say who to wait for."""
     path = root / ".otb.lock"
     handle = open(path, "a+")
     try:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise Busy(f"another otb run is working on {root} (lock: {path}); wait for it to finish") from None
+            handle.seek(0)
+            who = handle.read(200).strip() or "another otb run"
+            until = "stop it with Ctrl-C" if who.startswith("otb watch") else "wait for it to finish"
+            raise Busy(f"{who} is working on {root} (lock: {path}); {until}") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{holder} (pid {os.getpid()})\n")
+        handle.flush()
         message = recover(root)
         sweep(root)
         yield message
+        handle.truncate(0)  # still holding it: nobody holds it now
     finally:
         handle.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from beancount import loader
 from beancount.scripts.format import align_beancount
@@ -131,10 +133,11 @@ def test_a_failed_write_leaves_every_file_as_it_was(billed, monkeypatch):
 
 
 def test_a_second_run_on_the_same_repo_is_refused(billed):
-    with repo_lock(billed.root):
+    with repo_lock(billed.root, "otb finalize"):
         result = billed.run("bill", "2024-10")
     assert result.exit_code == 1
-    assert "another otb run is working on" in result.output
+    assert f"otb finalize (pid {os.getpid()}) is working on" in result.output
+    assert "wait for it to finish" in result.output
     assert billed.run("bill", "2024-10").exit_code == 0  # the lock is gone with its holder
 
 

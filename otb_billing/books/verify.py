@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+from decimal import Decimal
 from importlib import metadata
 from pathlib import Path
 
@@ -132,3 +133,28 @@ def remember_good(root: Path) -> None:
     temp.parent.mkdir(parents=True, exist_ok=True)
     temp.write_text(signature(root / "ledger"), encoding="ascii")
     os.replace(temp, path)
+
+
+def check_entries(texts: list[str], opened: set[str]) -> list[Problem]:
+    """A quick check of new invoice entries, for `otb watch`'s refreshes: each one parses, balances within half a
+    cent, and posts only to open accounts. The next other otb command checks the whole ledger again (a watch
+    refresh does not record it as known good), so this only has to catch what a refresh itself could get wrong."""
+    from beancount.core import data, interpolate
+    from beancount.parser import parser
+
+    entries, errors, _ = parser.parse_string("\n\n".join(texts))
+    problems = [Problem(None, f"bean-check: {e.message}") for e in errors]
+    for entry in entries:
+        if not isinstance(entry, data.Transaction):
+            continue
+        residual = interpolate.compute_residual(entry.postings)
+        if not residual.is_small(HALF_CENT):
+            problems.append(Problem(None, f"bean-check: transaction {sorted(entry.links)} does not balance "
+                                          f"({residual})"))
+        for posting in entry.postings:
+            if posting.account not in opened:
+                problems.append(Problem(None, f"bean-check: {posting.account} is not open"))
+    return problems
+
+
+HALF_CENT = Decimal("0.005")

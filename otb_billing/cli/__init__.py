@@ -95,10 +95,13 @@ def local_today(root: Path) -> dt.date:
 
 
 @contextlib.contextmanager
-def locked(root: Path):
-    """The repo lock, with whatever a killed run left completed or undone first (said on stderr)."""
+def locked(root: Path, holder: str | None = None):
+    """The repo lock, with whatever a killed run left completed or undone first (said on stderr). `holder`
+    (default: the command, e.g. `otb bill`) is who a second run is told holds it."""
+    context = click.get_current_context(silent=True)
+    holder = holder or (context.command_path if context is not None else "otb")
     try:
-        with repo_lock(root) as recovered:
+        with repo_lock(root, holder) as recovered:
             if recovered:
                 click.echo(recovered, err=True)
             yield
@@ -149,5 +152,5 @@ def main():
     """OTB Billing: plain-text billing for managed service providers."""
 
 
-from . import billing, bookkeeping, delivery, reporting  # noqa: E402,F401  (importing them registers the commands)
+from . import billing, bookkeeping, delivery, reporting, watching  # noqa: E402,F401  (importing them registers the commands)
 

@@ -27,6 +27,7 @@ class BillOutcome:
     invoices: tuple[Invoice, ...]  # the invoices (re)written by this run
     written: list[Path] = field(default_factory=list)
     kept_finalized: list[str] = field(default_factory=list)
+    month_invoices: dict[str, Invoice] = field(default_factory=dict)  # every invoice of the month file, by number
 
 
 def run_bill(
@@ -52,7 +53,8 @@ def run_bill(
     replaced = {invoice_number(config.settings, a, month) for a in only} if only else None
     ledger_files, month_blocks = _ledger_files(root / "ledger", config, month, blocks, fresh, replaced)
     build = root / "build" / str(month)
-    build_files, expected = month_outputs(root, config, month, month_blocks, {inv.number: inv for inv in fresh})
+    build_files, expected, outcome.month_invoices = month_outputs(root, config, month, month_blocks,
+                                                                  {inv.number: inv for inv in fresh})
     build_files[build / "bill-report.json"] = bill_report(month, result)
     if pdf:
         from .documents import draft_pdfs
@@ -73,24 +75,49 @@ def bill_report(month: Month, result: BillResult) -> bytes:
     return (json.dumps(report, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
 
 
+class OutputMemo:
+    """The CSV text and QuickBooks rows of invoices already rendered, by invoice object, for `otb watch`: a
+    refresh renders only the invoices it billed again."""
+
+    def __init__(self) -> None:
+        self._csv: dict[str, tuple[Invoice, bytes]] = {}
+        self._rows: dict[str, tuple[Invoice, tuple, list]] = {}
+
+    def csv(self, invoice: Invoice) -> bytes:
+        found = self._csv.get(invoice.number)
+        if found is None or found[0] is not invoice:
+            found = self._csv[invoice.number] = (invoice, qbcsv.invoice_csv(invoice).encode("utf-8"))
+        return found[1]
+
+    def rows(self, invoice: Invoice, settings, with_currency: bool) -> list:
+        found = self._rows.get(invoice.number)
+        if found is None or found[0] is not invoice or found[1] != (settings, with_currency):
+            rows = quickbooks.invoice_rows(invoice, settings, with_currency)
+            found = self._rows[invoice.number] = (invoice, (settings, with_currency), rows)
+        return found[2]
+
+
 def month_outputs(root: Path, config: Config, month: Month, month_blocks: dict[str, str],
-                  fresh: dict[str, Invoice]):
+                  fresh: dict[str, Invoice], memo: OutputMemo | None = None):
     """build/MONTH's files for every invoice in the month file: its itemized CSV, the month's ZIP of them, and the
-    QuickBooks Online import file(s); and the names of every file that belongs there (a PDF per invoice too).
+    QuickBooks Online import file(s); the names of every file that belongs there (a PDF per invoice too); and the
+    month's invoices by number.
 
     Drafts billed now come from this run; finalized invoices from the data stored when they were issued (so their
     rows are the issued ones); adjustment invoices from their ledger entry; drafts of other clients kept by
     --client are billed again from the inputs (or, if those no longer give the draft, read from the ledger)."""
     invoices = month_invoices(root, month, month_blocks, fresh)
     build = root / "build" / str(month)
-    csvs = {qbcsv.csv_filename(inv): qbcsv.invoice_csv(inv).encode("utf-8") for inv in invoices}
+    if memo is None:
+        memo = OutputMemo()
+    csvs = {qbcsv.csv_filename(inv): memo.csv(inv) for inv in invoices}
     files = {build / name: content for name, content in csvs.items()}
     files[build / f"invoices-{month}.zip"] = qbcsv.month_zip(csvs)
     for name, content in quickbooks.invoice_files(invoices, str(month), config.settings.quickbooks,
-                                                  config.settings.currency).items():
+                                                  config.settings.currency, memo.rows).items():
         files[build / name] = content
     expected = {path.name for path in files} | {f"{number}.pdf" for number in month_blocks}
-    return files, expected
+    return files, expected, {inv.number: inv for inv in invoices}
 
 
 def month_invoices(root: Path, month: Month, month_blocks: dict[str, str], fresh: dict[str, Invoice]) -> list[Invoice]:

@@ -39,7 +39,7 @@ def run_export(root: Path, month: Month, pdf: bool = True) -> list[Path]:
             raise InputErrors([Problem(None, f"{n}: the inputs no longer give the draft in the ledger",
                                        f"bill the month again first: otb bill {month}") for n in stale])
     month_blocks = {n: text for n, (_, text) in blocks.items()}
-    files, expected = month_outputs(root, config, month, month_blocks, fresh)
+    files, expected, _ = month_outputs(root, config, month, month_blocks, fresh)
     build = root / "build" / str(month)
     if pdf:
         if result is not None:

@@ -13,7 +13,7 @@ import csv
 import datetime as dt
 import io
 from decimal import Decimal
-from typing import Iterable, NamedTuple, Sequence
+from typing import Callable, Iterable, NamedTuple, Sequence
 
 from ..core.model import Invoice, QuickBooks
 from ..core.money import ZERO, cents, fmt_money, fmt_quantity
@@ -115,14 +115,16 @@ def parts(name: str, count: int) -> list[str]:
     return [f"{name}.csv"] if count == 1 else [f"{name}-part{n}.csv" for n in range(1, count + 1)]
 
 
-def invoice_files(invoices: Sequence[Invoice], month: str, settings: QuickBooks, base_currency: str) -> dict[str, bytes]:
-    """`quickbooks-invoices-YYYY-MM.csv` (or `-part1.csv`, `-part2.csv`, ...): every invoice of the month, by number."""
+def invoice_files(invoices: Sequence[Invoice], month: str, settings: QuickBooks, base_currency: str,
+                  rows_of: Callable[[Invoice, QuickBooks, bool], list[list[str]]] = invoice_rows) -> dict[str, bytes]:
+    """`quickbooks-invoices-YYYY-MM.csv` (or `-part1.csv`, `-part2.csv`, ...): every invoice of the month, by number.
+    `rows_of` is `invoice_rows`, or a memo of it (otb watch)."""
     with_currency = any(inv.currency != base_currency for inv in invoices)
     header = INVOICE_COLUMNS + (["Currency"] if with_currency else [])
     batches: list[list[list[str]]] = []
     count = 0
     for invoice in sorted(invoices, key=lambda i: i.number):
-        rows = invoice_rows(invoice, settings, with_currency)
+        rows = rows_of(invoice, settings, with_currency)
         if not batches or count >= MAX_INVOICES or len(batches[-1]) + len(rows) > MAX_ROWS:
             batches.append([])
             count = 0
