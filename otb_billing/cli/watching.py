@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import re
 import signal
 from pathlib import Path
@@ -28,7 +29,7 @@ SHOWN = 20  # changes listed per refresh; a settings change can move every clien
 @click.option("--pdf/--no-pdf", default=False, show_default=True,
               help="Also refresh the changed clients' DRAFT PDFs in build/MONTH/.")
 @click.option("--poll", is_flag=True, help="Poll the files instead of inotify (network drives, some containers).")
-@click.option("--debounce", type=click.FloatRange(0.02, 10), default=0.2, show_default=True, metavar="SECONDS",
+@click.option("--debounce", type=click.FloatRange(0.02, 10), default=0.1, show_default=True, metavar="SECONDS",
               help="Wait this long after the last save of a burst before billing.")
 @root_option
 def watch(month: Month | None, pdf: bool, poll: bool, debounce: float, root: Path):
@@ -57,11 +58,18 @@ def watch(month: Month | None, pdf: bool, poll: bool, debounce: float, root: Pat
             try:
                 _say(f"Watching {root} for {month}: settings.yaml, services.yaml, clients/, plans/, "
                      f"exports/{month}/, templates/ ({'polling' if poll else 'inotify'}). Ctrl-C stops.")
-                _show(session.start(), "start: every client billed", shown)  # a ledger bean-check rejects stops here
+                _show(session.start(), "start: every client billed", shown)
+                gc.collect()
+                gc.freeze()  # a ledger bean-check rejects stops here
                 while not stopping:
                     paths = collector.burst(debounce, lambda: bool(stopping))
                     if paths and not stopping:
                         _show(session.refresh(sorted(paths)), ", ".join(sorted(paths)), shown)
+                    elif not paths:
+                        session.settle()
+                    gc.collect()
+                    gc.freeze()  # what the session keeps is long-lived: never scan it again in a refresh
+                session.settle()
             finally:
                 observer.stop()
                 observer.join(timeout=5)

@@ -81,7 +81,7 @@ class OutputMemo:
 
     def __init__(self) -> None:
         self._csv: dict[str, tuple[Invoice, bytes]] = {}
-        self._rows: dict[str, tuple[Invoice, tuple, list]] = {}
+        self._rows: dict[str, tuple[Invoice, tuple, tuple[int, str]]] = {}
 
     def csv(self, invoice: Invoice) -> bytes:
         found = self._csv.get(invoice.number)
@@ -89,16 +89,16 @@ class OutputMemo:
             found = self._csv[invoice.number] = (invoice, qbcsv.invoice_csv(invoice).encode("utf-8"))
         return found[1]
 
-    def rows(self, invoice: Invoice, settings, with_currency: bool) -> list:
+    def rows(self, invoice: Invoice, settings, with_currency: bool) -> tuple[int, str]:
         found = self._rows.get(invoice.number)
         if found is None or found[0] is not invoice or found[1] != (settings, with_currency):
-            rows = quickbooks.invoice_rows(invoice, settings, with_currency)
-            found = self._rows[invoice.number] = (invoice, (settings, with_currency), rows)
+            text = quickbooks.invoice_text(invoice, settings, with_currency)
+            found = self._rows[invoice.number] = (invoice, (settings, with_currency), text)
         return found[2]
 
 
 def month_outputs(root: Path, config: Config, month: Month, month_blocks: dict[str, str],
-                  fresh: dict[str, Invoice], memo: OutputMemo | None = None):
+                  fresh: dict[str, Invoice], memo: OutputMemo | None = None, with_zip: bool = True):
     """build/MONTH's files for every invoice in the month file: its itemized CSV, the month's ZIP of them, and the
     QuickBooks Online import file(s); the names of every file that belongs there (a PDF per invoice too); and the
     month's invoices by number.
@@ -112,11 +112,12 @@ def month_outputs(root: Path, config: Config, month: Month, month_blocks: dict[s
         memo = OutputMemo()
     csvs = {qbcsv.csv_filename(inv): memo.csv(inv) for inv in invoices}
     files = {build / name: content for name, content in csvs.items()}
-    files[build / f"invoices-{month}.zip"] = qbcsv.month_zip(csvs)
+    if with_zip:  # otb watch builds it once the saves have settled (WatchSession.settle)
+        files[build / f"invoices-{month}.zip"] = qbcsv.month_zip(csvs)
     for name, content in quickbooks.invoice_files(invoices, str(month), config.settings.quickbooks,
                                                   config.settings.currency, memo.rows).items():
         files[build / name] = content
-    expected = {path.name for path in files} | {f"{number}.pdf" for number in month_blocks}
+    expected = {path.name for path in files} | {f"{number}.pdf" for number in month_blocks} | {f"invoices-{month}.zip"}
     return files, expected, {inv.number: inv for inv in invoices}
 
 

@@ -34,6 +34,7 @@ from ..journal import remove_outputs, write_outputs
 from ..readers.cache import FileCache, caching
 from ..readers.config import read_config_collecting
 from ..readers.exports import read_exports
+from ..render import qbcsv
 from .bill import (
     OutputMemo,
     _leave_finalized_alone,
@@ -92,6 +93,7 @@ class WatchSession:
         self.invoices: dict[str, Invoice] = {}  # every invoice of the month file, by number
         self.written: dict[Path, bytes] = {}  # build/ files as last written
         self.pending: set[str] | None = EVERYTHING  # accounts to bill again (EVERYTHING until a first clean run)
+        self.zip_due = False  # the month's ZIP is behind the CSVs (see settle)
         self.warnings: dict[str | None, list[Problem]] = {}  # the month's warnings by account (None: no client)
 
     def start(self) -> Refresh:
@@ -268,7 +270,7 @@ class WatchSession:
         with --pdf the DRAFT PDFs of the drafts billed again; files whose bytes did not change are not touched."""
         build = self.root / "build" / str(self.month)
         files, expected, self.invoices = month_outputs(self.root, config, self.month, month_blocks, self.invoices,
-                                                       self.memo)
+                                                       self.memo, with_zip=False)
         files[build / "bill-report.json"] = bill_report(self.month, replace(result, warnings=tuple(warnings)))
         changed_drafts = {c.number for c in changes}
         if self.pdf:
@@ -278,6 +280,7 @@ class WatchSession:
             for number, data in draft_pdfs(self.root, config, again, result.credit_applied).items():
                 files[build / f"{number}.pdf"] = data
         changed = {path: data for path, data in files.items() if self.written.get(path) != data}
+        self.zip_due = self.zip_due or any(path.suffix == ".csv" for path in changed) or not self.written
         write_outputs(self.root, changed)
         self.written.update(changed)
         stale = stale_outputs(build, expected)
@@ -287,6 +290,24 @@ class WatchSession:
         for path in stale:
             self.written.pop(path, None)
         return len(changed) + len(stale)
+
+
+    def settle(self) -> int:
+        """Once saves have stopped for a moment (and when the watch stops): the month's ZIP of the per-invoice
+        CSVs, left out of each refresh because compressing a thousand files costs more than the rest of it.
+        Returns the number of files written."""
+        if not self.zip_due:
+            return 0
+        build = self.root / "build" / str(self.month)
+        csvs = {qbcsv.csv_filename(inv): self.memo.csv(inv) for inv in self.invoices.values()}
+        path = build / f"invoices-{self.month}.zip"
+        data = qbcsv.month_zip(csvs)
+        self.zip_due = False
+        if self.written.get(path) == data:
+            return 0
+        write_outputs(self.root, {path: data})
+        self.written[path] = data
+        return 1
 
 
 def _is_draft(blocks: dict, number: str) -> bool:

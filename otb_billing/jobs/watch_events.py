@@ -62,12 +62,15 @@ class Collector:
             if relative is not None and relevant(relative, self.month):
                 self._queue.put(relative)
 
-    def burst(self, quiet: float, stop) -> set[str]:
+    def burst(self, quiet: float, stop, idle: float = 1.0) -> set[str]:
         """Wait for a change, then until `quiet` seconds pass without one; the paths changed. Returns early
-        (maybe empty) when `stop()` turns true."""
+        (maybe empty) when `stop()` turns true, and empty after `idle` seconds without any change."""
         found: set[str] = set()
         last = 0.0
+        began = time.monotonic()
         while not stop():
+            if not found and time.monotonic() - began >= idle:
+                break
             try:
                 found.add(self._queue.get(timeout=0.05))
                 last = time.monotonic()

@@ -52,7 +52,7 @@ def read_clients(root: Path, settings: Settings, plans: dict[str, Plan], problem
     clients: list[Client] = []
     seen: dict[str, Client] = {}
     terms = {name: tuple(plan.terms) for name, plan in plans.items()}  # all a client file is checked against
-    for path in sorted((root / "clients").glob("*.yaml")) if (root / "clients").is_dir() else []:
+    for path in sorted((root / "clients").glob("*.yaml"), key=lambda p: p.name) if (root / "clients").is_dir() else []:
         client = cached("client", path, (settings, terms), problems,
                         lambda found, path=path: _read_client_file(path, root, settings, plans, found))
         if client is None:

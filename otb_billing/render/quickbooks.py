@@ -115,23 +115,37 @@ def parts(name: str, count: int) -> list[str]:
     return [f"{name}.csv"] if count == 1 else [f"{name}-part{n}.csv" for n in range(1, count + 1)]
 
 
+def rows_text(rows: list[list[str]]) -> str:
+    """CSV lines of the rows (no header)."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
+    return buffer.getvalue()
+
+
+def invoice_text(invoice: Invoice, settings: QuickBooks, with_currency: bool) -> tuple[int, str]:
+    """(number of rows, their CSV lines) of one invoice."""
+    rows = invoice_rows(invoice, settings, with_currency)
+    return len(rows), rows_text(rows)
+
+
 def invoice_files(invoices: Sequence[Invoice], month: str, settings: QuickBooks, base_currency: str,
-                  rows_of: Callable[[Invoice, QuickBooks, bool], list[list[str]]] = invoice_rows) -> dict[str, bytes]:
+                  text_of: Callable[[Invoice, QuickBooks, bool], tuple[int, str]] = invoice_text) -> dict[str, bytes]:
     """`quickbooks-invoices-YYYY-MM.csv` (or `-part1.csv`, `-part2.csv`, ...): every invoice of the month, by number.
-    `rows_of` is `invoice_rows`, or a memo of it (otb watch)."""
+    `text_of` is `invoice_text`, or a memo of it (otb watch)."""
     with_currency = any(inv.currency != base_currency for inv in invoices)
-    header = INVOICE_COLUMNS + (["Currency"] if with_currency else [])
-    batches: list[list[list[str]]] = []
-    count = 0
+    header = rows_text([INVOICE_COLUMNS + (["Currency"] if with_currency else [])])
+    batches: list[list[str]] = []
+    count = rows = 0
     for invoice in sorted(invoices, key=lambda i: i.number):
-        rows = rows_of(invoice, settings, with_currency)
-        if not batches or count >= MAX_INVOICES or len(batches[-1]) + len(rows) > MAX_ROWS:
+        n, text = text_of(invoice, settings, with_currency)
+        if not batches or count >= MAX_INVOICES or rows + n > MAX_ROWS:
             batches.append([])
-            count = 0
-        batches[-1].extend(rows)
+            count = rows = 0
+        batches[-1].append(text)
         count += 1
+        rows += n
     names = parts(f"quickbooks-invoices-{month}", max(1, len(batches)))
-    return {name: _csv(header, batch) for name, batch in zip(names, batches or [[]])}
+    return {name: (header + "".join(batch)).encode("utf-8") for name, batch in zip(names, batches or [[]])}
 
 
 class CreditMemo(NamedTuple):
