@@ -7,7 +7,7 @@ MONTH  ?= 2024-10
 ROOT   ?= .
 N      ?= 100 1000 10000
 
-.PHONY: help install demo bill watch finalize check fava test bench clean
+.PHONY: help install demo bill watch finalize check fava test lint bench clean
 
 help:
 	@echo "make demo                 bill the example month (2024-10) and check the ledger"
@@ -17,6 +17,7 @@ help:
 	@echo "make check [MONTH=...]    validate YAML, exports and the ledger"
 	@echo "make fava                 browse the ledger on http://127.0.0.1:5000"
 	@echo "make test                 run the test suite"
+	@echo "make lint                 ruff (style, bugbear, pyupgrade, imports) on the code, tests and benchmarks"
 	@echo "make bench                time otb bill on $(N) clients, then 1000 PDFs"
 
 $(STAMP): pyproject.toml
@@ -48,6 +49,9 @@ finalize: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2
+
+lint: $(STAMP)
+	$(BIN)/ruff check otb_billing tests bench
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_bill.py $(N)

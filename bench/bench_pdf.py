@@ -47,9 +47,12 @@ def main() -> None:
                 raise SystemExit("otb pdf failed")
         pdfs = sorted((root / "build" / "2024-10").glob("*.pdf"))
         size = sum(p.stat().st_size for p in pdfs)
-        print(f"{len(pdfs)} PDFs ({size / 1e6:.1f} MB) on {os.cpu_count()} cores: median {statistics.median(walls):.2f} s "
-              f"(min {min(walls):.2f}, max {max(walls):.2f}), {statistics.median(walls) / len(pdfs) * 1000:.1f} ms "
-              f"per invoice, peak RSS of the main process {max(peaks)} MiB")
+        print(
+            f"{len(pdfs)} PDFs ({size / 1e6:.1f} MB) on {os.cpu_count()} cores: "
+            f"median {statistics.median(walls):.2f} s "
+            f"(min {min(walls):.2f}, max {max(walls):.2f}), {statistics.median(walls) / len(pdfs) * 1000:.1f} ms "
+            f"per invoice, peak RSS of the main process {max(peaks)} MiB"
+        )
     finally:
         shutil.rmtree(base, ignore_errors=True)
 

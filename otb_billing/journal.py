@@ -24,8 +24,8 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Callable, Iterator, Mapping
 
 from . import faults
 from .core.errors import InputErrors, Problem, Source

@@ -253,7 +253,8 @@ class Run:
                 args = ["credit", target["invoice"], "--amount",
                         str(max(Decimal("0.01"), (Decimal(target["total"]) * Decimal(rng.randint(1, 60)) / 100)
                                 .quantize(Decimal("0.01"))))]
-            self.op("credit", *args, "--reason", f"step {self.figures.steps}", "--date", day, "--at", f"{day}T10:00:00Z")
+            self.op("credit", *args, "--reason", f"step {self.figures.steps}", "--date", day,
+                    "--at", f"{day}T10:00:00Z")
         elif what == "reverse":
             ref, day = rng.choice(self.payments())
             self.op("reverse", "pay", "--reverse", ref, "--date", self.date_after(day, 20))
@@ -263,8 +264,10 @@ class Run:
             target = rng.choice([i for i in issued if "-A" not in i["invoice"]] or issued)
             month = target["period"]
             users = self.root / "exports" / month / "users.csv"
-            users.write_text(users.read_text() + f"{target['account']},{target['account']}-x{self.figures.steps},"
-                             f"Late {self.figures.steps},true\n")
+            users.write_text(
+                users.read_text() + f"{target['account']},{target['account']}-x{self.figures.steps},"
+                f"Late {self.figures.steps},true\n"
+            )
             day = self.date_after(dt.date.fromisoformat(target["date"]), 30)
             self.op("adjust", "bill", month, "--adjust", target["account"], "--date", day, "--no-pdf")
         return what
@@ -272,9 +275,14 @@ class Run:
     def payments(self) -> list[tuple[str, dt.date]]:
         entries = self.entries
         reversed_ = {str(e.meta.get("reverses")) for e in entries if getattr(e, "meta", None) and "reverses" in e.meta}
-        return [(str(e.meta["payment"]), e.date) for e in entries
-                if type(e).__name__ == "Transaction" and "payment" in e.meta and "reverses" not in e.meta
-                and str(e.meta["payment"]) not in reversed_]
+        return [
+            (str(e.meta["payment"]), e.date)
+            for e in entries
+            if type(e).__name__ == "Transaction"
+            and "payment" in e.meta
+            and "reverses" not in e.meta
+            and str(e.meta["payment"]) not in reversed_
+        ]
 
     def bank_import(self, issued: list[dict]) -> None:
         rows = ["date,amount,description,reference"]
@@ -284,8 +292,10 @@ class Run:
                 break
             target = self.rng.choice(cad)
             day = self.date_after(dt.date.fromisoformat(target["date"]), 40)
-            rows.append(f"{day},{target['balance'] if Decimal(target['balance']) > 0 else '10.00'},"
-                        f"Deposit {target['invoice']},B{self.figures.steps}-{n}")
+            rows.append(
+                f"{day},{target['balance'] if Decimal(target['balance']) > 0 else '10.00'},"
+                f"Deposit {target['invoice']},B{self.figures.steps}-{n}"
+            )
         path = self.root / f"bank-{self.figures.steps}.csv"
         path.write_text("\n".join(rows) + "\n")
         self.op("import", "import-payments", str(path), "--apply")
@@ -313,13 +323,15 @@ def run(steps: int, seed: int, progress=None, keep: Path | None = None) -> Figur
 
 
 def report(figures: Figures) -> str:
-    lines = [f"{figures.steps} random operations, {figures.checks} reconciliations of otb aging + drafts against "
-             f"Beancount's receivable and deposit balances",
-             "operations: " + ", ".join(f"{k} {v}" for k, v in sorted(figures.operations.items())),
-             "refused with a clear message: " + (", ".join(f"{k} {v}" for k, v in sorted(figures.refused.items()))
-                                                 or "none"),
-             f"mismatches: {len(figures.mismatches)}; internal errors: {len(figures.internal_errors)}; largest "
-             f"client balance seen: {figures.largest_balance}"]
+    lines = [
+        f"{figures.steps} random operations, {figures.checks} reconciliations of otb aging + drafts against "
+        f"Beancount's receivable and deposit balances",
+        "operations: " + ", ".join(f"{k} {v}" for k, v in sorted(figures.operations.items())),
+        "refused with a clear message: "
+        + (", ".join(f"{k} {v}" for k, v in sorted(figures.refused.items())) or "none"),
+        f"mismatches: {len(figures.mismatches)}; internal errors: {len(figures.internal_errors)}; largest "
+        f"client balance seen: {figures.largest_balance}",
+    ]
     lines += [f"  {m}" for m in figures.mismatches[:10]]
     lines += [f"  {e}" for e in figures.internal_errors[:5]]
     return "\n".join(lines)
@@ -332,9 +344,15 @@ if __name__ == "__main__":
     parser.add_argument("--keep", type=Path, help="build the repo in this folder and stop at the first failure")
     options = parser.parse_args()
     started = time.monotonic()
-    result = run(options.steps, options.seed, keep=options.keep,
-                 progress=lambda f: print(f"  {f.steps} steps, {len(f.mismatches)} mismatches, "
-                                          f"{len(f.internal_errors)} internal errors", file=sys.stderr))
+    result = run(
+        options.steps,
+        options.seed,
+        keep=options.keep,
+        progress=lambda f: print(
+            f"  {f.steps} steps, {len(f.mismatches)} mismatches, {len(f.internal_errors)} internal errors",
+            file=sys.stderr,
+        ),
+    )
     print(report(result))
     print(f"{time.monotonic() - started:.0f} s")
     sys.exit(1 if result.mismatches or result.internal_errors else 0)

@@ -45,7 +45,7 @@ def balances(repo):
 def test_a_usd_invoice_converts_plan_prices_and_shows_tax_in_both_currencies(usd):
     invoice = usd.invoice()
     assert invoice["currency"] == "USD"
-    assert [(l["description"], l["rate"], l["amount"]) for l in invoice["lines"]] == [
+    assert [(ln["description"], ln["rate"], ln["amount"]) for ln in invoice["lines"]] == [
         ("User: One", "12.00", "12.00"), ("User: Two", "12.00", "12.00"),
         ("Hosting", "100.00", "100.00"),  # written in the client file: already USD
         ("Currency conversion fee (2%)", "2.48", "2.48"),
@@ -175,14 +175,17 @@ def test_a_usd_adjustment_invoice_bills_the_difference_at_its_own_dates_rate(usd
     ok(usd, "finalize", "2024-10", "--at", "2024-11-01T00:00:00Z")
     usd.csv("2024-10", "users.csv", USERS, "U1,u1,One,,true", "U1,u2,Two,,true", "U1,u3,Three,,true")
     missing = usd.run("bill", "2024-10", "--adjust", "U1", "--date", "2024-11-10")
-    assert missing.exit_code == 1 and "no USD rate on or before 2024-11-10" not in missing.output  # Oct 31 is 10 days old
+    # Oct 31 is 10 days old
+    assert missing.exit_code == 1 and "no USD rate on or before 2024-11-10" not in missing.output
     assert "the latest USD rate is from 2024-10-31, more than 7 days before 2024-11-10" in missing.output
     ok(usd, "fx", "set", "USD", "1.3000", "--date", "2024-11-10")
     out = ok(usd, "bill", "2024-10", "--adjust", "U1", "--date", "2024-11-10")
     # one more user at 12.00 USD (the October price), fee 2% 0.24, HST 13% of 12.24 = 1.59: 13.83 USD
     assert "Adjustment invoice U1-202410-A1 (draft): US$12.24 + tax US$1.59 = US$13.83" in out
     text = (usd.root / "ledger/invoices/2024/2024-10.beancount").read_text()
-    assert 'Assets:Receivable:U1                                13.83 USD {1.3000 CAD, 2024-11-10, "U1-202410-A1"}' in text
+    assert (
+        'Assets:Receivable:U1                                13.83 USD {1.3000 CAD, 2024-11-10, "U1-202410-A1"}' in text
+    )
     ok(usd, "finalize", "2024-10", "--at", "2024-11-11T00:00:00Z")
     pdf = usd.root / "ledger/documents/2024/U1-202410-A1.pdf"
     assert pdf.exists()
@@ -194,9 +197,12 @@ def test_a_usd_bank_statement_is_imported_at_the_days_rate(usd):
     ok(usd, "bill", "2024-10")
     ok(usd, "finalize", "2024-10", "--at", "2024-11-01T00:00:00Z")
     ok(usd, "fx", "set", "USD", "1.3000", "--date", "2024-11-19")
-    statement = usd.write("usd.csv", "date,amount,description,reference\n"
-                                     "2024-11-20,142.92,WIRE UNION CO U1-202410,FT-1\n"
-                                     "2024-11-21,10.00,Someone else,FT-2\n")
+    statement = usd.write(
+        "usd.csv",
+        "date,amount,description,reference\n"
+        "2024-11-20,142.92,WIRE UNION CO U1-202410,FT-1\n"
+        "2024-11-21,10.00,Someone else,FT-2\n",
+    )
     cad = usd.run("import-payments", str(statement))
     assert "Union Co is invoiced in USD, this statement is in CAD" in cad.output
     out = ok(usd, "import-payments", str(statement), "--currency", "USD", "--apply")

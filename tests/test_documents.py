@@ -6,6 +6,8 @@ import hashlib
 import io
 import json
 import re
+import subprocess
+import sys
 
 import pdfplumber
 import pytest
@@ -19,14 +21,15 @@ USERS = "account,user_id,name,email,active"
 
 
 def pdf_text(data: bytes) -> list[str]:
-    """The text of each page, without the big DRAFT watermark letters (which would interleave with the text)."""
+    """The text of each page as a reader extracts it (the DRAFT watermark is a picture, not text)."""
     with pdfplumber.open(io.BytesIO(data)) as pdf:
-        return [page.filter(lambda obj: obj.get("size", 0) < 50).extract_text() or "" for page in pdf.pages]
+        return [page.extract_text() or "" for page in pdf.pages]
 
 
 def has_watermark(data: bytes) -> bool:
+    """A page-sized picture over every page."""
     with pdfplumber.open(io.BytesIO(data)) as pdf:
-        return "".join(c["text"] for c in pdf.pages[0].chars if c["size"] > 50) == "DRAFT"
+        return all(any(image["width"] > 300 and image["height"] > 300 for image in page.images) for page in pdf.pages)
 
 
 
@@ -66,6 +69,48 @@ def test_the_same_invoice_renders_to_the_same_bytes(billed):
     assert (billed.root / "build/2024-10/A1-202410.pdf").read_bytes() == first
     ok(billed, "pdf", "2024-10")
     assert (billed.root / "build/2024-10/A1-202410.pdf").read_bytes() == first
+    # another process (fresh font registration, subset names and all)
+    subprocess.run([sys.executable, "-m", "otb_billing", "pdf", "2024-10", "--root", str(billed.root)], check=True,
+                   capture_output=True)
+    assert (billed.root / "build/2024-10/A1-202410.pdf").read_bytes() == first
+
+
+def test_names_in_any_script_print_as_written(repo):
+    name = "Acme Łódź Ğrup 株式会社"
+    repo.client("A1", 'address: ["ul. Piotrkowska 1", "90-001 Łódź", "Αθήνα · Москва"]\n', name=name)
+    repo.csv("2024-10", "users.csv", USERS, "A1,u1,Zoë Ångström,,true", "A1,u2,山田 太郎,,true")
+    ok(repo, "bill", "2024-10")
+    data = (repo.root / "build/2024-10/A1-202410.pdf").read_bytes()
+    pages = pdf_text(data)
+    assert name in pages[0] and "90-001 Łódź" in pages[0] and "Αθήνα · Москва" in pages[0]
+    assert "User: Zoë Ångström" in pages[-1] and "User: 山田 太郎" in pages[-1]
+    with pdfplumber.open(io.BytesIO(data)) as pdf:
+        # pdfminer spells the Adobe font's name its own way (HeiseKakuGo-W5)
+        fonts = {c["fontname"].split("+")[-1].replace("HeiseKaku", "HeiseiKaku") for page in pdf.pages
+                 for c in page.chars}
+        cjk = {c["fontname"].replace("HeiseKaku", "HeiseiKaku") for c in pdf.pages[0].chars if c["text"] in "株式会社"}
+    # every glyph from the bundled DejaVu Sans (embedded), but the CJK ones (the standard Adobe Japanese font)
+    assert fonts == {"DejaVuSans", "DejaVuSans-Bold", "DejaVuSans-Oblique", "HeiseiKakuGo-W5"}, fonts
+    assert cjk == {"HeiseiKakuGo-W5"}
+    assert b"/FontFile2" in data  # TrueType embedded
+
+
+def test_the_draft_watermark_keeps_the_text_in_reading_order(billed):
+    draft = pdf_text((billed.root / "build/2024-10/A1-202410.pdf").read_bytes())
+    ok(billed, "finalize", "2024-10", "--at", "2024-11-01T13:30:00Z")
+    final_data = (billed.root / "ledger/documents/2024/A1-202410.pdf").read_bytes()
+    final = pdf_text(final_data)
+    assert [page.replace("DRAFT INVOICE", "INVOICE").replace("Draft invoice", "Invoice") for page in draft] == final
+    assert not has_watermark(final_data)
+
+
+def test_a_pdf_is_dated_by_its_invoice(billed):
+    with pdfplumber.open(billed.root / "build/2024-10/A1-202410.pdf") as pdf:
+        assert pdf.metadata["CreationDate"] == "D:20241031000000+00'00'"  # a draft: its invoice date
+    ok(billed, "finalize", "2024-10", "--at", "2024-11-01T13:30:00Z")
+    with pdfplumber.open(billed.root / "ledger/documents/2024/A1-202410.pdf") as pdf:
+        assert pdf.metadata["CreationDate"] == "D:20241101133000+00'00'"  # issued: when it was finalized
+        assert pdf.metadata["ModDate"] == "D:20241101133000+00'00'"
 
 
 def test_finalize_stores_the_pdf_once_and_links_it_in_the_ledger(billed):
@@ -169,15 +214,21 @@ def test_a_logo_from_settings_is_drawn_and_a_missing_one_is_an_error(repo):
     (repo.root / "assets").mkdir(parents=True)
     Image.new("RGB", (240, 80), (11, 83, 148)).save(repo.root / "assets/logo.png")
     settings = (repo.root / "settings.yaml").read_text()
-    repo.write("settings.yaml", settings.replace("business: {name: Test MSP,", "business: {name: Test MSP, logo: assets/logo.png,"))
+    repo.write("settings.yaml", settings.replace("business: {name: Test MSP,",
+                                                 "business: {name: Test MSP, logo: assets/logo.png,"))
     repo.client("A1")
     repo.users("2024-10", "A1", 1)
     ok(repo, "bill", "2024-10")
     with pdfplumber.open(repo.root / "build/2024-10/A1-202410.pdf") as pdf:
-        assert len(pdf.pages[0].images) == 1
-    repo.write("settings.yaml", settings.replace("business: {name: Test MSP,", "business: {name: Test MSP, logo: nope.png,"))
+        logos = [i for i in pdf.pages[0].images if (i["srcsize"]) == (240, 80)]  # the other one is DRAFT
+        assert len(logos) == 1 and logos[0]["x0"] == 54.0 and logos[0]["top"] < 100
+    repo.write(
+        "settings.yaml", settings.replace("business: {name: Test MSP,", "business: {name: Test MSP, logo: nope.png,")
+    )
     result = repo.run("bill", "2024-10")
-    assert result.exit_code == 1 and "settings.yaml:1: logo 'nope.png' is not a file in the billing repo" in result.output
+    assert (
+        result.exit_code == 1 and "settings.yaml:1: logo 'nope.png' is not a file in the billing repo" in result.output
+    )
 
 
 def test_a_changed_issued_pdf_is_reported_by_bean_check(billed):
@@ -186,14 +237,15 @@ def test_a_changed_issued_pdf_is_reported_by_bean_check(billed):
     pdf.write_bytes(pdf.read_bytes() + b"%tampered\n")
     _, errors, _ = loader.load_file(str(billed.root / "ledger/main.beancount"))
     assert [e.message for e in errors] == [
-        f"{pdf} was changed after it was issued (sha256 differs); restore it from git"]
+        f"{pdf} was changed after it was issued (sha256 differs); restore it from git"
+    ]
 
 
 def test_a_snapshot_stored_before_ticket_dates_still_loads():
     """Invoices finalized by an earlier version stored tickets without their dates; they must still show."""
     from otb_billing.books import snapshot
+
     stored = json.loads((REPO / "ledger/documents/2024/620547-202409.json").read_text())
     stored["tickets"] = [t[:4] for t in stored["tickets"]]
     invoice = snapshot.from_json(json.dumps(stored))
-    assert [(t.ticket, str(t.hours), t.dates) for t in invoice.tickets] == [("T-911", "1.5", ()),
-                                                                          ("T-912", "3.0", ())]
+    assert [(t.ticket, str(t.hours), t.dates) for t in invoice.tickets] == [("T-911", "1.5", ()), ("T-912", "3.0", ())]

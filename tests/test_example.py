@@ -32,7 +32,7 @@ def test_acme_october_2024_matches_the_seed(example):
     assert counts["backup_tb"] == "1.8"
     assert counts["billable_hours"] == "12.5"
     backup = [line for line in acme["lines"] if line["category"] == "backup"]
-    assert [(l["quantity"], l["rate"], l["amount"]) for l in backup] == [
+    assert [(ln["quantity"], ln["rate"], ln["amount"]) for ln in backup] == [
         ("20", "5.00", "100.00"),
         ("3", "10.00", "30.00"),
         ("0.8", "25.00", "20.00"),

@@ -23,7 +23,7 @@ def test_bom_column_order_extra_columns_and_blank_defaults(repo):
         "c@x,\"Smith, Carol\",Ops,u3,A1,YES\r\n".encode("utf-8"))
     repo.csv("2024-10", "assets.csv", "type,asset_id,account,hostname", "Workstation,d1,A1,PC1")
     inv = repo.invoice()
-    assert [l["description"] for l in inv["lines"]] == [
+    assert [ln["description"] for ln in inv["lines"]] == [
         "User: Smith, Carol", "User: Zoë Ñandú", "Workstation: PC1"]
     assert inv["counts"]["backup_tb"] == "0"
 
@@ -31,7 +31,7 @@ def test_bom_column_order_extra_columns_and_blank_defaults(repo):
 def test_absent_files_are_empty_parts(repo):
     repo.client("A1", "line_items:\n  - {name: Retainer, monthly: 99.95}\n")
     inv = repo.invoice()
-    assert [l["amount"] for l in inv["lines"]] == ["99.95"]
+    assert [ln["amount"] for ln in inv["lines"]] == ["99.95"]
 
 
 def test_money_and_quantities_are_read_as_decimal_never_float(repo):
@@ -86,4 +86,4 @@ def test_unquoted_numeric_ids_keep_their_text(repo):
     repo.csv("2024-10", "users.csv", "account,user_id,name", "012345,007,Bond", "012345,008,Moneypenny")
     inv = repo.invoice()
     assert inv["invoice"] == "012345-202410"
-    assert [l["description"] for l in inv["lines"]] == ["User: Bond (free)", "User: Moneypenny"]
+    assert [ln["description"] for ln in inv["lines"]] == ["User: Bond (free)", "User: Moneypenny"]

@@ -77,23 +77,32 @@ def test_the_invoices_page_in_fava_shows_derived_statuses_and_aging():
     assert rows["620547-202409"][9] == 16
     assert rows["NWT-310-202409"][4] == "paid" and rows["NWT-310-202409"][5]["currency"] == "USD"
     # aging with a total row: 1,203.30 + 3,365.99 + 2,903.11
-    assert "<td>987654</a></td><td>Wayne Enterprises</td>" in html.replace('<a href="' + SLUG +
-                                                                           '/account/Assets:Receivable:987654/">', "<td>")
-    assert ('<td>Total</td><td class="num">$0.00</td><td class="num">$4,569.29</td><td class="num">$2,903.11</td>'
-            in html and '<td class="num">$7,472.40</td>' in html)
+    assert "<td>987654</a></td><td>Wayne Enterprises</td>" in html.replace(
+        '<a href="' + SLUG + '/account/Assets:Receivable:987654/">', "<td>"
+    )
+    assert (
+        '<td>Total</td><td class="num">$0.00</td><td class="num">$4,569.29</td><td class="num">$2,903.11</td>' in html
+        and '<td class="num">$7,472.40</td>' in html
+    )
 
 
 def test_fava_filters_change_what_the_invoices_page_shows():
     client = create_app([str(REPO / "ledger" / "main.beancount")]).test_client()
     acme = page(client, "/extension/Invoices/?as_of=2024-11-15&account=Assets:Receivable:620547")
     assert {row[0] for row in component_json(acme, "query-table")[0]["rows"]} == {
-        "620547-202408", "620547-202409", "620547-202410"}
-    assert '<td>Total</td>' in acme and "$3,365.99" in acme and "$7,472.40" not in acme
+        "620547-202408",
+        "620547-202409",
+        "620547-202410",
+    }
+    assert "<td>Total</td>" in acme and "$3,365.99" in acme and "$7,472.40" not in acme
     september = page(client, "/extension/Invoices/?time=2024-09")
     assert "Invoices on 2024-09-30" in september  # the end of the time filter is the date asked about
     rows = component_json(september, "query-table")[0]["rows"]
     assert len(rows) == 5 and {row[0][-6:] for row in rows} == {"202409"}
-    assert {row[4] for row in rows} == {"open", "partial"}  # Nakamoto's August overpayment went to its September invoice
+    assert {row[4] for row in rows} == {
+        "open",
+        "partial",
+    }  # Nakamoto's August overpayment went to its September invoice
     tagged = page(client, "/extension/Invoices/?as_of=2024-11-15&filter=%5E987654-202409")
     assert [row[0] for row in component_json(tagged, "query-table")[0]["rows"]] == ["987654-202409"]
 
@@ -101,8 +110,10 @@ def test_fava_filters_change_what_the_invoices_page_shows():
 def test_a_date_the_invoices_page_cannot_read_is_said_so():
     client = create_app([str(REPO / "ledger" / "main.beancount")]).test_client()
     html = page(client, "/extension/Invoices/?as_of=2024-13-45&time=2024-10")
-    assert ('<p class="otb-error" role="alert">&#39;2024-13-45&#39; is not a date (write it as YYYY-MM-DD): showing '
-            "2024-10-31 instead.</p>") in html
+    assert (
+        '<p class="otb-error" role="alert">&#39;2024-13-45&#39; is not a date (write it as YYYY-MM-DD): showing '
+        "2024-10-31 instead.</p>"
+    ) in html
 
 
 def test_the_billing_page_charts_revenue_receivables_and_more(example):
@@ -121,8 +132,11 @@ def test_the_billing_page_charts_revenue_receivables_and_more(example):
     assert owed["2024-10-01"] == 7472.4  # at 31 October: the September invoices still owed
     dso, top, changes, pools = component_json(html, "query-table")
     assert [row[0] for row in top["rows"]] == ["Acme Corporation", "Wayne Enterprises", "Nakamoto Labs LLC"]
-    assert {row[0]: row[3] for row in changes["rows"]} == {"Stark Industries": "+67.9%", "Acme Corporation": "+43.5%",
-                                                          "Nakamoto Labs LLC": "+29.3%"}
+    assert {row[0]: row[3] for row in changes["rows"]} == {
+        "Stark Industries": "+67.9%",
+        "Acme Corporation": "+43.5%",
+        "Nakamoto Labs LLC": "+29.3%",
+    }
     assert pools["rows"] == [["Wayne Enterprises", "987654", 2024, 20.0, 20.0, 0.0]]
     october = next(row for row in dso["rows"] if row[0] == "2024-10")
     assert october[1] == {"number": 5620.51, "currency": "CAD"}  # managed services 5,255.60 + backup 364.91

@@ -79,7 +79,10 @@ def test_halopsa_time_entries_in_london_time_are_billed_in_toronto_months(msp):
     # 1 Nov 02:30 in London is 31 Oct 22:30 in Toronto: October. 1 Nov 10:00 in London is November in Toronto.
     # October billable: 1.25 + 2.00 + 1.00 = 4.25 h x 150.00 = 637.50, HST 82.875 -> 82.88
     assert totals(msp) == {"A1": ("637.50", "82.88", "720.38")}
-    assert "A1,3004,2024-11-01T06:00:00-04:00,3.00,Onboarding,true" in (msp.root / "exports/2024-11/tickets.csv").read_text()
+    assert (
+        "A1,3004,2024-11-01T06:00:00-04:00,3.00,Onboarding,true"
+        in (msp.root / "exports/2024-11/tickets.csv").read_text()
+    )
 
 
 def test_autotask_time_entries(msp):
@@ -88,11 +91,20 @@ def test_autotask_time_entries(msp):
 
 
 def test_microsoft_365_users_of_one_tenant(msp):
-    result = msp.run("import-exports", "2024-10", sample(msp, "microsoft-365-users.csv"),
-                     "--profile", "microsoft-365-users")
+    result = msp.run(
+        "import-exports", "2024-10", sample(msp, "microsoft-365-users.csv"), "--profile", "microsoft-365-users"
+    )
     assert result.exit_code == 1 and "give the client: --client ACCOUNT" in result.output
-    out = ok(msp, "import-exports", "2024-10", sample(msp, "microsoft-365-users.csv"),
-             "--profile", "microsoft-365-users", "--client", "A1")
+    out = ok(
+        msp,
+        "import-exports",
+        "2024-10",
+        sample(msp, "microsoft-365-users.csv"),
+        "--profile",
+        "microsoft-365-users",
+        "--client",
+        "A1",
+    )
     assert "Skipped as the profile says: 1 row(s) with Licenses 'Unlicensed'" in out
     # Alice and Bob; Carol's sign-in is blocked (inactive): 2 x 15.00 = 30.00, HST 3.90
     assert totals(msp) == {"A1": ("30.00", "3.90", "33.90")}
@@ -111,13 +123,16 @@ def test_importing_again_replaces_the_profiles_rows_and_keeps_the_rest(msp):
 
 def test_a_dry_run_writes_nothing_and_vendor_mistakes_name_their_line(msp):
     before = msp.snapshot()
-    out = ok(msp, "import-exports", "2024-10", sample(msp, "autotask-time.csv"), "--profile", "autotask-time",
-             "--dry-run")
+    out = ok(
+        msp, "import-exports", "2024-10", sample(msp, "autotask-time.csv"), "--profile", "autotask-time", "--dry-run"
+    )
     assert "Would write 3 row(s)" in out and msp.snapshot() == before
     bad = msp.root.parent / "bad-time.csv"
-    bad.write_text("Account Name,Ticket Number,Ticket Title,Date Worked,Hours Worked,Billable\n"
-                   "Beta Law LLP,T1,x,10/32/2024,1.00,Yes\nBeta Law LLP,T2,y,10/03/2024,\"1,5\",Yes\n"
-                   "Beta Law LLP,T3,z,10/03/2024,1.00,Maybe\n")
+    bad.write_text(
+        "Account Name,Ticket Number,Ticket Title,Date Worked,Hours Worked,Billable\n"
+        'Beta Law LLP,T1,x,10/32/2024,1.00,Yes\nBeta Law LLP,T2,y,10/03/2024,"1,5",Yes\n'
+        "Beta Law LLP,T3,z,10/03/2024,1.00,Maybe\n"
+    )
     result = msp.run("import-exports", "2024-10", str(bad), "--profile", "autotask-time")
     assert result.exit_code == 1
     assert "bad-time.csv:2: 'Date Worked' is '10/32/2024', which is not a date in the format %m/%d/%Y" in result.output
@@ -127,11 +142,15 @@ def test_a_dry_run_writes_nothing_and_vendor_mistakes_name_their_line(msp):
 
 
 def test_a_profile_of_the_repo_with_a_mistake_is_reported_with_its_line(msp):
-    msp.write("import_profiles/mine.yaml", "kind: assets\ncolumns: {asset_id: ID, hostname: Name}\n"
-                                           "values: {type: {Tablet: phone}}\n")
+    msp.write(
+        "import_profiles/mine.yaml",
+        "kind: assets\ncolumns: {asset_id: ID, hostname: Name}\nvalues: {type: {Tablet: phone}}\n",
+    )
     result = msp.run("import-exports", "2024-10", sample(msp, "ninjaone-devices.csv"), "--profile", "mine")
     assert result.exit_code == 1
     assert "import_profiles/mine.yaml:2: import profile 'mine' does not say which column is 'type'" in result.output
     assert "import_profiles/mine.yaml:3: values: 'type' is not one of the profile's columns" in result.output
     unknown = msp.run("import-exports", "2024-10", sample(msp, "ninjaone-devices.csv"), "--profile", "ninja")
-    assert "no import profile 'ninja' (known: autotask-time, connectwise-manage-time, datto-rmm-devices" in unknown.output
+    assert (
+        "no import profile 'ninja' (known: autotask-time, connectwise-manage-time, datto-rmm-devices" in unknown.output
+    )

@@ -116,7 +116,9 @@ def test_a_price_rise_after_finalizing_is_not_an_adjustment_but_a_new_user_is(a1
     again = ok(a1, "bill", "2024-10")
     assert "--adjust" not in again and "credit the difference" not in again
     nothing = a1.run("bill", "2024-10", "--adjust", "A1", "--date", "2024-11-15")
-    assert nothing.exit_code == 1 and "A1-202410 already bills what the inputs give: nothing to adjust" in nothing.output
+    assert (
+        nothing.exit_code == 1 and "A1-202410 already bills what the inputs give: nothing to adjust" in nothing.output
+    )
     a1.csv("2024-10", "users.csv", USERS, "A1,u1,One,,true", "A1,u2,Two,,true", "A1,u3,Three,,true")
     out = ok(a1, "bill", "2024-10", "--adjust", "A1", "--date", "2024-11-15")
     # one more user at the 15.00 the invoice was issued with (not the new 16.00), HST 1.95
@@ -178,8 +180,10 @@ def test_an_uncommitted_change_and_old_temp_files_are_swept(a1):
 
 def test_a_finalized_invoice_without_its_pdf_fails_bean_check(a1):
     documents = a1.root / "ledger/documents.beancount"
-    documents.write_text("\n".join(l for l in documents.read_text().splitlines() if "A1-202409" not in l
-                                   and "sha256" not in l) + "\n")
+    documents.write_text(
+        "\n".join(ln for ln in documents.read_text().splitlines() if "A1-202409" not in ln and "sha256" not in ln)
+        + "\n"
+    )
     result = a1.run("check")
     assert result.exit_code == 1
     assert "finalized invoice A1-202409 has no issued PDF" in result.output
@@ -192,14 +196,16 @@ def test_retrying_pay_credit_and_reverse_records_each_once(a1):
     first = ok(a1, "pay", "A1", "20.00", "--date", "2024-10-10")
     assert "Recorded payment PAY-A1-20241010" in first
     assert "PAY-A1-20241010 ($20.00 from A1 on 2024-10-10) is already recorded: nothing was written" in ok(
-        a1, "pay", "A1", "20.00", "--date", "2024-10-10")
+        a1, "pay", "A1", "20.00", "--date", "2024-10-10"
+    )
     assert "Recorded payment PAY-A1-20241010-2" in ok(a1, "pay", "A1", "5.00", "--date", "2024-10-10")
     credit = ("credit", "A1-202409", "--amount", "3.39", "--reason", "SLA", "--date", "2024-10-12")
     assert "Issued credit note CN-A1-202409-1" in ok(a1, *credit, "--at", "2024-10-12T10:00:00Z")
     assert "CN-A1-202409-1 ($3.39, same date and reason) is already issued" in ok(a1, *credit)
     assert "Reversed payment PAY-A1-20241010" in ok(a1, "pay", "--reverse", "PAY-A1-20241010", "--date", "2024-10-20")
     assert "already reversed by PAY-A1-20241010-R: nothing was written" in ok(
-        a1, "pay", "--reverse", "PAY-A1-20241010", "--date", "2024-10-20")
+        a1, "pay", "--reverse", "PAY-A1-20241010", "--date", "2024-10-20"
+    )
     payments = (a1.root / "ledger/payments/2024.beancount").read_text()
     assert payments.count('payment: "PAY-A1-20241010"') == 1 and payments.count("reverses:") == 1
     assert (a1.root / "ledger/credits/2024.beancount").read_text().count("credit_note:") == 1
@@ -248,12 +254,25 @@ def test_a_usd_payment_after_the_invoice_date_that_exceeds_it(usd):
 def test_a_credit_note_on_a_paid_usd_invoice_is_credit_on_account_for_the_next_one(usd):
     ok(usd, "finalize", "2024-10", "--at", "2024-11-01T00:00:00Z")
     ok(usd, "pay", "U1", "142.92", "--date", "2024-11-20", "--rate", "1.3000", "--ref", "W1")
-    out = ok(usd, "credit", "U1-202410", "--amount", "20.00", "--reason", "SLA", "--date", "2024-11-25",
-             "--at", "2024-11-25T10:00:00Z")
+    out = ok(
+        usd,
+        "credit",
+        "U1-202410",
+        "--amount",
+        "20.00",
+        "--reason",
+        "SLA",
+        "--date",
+        "2024-11-25",
+        "--at",
+        "2024-11-25T10:00:00Z",
+    )
     assert "Issued credit note CN-U1-202410-1 for US$20.00 on U1-202410" in out
     text = (usd.root / "ledger/credits/2024.beancount").read_text()
-    assert ' '.join(text.split()).count(
-        'Liabilities:Deposits:U1 -20.00 USD {1.2500 CAD, 2024-11-25, "CR-CN-U1-202410-1"}') == 1
+    assert (
+        " ".join(text.split()).count('Liabilities:Deposits:U1 -20.00 USD {1.2500 CAD, 2024-11-25, "CR-CN-U1-202410-1"}')
+        == 1
+    )
     assert status(usd, "2024-11-26")["U1-202410"] == ("paid", "122.92", "20.00", "0.00")
     assert aging(usd, "2024-11-26") == {"U1": ("20.00", "-20.00")}
     ok(usd, "fx", "set", "USD", "1.2000", "--date", "2024-11-30")
@@ -271,9 +290,31 @@ def test_a_credit_note_on_a_paid_usd_invoice_is_credit_on_account_for_the_next_o
 def test_a_full_usd_credit_after_partial_ones_brings_every_account_of_the_invoice_to_zero(usd):
     ok(usd, "finalize", "2024-10", "--at", "2024-11-01T00:00:00Z")
     for day in ("2024-11-02", "2024-11-03", "2024-11-04"):
-        ok(usd, "credit", "U1-202410", "--amount", "10.01", "--reason", f"part {day}", "--date", day,
-           "--at", f"{day}T10:00:00Z")
-    ok(usd, "credit", "U1-202410", "--full", "--reason", "cancel", "--date", "2024-11-05", "--at", "2024-11-05T10:00:00Z")
+        ok(
+            usd,
+            "credit",
+            "U1-202410",
+            "--amount",
+            "10.01",
+            "--reason",
+            f"part {day}",
+            "--date",
+            day,
+            "--at",
+            f"{day}T10:00:00Z",
+        )
+    ok(
+        usd,
+        "credit",
+        "U1-202410",
+        "--full",
+        "--reason",
+        "cancel",
+        "--date",
+        "2024-11-05",
+        "--at",
+        "2024-11-05T10:00:00Z",
+    )
     assert status(usd, "2024-11-06")["U1-202410"] == ("cancelled", "0.00", "142.92", "0.00")
     entries, errors, _ = loader.load_file(str(usd.root / "ledger/main.beancount"))
     assert errors == []
@@ -348,8 +389,13 @@ def test_rebilling_a_finalized_month_keeps_its_csvs_pdfs_and_zip(a1):
     ok(a1, "finalize", "2024-10", "--at", "2024-11-01T09:00:00Z")
     build = a1.root / "build/2024-10"
     before = {p.name: p.read_bytes() for p in build.iterdir()}
-    assert sorted(before) == ["A1-202410.pdf", "Alpha Dental-A1-202410.csv", "bill-report.json",
-                              "invoices-2024-10.zip", "quickbooks-invoices-2024-10.csv"]
+    assert sorted(before) == [
+        "A1-202410.pdf",
+        "Alpha Dental-A1-202410.csv",
+        "bill-report.json",
+        "invoices-2024-10.zip",
+        "quickbooks-invoices-2024-10.csv",
+    ]
     ok(a1, "bill", "2024-10")
     assert {p.name: p.read_bytes() for p in build.iterdir()} == before
     for path in build.iterdir():
@@ -369,8 +415,12 @@ def test_a_client_taken_out_of_a_month_loses_its_draft_outputs(repo):
     (repo.root / "clients/B2.yaml").unlink()
     ok(repo, "bill", "2024-10")
     assert sorted(p.name for p in (repo.root / "build/2024-10").iterdir()) == [
-        "A1-202410.pdf", "Alpha-A1-202410.csv", "bill-report.json", "invoices-2024-10.zip",
-        "quickbooks-invoices-2024-10.csv"]
+        "A1-202410.pdf",
+        "Alpha-A1-202410.csv",
+        "bill-report.json",
+        "invoices-2024-10.zip",
+        "quickbooks-invoices-2024-10.csv",
+    ]
 
 
 # --- 19. every saved query runs --------------------------------------------------------------------------------

@@ -172,7 +172,8 @@ def test_plugin_reports_duplicates_missing_links_and_over_credit(books):
         '  credits: "A1-202410"\n  account: "A1"\n'
         "  Income:Managed:Users  40.00 CAD\n  Assets:Receivable:A1  -40.00 CAD\n")
     main = books.root / "ledger/main.beancount"
-    main.write_text(main.read_text().replace("; --- end of files", 'include "payments/2024.beancount"\n; --- end of files'))
+    main.write_text(main.read_text().replace("; --- end of files",
+                                             'include "payments/2024.beancount"\n; --- end of files'))
     messages = [e.message for e in ledger_errors(books)]
     assert any("payment links invoice NO-SUCH-INVOICE, which does not exist" in m for m in messages)
     assert any(m.startswith("duplicate invoice number A1-202409") for m in messages)
@@ -205,9 +206,11 @@ Date,Amount,Details,Bank Ref
 
 
 def test_bank_csv_import_matched_unmatched_and_duplicate_rows(books):
-    books.write("settings.yaml", (books.root / "settings.yaml").read_text()
-                + "bank:\n  account: Assets:Bank:Chequing\n"
-                "  csv: {date: Date, amount: Amount, description: Details, reference: Bank Ref}\n")
+    books.write(
+        "settings.yaml",
+        (books.root / "settings.yaml").read_text() + "bank:\n  account: Assets:Bank:Chequing\n"
+        "  csv: {date: Date, amount: Amount, description: Details, reference: Bank Ref}\n",
+    )
     ok(books, "finalize", "2024-09", "--at", "2024-10-01T09:00:00Z")
     statement = books.write("bank.csv", BANK)
     before = books.snapshot()
@@ -230,8 +233,19 @@ def test_bank_csv_import_matched_unmatched_and_duplicate_rows(books):
 
 def test_revenue_report_by_month_client_and_category(books):
     ok(books, "finalize", "2024-09", "--at", "2024-10-01T09:00:00Z")
-    ok(books, "credit", "A1-202409", "--amount", "11.30", "--reason", "x", "--date", "2024-10-12",
-       "--at", "2024-10-12T10:00:00Z")
+    ok(
+        books,
+        "credit",
+        "A1-202409",
+        "--amount",
+        "11.30",
+        "--reason",
+        "x",
+        "--date",
+        "2024-10-12",
+        "--at",
+        "2024-10-12T10:00:00Z",
+    )
     rows = json.loads(ok(books, "report", "revenue", "--year", "2024", "--json"))
     assert [(r["month"], r["account"], r["category"], r["amount"]) for r in rows] == [
         ("2024-09", "A1", "Managed:Users", "30.00"),
@@ -241,8 +255,10 @@ def test_revenue_report_by_month_client_and_category(books):
     ]
     target = books.root / "revenue.csv"
     ok(books, "report", "revenue", "--csv", str(target))
-    assert target.read_text().splitlines()[:2] == ["month,account,client,category,amount",
-                                                  "2024-09,A1,Alpha Dental,Managed:Users,30.00"]
+    assert target.read_text().splitlines()[:2] == [
+        "month,account,client,category,amount",
+        "2024-09,A1,Alpha Dental,Managed:Users,30.00",
+    ]
 
 
 def test_history_shows_who_changed_what(books):
@@ -292,8 +308,11 @@ def test_the_shipped_example_ledger_is_what_its_script_makes(example, tmp_path):
     subprocess.run(["bash", str(script), str(example)], check=True, env=env)
     shipped = Path(__file__).resolve().parent.parent / "ledger"
     files = sorted(p.relative_to(shipped) for p in shipped.rglob("*") if p.is_file() and not p.name.startswith("."))
-    rebuilt = sorted(p.relative_to(example / "ledger") for p in (example / "ledger").rglob("*")
-                     if p.is_file() and not p.name.startswith("."))
+    rebuilt = sorted(
+        p.relative_to(example / "ledger")
+        for p in (example / "ledger").rglob("*")
+        if p.is_file() and not p.name.startswith(".")
+    )
     assert rebuilt == files
     for path in files:  # every ledger file, issued PDFs and their data included, byte for byte
         assert (example / "ledger" / path).read_bytes() == (shipped / path).read_bytes(), path
@@ -306,8 +325,7 @@ def test_statement_colours_owing_red_zero_blue_credit_green(books):
 
     ok(books, "finalize", "2024-09", "--at", "2024-10-01T09:00:00Z")
     ok(books, "pay", "A1", "50.00", "--date", "2024-10-05", "--ref", "EFT-1")
-    result = CliRunner().invoke(main, ["statement", "A1", "--to", "2024-10-20", "--root", str(books.root)],
-                                color=True)
+    result = CliRunner().invoke(main, ["statement", "A1", "--to", "2024-10-20", "--root", str(books.root)], color=True)
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert "\x1b[34m$0.00\x1b[0m" in lines[3]  # opening balance: zero, blue

@@ -14,7 +14,7 @@ TICKETS = "account,ticket,subject,date,hours"
 
 def lines(repo, month: str) -> list[tuple[str, str, str, str]]:
     invoice = repo.invoice(month)
-    return [(l["description"], l["quantity"], l["rate"], l["amount"]) for l in invoice["lines"]]
+    return [(ln["description"], ln["quantity"], ln["rate"], ln["amount"]) for ln in invoice["lines"]]
 
 
 def totals(repo, month: str) -> tuple[str, str, str]:
@@ -32,9 +32,9 @@ def test_plan_and_client_rates_change_from_a_month(repo):
     assert totals(repo, "2024-10") == ("30.00", "3.90", "33.90")  # 2 x 15.00
     assert totals(repo, "2024-11") == ("32.00", "4.16", "36.16")  # 2 x 16.00 from November
     repo.client("A1", "rates:\n  - {per_user: 14.00}\n  - {from: 2024-12-01, per_user: 13.00}\n")
-    assert [l[2] for l in lines(repo, "2024-10")] == ["14.00", "14.00"]  # the client's price wins
-    assert [l[2] for l in lines(repo, "2024-11")] == ["14.00", "14.00"]
-    assert [l[2] for l in lines(repo, "2024-12")] == ["13.00", "13.00"]
+    assert [ln[2] for ln in lines(repo, "2024-10")] == ["14.00", "14.00"]  # the client's price wins
+    assert [ln[2] for ln in lines(repo, "2024-11")] == ["14.00", "14.00"]
+    assert [ln[2] for ln in lines(repo, "2024-12")] == ["13.00", "13.00"]
 
 
 def test_a_finalized_month_keeps_the_prices_it_was_issued_at(repo):

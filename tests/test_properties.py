@@ -53,23 +53,30 @@ hours = st.decimals(min_value=0, max_value=40, places=2, allow_nan=False, allow_
 def plans(draw):
     values = {key: draw(money) for key in MONEY_RATE_KEYS}
     values["backup_included_tb"] = draw(tb)
-    return Plan("P", draw(st.sampled_from(["hourly", "flat"])), {"T": (RateChange(None, values, draw(st.booleans())),)}, SRC)
+    return Plan(
+        "P", draw(st.sampled_from(["hourly", "flat"])), {"T": (RateChange(None, values, draw(st.booleans())),)}, SRC
+    )
 
 
 @st.composite
 def clients(draw, account: str):
     n_users = draw(st.integers(0, 6))
     n_assets = draw(st.integers(0, 6))
-    users = [
-        UserRow(account, f"{account}u{i}", f"User {i}", "", draw(st.booleans()), SRC) for i in range(n_users)
-    ]
+    users = [UserRow(account, f"{account}u{i}", f"User {i}", "", draw(st.booleans()), SRC) for i in range(n_users)]
     assets = [
         AssetRow(account, f"{account}a{i}", f"H{i}", draw(st.sampled_from(DEVICE_TYPES)), draw(tb), SRC)
         for i in range(n_assets)
     ]
     tickets = [
-        TimeRow(account, f"T{i}", "s", dt.datetime(2024, 10, draw(st.integers(1, 31)), tzinfo=ZONE), draw(hours),
-                draw(st.booleans()), SRC)
+        TimeRow(
+            account,
+            f"T{i}",
+            "s",
+            dt.datetime(2024, 10, draw(st.integers(1, 31)), tzinfo=ZONE),
+            draw(hours),
+            draw(st.booleans()),
+            SRC,
+        )
         for i in range(draw(st.integers(0, 4)))
     ]
     user_overrides = {
@@ -90,10 +97,17 @@ def clients(draw, account: str):
         LineItem("service", "", "usage", None, draw(tb), SRC, service="S") for _ in range(draw(st.integers(0, 2)))
     )
     client = Client(
-        account=account, name=f"Client {account}", plan="P", term="T", source=SRC,
-        province=draw(st.sampled_from(PROVINCES)), country=draw(st.sampled_from(["CA", "CA", "US"])),
+        account=account,
+        name=f"Client {account}",
+        plan="P",
+        term="T",
+        source=SRC,
+        province=draw(st.sampled_from(PROVINCES)),
+        country=draw(st.sampled_from(["CA", "CA", "US"])),
         tax_exempt=draw(st.sampled_from(["", "", "", "certificate 1"])),
-        prepaid=Prepaid(draw(hours), draw(hours)), user_overrides=user_overrides, asset_overrides=asset_overrides,
+        prepaid=Prepaid(draw(hours), draw(hours)),
+        user_overrides=user_overrides,
+        asset_overrides=asset_overrides,
         line_items=items,
     )
     return client, users, assets, tickets
@@ -103,8 +117,11 @@ def clients(draw, account: str):
 def repos(draw):
     plan = draw(plans())
     parts = [draw(clients(f"C{i}")) for i in range(draw(st.integers(1, 4)))]
-    registrations = draw(st.sampled_from([{}, {"GST/HST": "R"}, {"GST/HST": "R", "QST": "Q", "PST-BC": "B",
-                                                                  "PST-SK": "S", "RST-MB": "M"}]))
+    registrations = draw(
+        st.sampled_from(
+            [{}, {"GST/HST": "R"}, {"GST/HST": "R", "QST": "Q", "PST-BC": "B", "PST-SK": "S", "RST-MB": "M"}]
+        )
+    )
     config = Config(
         Settings(Business("Biz"), registrations=registrations),
         {"P": plan},
@@ -122,8 +139,11 @@ def repos(draw):
 
 def ledger_errors(invoices) -> list:
     opens = writer.with_accounts("", writer.accounts_for(invoices, {}))
-    text = 'option "operating_currency" "CAD"\n' + opens + writer.render_month_file(
-        MONTH, [(i.number, writer.render_invoice(i)) for i in invoices])
+    text = (
+        'option "operating_currency" "CAD"\n'
+        + opens
+        + writer.render_month_file(MONTH, [(i.number, writer.render_invoice(i)) for i in invoices])
+    )
     return loader.load_string(text)[1]
 
 

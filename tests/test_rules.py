@@ -11,22 +11,34 @@ TICKETS_HEADER = "account,ticket,subject,date,hours,billable"
 
 def amounts(invoice: dict, category: str) -> list[tuple[str, str, str, str]]:
     return [
-        (l["description"], l["quantity"], l["rate"], l["amount"]) for l in invoice["lines"] if l["category"] == category
+        (ln["description"], ln["quantity"], ln["rate"], ln["amount"])
+        for ln in invoice["lines"]
+        if ln["category"] == category
     ]
 
 
 def test_user_overrides_inactive_and_manual_users(repo):
-    repo.client("A1", """
+    repo.client(
+        "A1",
+        """
         users:
           "u2": free
           "u3": {type: custom, rate: 10.00}
         manual_users:
           - {name: Jane Contractor, type: paid}
           - {name: Board Member, type: custom, rate: 7.50}
-    """)
-    repo.csv("2024-10", "users.csv", USERS_HEADER,
-             "A1,u1,Ann Paid,,true", "A1,u2,Bob Free,,yes", "A1,u3,Cat Custom,,1", "A1,u4,Dan Gone,,false",
-             "A1,u5,Eve Default,,")
+    """,
+    )
+    repo.csv(
+        "2024-10",
+        "users.csv",
+        USERS_HEADER,
+        "A1,u1,Ann Paid,,true",
+        "A1,u2,Bob Free,,yes",
+        "A1,u3,Cat Custom,,1",
+        "A1,u4,Dan Gone,,false",
+        "A1,u5,Eve Default,,",
+    )
     inv = repo.invoice()
     assert amounts(inv, "users") == [
         ("User: Ann Paid", "1", "15.00", "15.00"),
@@ -42,19 +54,31 @@ def test_user_overrides_inactive_and_manual_users(repo):
 
 
 def test_asset_overrides_aliases_and_manual_assets(repo):
-    repo.client("A1", """
+    repo.client(
+        "A1",
+        """
         assets:
           "d1": server
           "d2": {type: custom, rate: 50.00}
           "d3": no_charge
         manual_assets:
           - {hostname: BYOD-01, type: workstation, notes: not in RMM}
-    """)
-    repo.csv("2024-10", "assets.csv", ASSETS_HEADER,
-             "A1,d1,BIG-PC,Workstation,", "A1,d2,KIOSK,workstation,", "A1,d3,HOME-PC,workstation,0.5",
-             "A1,d4,LAPTOP-1,LAPTOP,", "A1,d5,FW,Firewall,", "A1,d6,SW,switch,", "A1,d7,SQL,VM,")
+    """,
+    )
+    repo.csv(
+        "2024-10",
+        "assets.csv",
+        ASSETS_HEADER,
+        "A1,d1,BIG-PC,Workstation,",
+        "A1,d2,KIOSK,workstation,",
+        "A1,d3,HOME-PC,workstation,0.5",
+        "A1,d4,LAPTOP-1,LAPTOP,",
+        "A1,d5,FW,Firewall,",
+        "A1,d6,SW,switch,",
+        "A1,d7,SQL,VM,",
+    )
     inv = repo.invoice()
-    rows = [(l["category"], l["description"], l["amount"]) for l in inv["lines"]]
+    rows = [(ln["category"], ln["description"], ln["amount"]) for ln in inv["lines"]]
     assert rows == [
         ("workstations", "Workstation: BYOD-01 (manual)", "75.00"),
         ("workstations", "Workstation: LAPTOP-1", "75.00"),
@@ -65,17 +89,29 @@ def test_asset_overrides_aliases_and_manual_assets(repo):
         ("devices", "Device: KIOSK (custom rate)", "50.00"),
     ]
     # HOME-PC is no_charge: not billed, and its 0.5 TB is not backed up either
-    assert inv["totals"] == {"users": "0.00", "assets": "625.00", "backup": "0.00", "tickets": "0.00",
-                             "line_items": "0.00"}
+    assert inv["totals"] == {
+        "users": "0.00",
+        "assets": "625.00",
+        "backup": "0.00",
+        "tickets": "0.00",
+        "line_items": "0.00",
+    }
     assert inv["counts"]["workstations"] == 2 and inv["counts"]["servers"] == 1
 
 
 def test_backup_base_fees_overage_and_half_up_rounding(repo):
     repo.client("A1")
     # 1.1234 TB in all, 1.0 included: 0.1234 TB x 25.00 = 3.085 -> 3.09 (half-up)
-    repo.csv("2024-10", "assets.csv", ASSETS_HEADER,
-             "A1,d1,WS1,workstation,0.5", "A1,d2,WS2,workstation,0", "A1,d3,SRV,server,0.3",
-             "A1,d4,VM1,vm,0.3234", "A1,d5,FW,firewall,")
+    repo.csv(
+        "2024-10",
+        "assets.csv",
+        ASSETS_HEADER,
+        "A1,d1,WS1,workstation,0.5",
+        "A1,d2,WS2,workstation,0",
+        "A1,d3,SRV,server,0.3",
+        "A1,d4,VM1,vm,0.3234",
+        "A1,d5,FW,firewall,",
+    )
     inv = repo.invoice()
     assert amounts(inv, "backup") == [
         ("Backup base fee: workstations", "1", "5.00", "5.00"),
@@ -89,22 +125,36 @@ def test_backup_base_fees_overage_and_half_up_rounding(repo):
 def test_backup_included_per_device(repo):
     repo.client("A1", "rates: {backup_included_tb: 0.5, backup_included_per_device: true}\n")
     # 3 backed-up devices x 0.5 = 1.5 TB included; 2.0 used; 0.5 over x 25 = 12.50
-    repo.csv("2024-10", "assets.csv", ASSETS_HEADER,
-             "A1,d1,WS1,workstation,0.5", "A1,d2,WS2,workstation,0.5", "A1,d3,SRV,server,1.0")
+    repo.csv(
+        "2024-10",
+        "assets.csv",
+        ASSETS_HEADER,
+        "A1,d1,WS1,workstation,0.5",
+        "A1,d2,WS2,workstation,0.5",
+        "A1,d3,SRV,server,1.0",
+    )
     inv = repo.invoice()
     assert amounts(inv, "backup")[-1] == (
-        "Backup storage: 2 TB used, 1.5 TB included, 0.5 TB over", "0.5", "25.00", "12.50")
+        "Backup storage: 2 TB used, 1.5 TB included, 0.5 TB over",
+        "0.5",
+        "25.00",
+        "12.50",
+    )
     assert inv["totals"]["backup"] == "32.50"  # 2 x 5 + 1 x 10 + 12.50
 
 
 def test_support_hours_time_zones_and_non_billable(repo):
     repo.client("A1")
-    repo.csv("2024-10", "tickets.csv", TICKETS_HEADER,
-             "A1,T1,Start of month,2024-10-01T00:00:00-04:00,1.25,true",
-             "A1,T2,Last second,2024-10-31T23:59:59-04:00,2,true",
-             "A1,T3,UTC next day is still October in Toronto,2024-11-01T03:30:00Z,0.75,true",
-             "A1,T3,Same ticket,2024-10-20,1,",
-             "A1,T4,Internal,2024-10-10,4,false")
+    repo.csv(
+        "2024-10",
+        "tickets.csv",
+        TICKETS_HEADER,
+        "A1,T1,Start of month,2024-10-01T00:00:00-04:00,1.25,true",
+        "A1,T2,Last second,2024-10-31T23:59:59-04:00,2,true",
+        "A1,T3,UTC next day is still October in Toronto,2024-11-01T03:30:00Z,0.75,true",
+        "A1,T3,Same ticket,2024-10-20,1,",
+        "A1,T4,Internal,2024-10-10,4,false",
+    )
     inv = repo.invoice()
     # billable 1.25 + 2 + 0.75 + 1 = 5 h x 150 = 750.00; 4 non-billable hours reported only
     assert amounts(inv, "support") == [("Support hours: 5 h worked", "5", "150.00", "750.00")]
@@ -113,13 +163,20 @@ def test_support_hours_time_zones_and_non_billable(repo):
 
 def test_a_time_row_outside_the_month_is_an_error(repo):
     repo.client("A1")
-    repo.csv("2024-10", "tickets.csv", TICKETS_HEADER,
-             "A1,T1,ok,2024-10-05,1,true",
-             "A1,T2,November in Toronto,2024-11-01T04:00:00Z,1,true",
-             "A1,T3,September,2024-09-30,1,true")
+    repo.csv(
+        "2024-10",
+        "tickets.csv",
+        TICKETS_HEADER,
+        "A1,T1,ok,2024-10-05,1,true",
+        "A1,T2,November in Toronto,2024-11-01T04:00:00Z,1,true",
+        "A1,T3,September,2024-09-30,1,true",
+    )
     result = repo.run("bill", "2024-10")
     assert result.exit_code == 1
-    assert "exports/2024-10/tickets.csv:3: time entry dated 2024-11-01 (America/Toronto) is outside 2024-10" in result.output
+    assert (
+        "exports/2024-10/tickets.csv:3: time entry dated 2024-11-01 (America/Toronto) is outside 2024-10"
+        in result.output
+    )
     assert "exports/2024-10/tickets.csv:4: time entry dated 2024-09-30" in result.output
     assert "move it to exports/2024-11/tickets.csv" in result.output
 
@@ -141,22 +198,37 @@ def test_prepaid_monthly_then_yearly_pool_across_months(repo):
     repo.csv("2024-10", "tickets.csv", TICKETS_HEADER, "A1,T2,Oct work,2024-10-10,4.5,true")
     # September: 2 monthly + 4 from the pool of 5, 0 charged
     sept = repo.invoice("2024-09")
-    assert amounts(sept, "support") == [(
-        "Support hours: 6 h worked, 2 h from the monthly prepaid hours, 4 h from the yearly pool (1 h left)",
-        "0", "150.00", "0.00")]
+    assert amounts(sept, "support") == [
+        (
+            "Support hours: 6 h worked, 2 h from the monthly prepaid hours, 4 h from the yearly pool (1 h left)",
+            "0",
+            "150.00",
+            "0.00",
+        )
+    ]
     assert repo.run("bill", "2024-09").exit_code == 0  # recorded in the ledger
     # October: 2 monthly + the last 1 h of the pool, 1.5 h x 150 = 225.00
     oct_ = repo.invoice("2024-10")
-    assert amounts(oct_, "support") == [(
-        "Support hours: 4.5 h worked, 2 h from the monthly prepaid hours, 1 h from the yearly pool (0 h left)",
-        "1.5", "150.00", "225.00")]
+    assert amounts(oct_, "support") == [
+        (
+            "Support hours: 4.5 h worked, 2 h from the monthly prepaid hours, 1 h from the yearly pool (0 h left)",
+            "1.5",
+            "150.00",
+            "225.00",
+        )
+    ]
     assert oct_["counts"]["prepaid_hours_used"] == "3"
     assert repo.run("bill", "2024-10").exit_code == 0
     # November: the pool is used up; the line says so, and all 3 h past the monthly 2 are charged: 1 x 150.00
     repo.csv("2024-11", "tickets.csv", TICKETS_HEADER, "A1,T3,Nov work,2024-11-10,3,true")
-    assert amounts(repo.invoice("2024-11"), "support") == [(
-        "Support hours: 3 h worked, 2 h from the monthly prepaid hours, yearly pool: 0 h left",
-        "1", "150.00", "150.00")]
+    assert amounts(repo.invoice("2024-11"), "support") == [
+        (
+            "Support hours: 3 h worked, 2 h from the monthly prepaid hours, yearly pool: 0 h left",
+            "1",
+            "150.00",
+            "150.00",
+        )
+    ]
 
 
 @pytest.mark.parametrize(
@@ -199,8 +271,15 @@ LINE_ITEMS = """
     "month, expected",
     [
         ("2024-09", [("service:DOMAIN", "40.00")]),
-        ("2024-10", [("item:Cloud Hosting", "500.00"), ("item:Network Upgrade", "2500.00"),
-                     ("service:CONSULT", "812.50"), ("service:DOMAIN", "40.00")]),
+        (
+            "2024-10",
+            [
+                ("item:Cloud Hosting", "500.00"),
+                ("item:Network Upgrade", "2500.00"),
+                ("service:CONSULT", "812.50"),
+                ("service:DOMAIN", "40.00"),
+            ],
+        ),
         ("2025-01", [("item:SSL Certificate Renewal", "1200.00"), ("service:DOMAIN", "40.00")]),
         ("2024-12", [("item:Cloud Hosting", "500.00"), ("service:DOMAIN", "40.00")]),
     ],
@@ -208,7 +287,7 @@ LINE_ITEMS = """
 def test_line_items_by_kind_and_month(repo, month, expected):
     repo.client("A1", LINE_ITEMS)
     inv = repo.invoice(month)
-    assert [(l["category"], l["amount"]) for l in inv["lines"]] == expected
+    assert [(ln["category"], ln["amount"]) for ln in inv["lines"]] == expected
 
 
 def test_non_taxable_service_is_left_out_of_the_tax_base(repo):
@@ -222,10 +301,11 @@ def test_non_taxable_service_is_left_out_of_the_tax_base(repo):
 
 def test_usage_rows_are_billed_at_the_catalog_rate(repo):
     repo.client("A1")
-    repo.csv("2024-10", "usage.csv", "account,service,quantity,description",
-             "A1,CONSULT,1.25,Emergency call", "A1,DOMAIN,3,")
+    repo.csv(
+        "2024-10", "usage.csv", "account,service,quantity,description", "A1,CONSULT,1.25,Emergency call", "A1,DOMAIN,3,"
+    )
     inv = repo.invoice()
-    assert [(l["description"], l["quantity"], l["rate"], l["amount"]) for l in inv["lines"]] == [
+    assert [(ln["description"], ln["quantity"], ln["rate"], ln["amount"]) for ln in inv["lines"]] == [
         ("Consulting: Emergency call", "1.25", "125.00", "156.25"),
         ("Domain Registration (year)", "3", "20.00", "60.00"),
     ]
@@ -244,8 +324,12 @@ def test_contract_window_and_nothing_to_bill(repo):
 
 
 def test_invoice_number_format_terms_and_due_date(repo):
-    repo.write("settings.yaml", (repo.root / "settings.yaml").read_text().replace(
-        '"{account}-{year}{month:02d}"', '"INV-{account}-{year}-{month:02d}"'))
+    repo.write(
+        "settings.yaml",
+        (repo.root / "settings.yaml")
+        .read_text()
+        .replace('"{account}-{year}{month:02d}"', '"INV-{account}-{year}-{month:02d}"'),
+    )
     repo.client("A1", "terms_days: 15\n")
     repo.users("2024-02", "A1", 1)
     inv = repo.invoice("2024-02")

@@ -107,7 +107,8 @@ def watched(tmp_path):
 
 
 def client_text(rate: str) -> str:
-    return f'account: "A"\nname: Alpha Co\nprovince: ON\nplan: Gold MSP Plan\nterm: "1 Year"\nrates: {{per_user: {rate}}}\n'
+    return (f'account: "A"\nname: Alpha Co\nprovince: ON\nplan: Gold MSP Plan\nterm: "1 Year"\n'
+            f"rates: {{per_user: {rate}}}\n")
 
 
 def lock_is_free(root: Path) -> bool:
@@ -130,8 +131,10 @@ def test_watch_follows_saves_and_leaves_what_otb_bill_would_write(watched):
     with open(root / "clients/A.yaml", "w") as handle:
         handle.write(client_text("20.00"))
     assert w.wait_for(r"Alpha Co") == "  Alpha Co (A, A-202410): $50.85 -> $67.80 (+$16.95)"
-    assert re.fullmatch(r"  1 client\(s\) billed, 1 draft\(s\) changed, \d+ file\(s\) written in \d+ ms",
-                        w.wait_for(r"client\(s\) billed"))
+    assert re.fullmatch(
+        r"  1 client\(s\) billed, 1 draft\(s\) changed, \d+ file\(s\) written in \d+ ms",
+        w.wait_for(r"client\(s\) billed"),
+    )
     assert "67.80" in (root / LEDGER).read_text()
     assert (root / LEDGER).read_text().split("B-202410")[1] == beta_block  # B was not billed again
 
@@ -168,15 +171,22 @@ def test_watch_follows_saves_and_leaves_what_otb_bill_would_write(watched):
     # a burst of saves (a script rewriting the users export 10 times) is billed once it settles
     for extra in range(1, 11):
         rows = [f"A,a{i},User {i},a{i}@x.example,true" for i in range(3 + extra)]
-        repo.csv(MONTH, "users.csv", "account,user_id,name,email,active",
-                 *rows, "B,b0,User 0,b0@x.example,true", "B,b1,User 1,b1@x.example,true")
+        repo.csv(
+            MONTH,
+            "users.csv",
+            "account,user_id,name,email,active",
+            *rows,
+            "B,b0,User 0,b0@x.example,true",
+            "B,b1,User 1,b1@x.example,true",
+        )
     w.wait_for(r"-> \$293\.80")  # 13 users at 20.00 = 260.00 + 33.80 HST
     refreshes = [line for line in w.lines if "exports/2024-10/users.csv" in line]
     assert 1 <= len(refreshes) <= 3, refreshes
 
     # a concurrent otb bill is refused by the lock, naming the watch
-    refused = subprocess.run([sys.executable, "-m", "otb_billing", "bill", MONTH, "--root", str(root)],
-                             capture_output=True, text=True)
+    refused = subprocess.run(
+        [sys.executable, "-m", "otb_billing", "bill", MONTH, "--root", str(root)], capture_output=True, text=True
+    )
     assert refused.returncode == 1
     assert f"otb watch {MONTH} (pid {w.process.pid}) is working on" in refused.stderr
 
@@ -208,9 +218,13 @@ def test_a_finalized_month_is_never_rewritten(tmp_path):
         # a price change does not touch it (it is billed at the prices it was issued at); a fourth user does
         (tmp_path / "clients/A.yaml").write_text(client_text("20.00"))
         w.wait_for(r"client\(s\) billed, 0 draft\(s\) changed")
-        repo.csv(MONTH, "users.csv", "account,user_id,name,email,active",
-                 *[f"A,a{i},User {i},a{i}@x.example,true" for i in range(4)],
-                 *[f"B,b{i},User {i},b{i}@x.example,true" for i in range(2)])
+        repo.csv(
+            MONTH,
+            "users.csv",
+            "account,user_id,name,email,active",
+            *[f"A,a{i},User {i},a{i}@x.example,true" for i in range(4)],
+            *[f"B,b{i},User {i},b{i}@x.example,true" for i in range(2)],
+        )
         warning = w.wait_for(r"warning: .*A-202410")
         assert "A-202410 is finalized with total 50.85; the inputs now give 67.80" in warning  # 4 x 15.00
         assert "It was not changed" in warning
@@ -266,9 +280,15 @@ def test_each_kind_of_file_bills_only_whom_it_affects(tmp_path):
         assert refresh.billed == 1
         assert [(c.account, c.old, c.new) for c in refresh.changes] == [("C", Decimal("10.17"), Decimal("12.43"))]
         # an export: only the accounts whose rows changed (B gains a user; A's rows move down a line, unchanged)
-        repo.csv(MONTH, "users.csv", "account,user_id,name,email,active", "B,b9,New,b9@x.example,true",
-                 *[f"A,a{i},User {i},a{i}@x.example,true" for i in range(3)],
-                 *[f"B,b{i},User {i},b{i}@x.example,true" for i in range(2)], "C,c0,User 0,c0@x.example,true")
+        repo.csv(
+            MONTH,
+            "users.csv",
+            "account,user_id,name,email,active",
+            "B,b9,New,b9@x.example,true",
+            *[f"A,a{i},User {i},a{i}@x.example,true" for i in range(3)],
+            *[f"B,b{i},User {i},b{i}@x.example,true" for i in range(2)],
+            "C,c0,User 0,c0@x.example,true",
+        )
         refresh = s.refresh([f"exports/{MONTH}/users.csv"])
         assert refresh.billed == 1
         assert [(c.account, c.old, c.new) for c in refresh.changes] == [("B", Decimal("33.90"), Decimal("50.85"))]
@@ -288,14 +308,29 @@ def test_changed_accounts_ignores_line_numbers():
     assert _changed_accounts(old, new) == {"X", "B"}
 
 
-@pytest.mark.parametrize("path, counts", [
-    ("clients/620547-acme.yaml", True), ("clients/.620547-acme.yaml.swp", False), ("clients/4913", False),
-    ("clients/620547-acme.yaml~", False), ("clients/#620547-acme.yaml#", False), ("clients/.#acme.yaml", False),
-    ("clients/sub/x.yaml", False), ("plans/gold.yaml", True), ("settings.yaml", True), ("services.yaml", True),
-    ("notes.txt", False), ("exports/2024-10/users.csv", True), ("exports/2024-09/users.csv", False),
-    ("exports/2024-10/.~lock.users.csv#", False), ("exports/2024-10/users.csv.part", False),
-    ("templates/email/fr/invoice.txt.j2", True), ("ledger/main.beancount", False), ("build/2024-10/x.csv", False),
-    (".git/index", False),
-])
+@pytest.mark.parametrize(
+    "path, counts",
+    [
+        ("clients/620547-acme.yaml", True),
+        ("clients/.620547-acme.yaml.swp", False),
+        ("clients/4913", False),
+        ("clients/620547-acme.yaml~", False),
+        ("clients/#620547-acme.yaml#", False),
+        ("clients/.#acme.yaml", False),
+        ("clients/sub/x.yaml", False),
+        ("plans/gold.yaml", True),
+        ("settings.yaml", True),
+        ("services.yaml", True),
+        ("notes.txt", False),
+        ("exports/2024-10/users.csv", True),
+        ("exports/2024-09/users.csv", False),
+        ("exports/2024-10/.~lock.users.csv#", False),
+        ("exports/2024-10/users.csv.part", False),
+        ("templates/email/fr/invoice.txt.j2", True),
+        ("ledger/main.beancount", False),
+        ("build/2024-10/x.csv", False),
+        (".git/index", False),
+    ],
+)
 def test_which_files_count_as_saves(path, counts):
     assert relevant(path, Month(2024, 10)) is counts

@@ -35,7 +35,7 @@ def seal(text: str, finalized_at: dt.datetime, document: str = "") -> str:
     lines = text.rstrip("\n").split("\n")
     index = next(i for i, line in enumerate(lines) if HEADER_RE.match(line))
     lines[index] = HEADER_RE.sub(lambda m: f"{m.group(1)} * ", lines[index], count=1)
-    stamp = finalized_at.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = finalized_at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     lines[index + 1 : index + 1] = [f"{INDENT}finalized: {quote(stamp)}", f"{INDENT}digest: {quote(digest)}"] + (
         [f"{INDENT}document: {quote(document)}"] if document else [])
     return "\n".join(lines) + "\n"

@@ -62,25 +62,41 @@ def _check_lots(entries) -> list[InvoiceError]:
         if not isinstance(entry, data.Transaction):
             continue
         for p in entry.postings:
-            if p.cost is None or not p.units or not p.account.startswith(("Assets:Receivable:", "Liabilities:Deposits:")):
+            if (
+                p.cost is None
+                or not p.units
+                or not p.account.startswith(("Assets:Receivable:", "Liabilities:Deposits:"))
+            ):
                 continue
             key = (p.account, p.units.currency, p.cost.number, p.cost.currency, p.cost.date, p.cost.label)
             held[key] += p.units.number
             receivable = p.account.startswith("Assets:Receivable:")
             if (held[key] < 0) if receivable else (held[key] > 0):
                 what = f"invoice {p.cost.label}" if receivable else f"credit on account {p.cost.label}"
-                errors.append(InvoiceError(entry.meta, f"{p.account}: this entry takes more of {what} than the "
-                                           f"books hold ({held[key]} {p.units.currency} left)", entry))
+                errors.append(
+                    InvoiceError(
+                        entry.meta,
+                        f"{p.account}: this entry takes more of {what} than the "
+                        f"books hold ({held[key]} {p.units.currency} left)",
+                        entry,
+                    )
+                )
     return errors
 
 
 def _check_documents(entries, invoices: dict) -> list[InvoiceError]:
     """Every finalized invoice has its issued PDF."""
     documented = {link for e in entries if isinstance(e, data.Document) for link in (e.links or ())}
-    return [InvoiceError(entry.meta, f"finalized invoice {number} has no issued PDF (no document directive linked "
-                         f"^{number}); restore ledger/documents.beancount and ledger/documents/ from git", entry)
-            for number, entry in sorted(invoices.items())
-            if "digest" in entry.meta and number not in documented]
+    return [
+        InvoiceError(
+            entry.meta,
+            f"finalized invoice {number} has no issued PDF (no document directive linked "
+            f"^{number}); restore ledger/documents.beancount and ledger/documents/ from git",
+            entry,
+        )
+        for number, entry in sorted(invoices.items())
+        if "digest" in entry.meta and number not in documented
+    ]
 
 
 OTB_FILES = ("invoices/*/*.beancount", "payments/*.beancount", "credits/*.beancount", "sent/*.beancount")
@@ -98,9 +114,14 @@ def _check_includes(options_map) -> list[InvoiceError]:
         for path in sorted(ledger.glob(pattern)):
             if path.absolute() not in loaded:
                 relative = path.relative_to(ledger).as_posix()
-                errors.append(InvoiceError({"filename": main, "lineno": 0},
-                                           f"ledger/{relative} is not included from main.beancount: what it holds "
-                                           f"is missing from the books (add: include \"{relative}\")", None))
+                errors.append(
+                    InvoiceError(
+                        {"filename": main, "lineno": 0},
+                        f"ledger/{relative} is not included from main.beancount: what it holds "
+                        f'is missing from the books (add: include "{relative}")',
+                        None,
+                    )
+                )
     return errors
 
 
@@ -116,15 +137,26 @@ def check_invoices(entries, options_map):
         if "digest" in meta and entry_digest(entry) != meta["digest"]:
             what = "credit note" if "credit_note" in meta else "invoice"
             number = meta.get("invoice") or meta.get("credit_note") or "?"
-            errors.append(InvoiceError(meta, f"finalized {what} {number} was edited by hand (its digest does not "
-                                       "match); restore it from git and correct it with a credit note or an "
-                                       "adjustment invoice", entry))
+            errors.append(
+                InvoiceError(
+                    meta,
+                    f"finalized {what} {number} was edited by hand (its digest does not "
+                    "match); restore it from git and correct it with a credit note or an "
+                    "adjustment invoice",
+                    entry,
+                )
+            )
         if "invoice" in meta:
             number = str(meta["invoice"])
             if number in invoices:
                 first = invoices[number].meta
-                errors.append(InvoiceError(meta, f"duplicate invoice number {number} (also at "
-                                           f"{first.get('filename')}:{first.get('lineno')})", entry))
+                errors.append(
+                    InvoiceError(
+                        meta,
+                        f"duplicate invoice number {number} (also at {first.get('filename')}:{first.get('lineno')})",
+                        entry,
+                    )
+                )
             else:
                 invoices[number] = entry
     for entry in entries:
@@ -154,6 +186,11 @@ def check_invoices(entries, options_map):
         total = _receivable_total(invoice)
         if amount > total:
             last = credit_notes[number][-1]
-            errors.append(InvoiceError(last.meta, f"credit notes for {number} add up to {amount}, more than the "
-                                       f"invoice total {total}", last))
+            errors.append(
+                InvoiceError(
+                    last.meta,
+                    f"credit notes for {number} add up to {amount}, more than the invoice total {total}",
+                    last,
+                )
+            )
     return entries, errors

@@ -91,9 +91,9 @@ def split_blocks(text: str) -> tuple[list[str], dict[str, tuple[str, str]]]:
     blocks: dict[str, tuple[str, str]] = {}
     for chunk in re.split(r"\n\s*\n", text):
         lines = chunk.strip("\n").splitlines()
-        header = next((l for l in lines if HEADER_RE.match(l)), None)
+        header = next((ln for ln in lines if HEADER_RE.match(ln)), None)
         if header is None:
-            leading.extend(l for l in lines if l.strip())
+            leading.extend(ln for ln in lines if ln.strip())
             continue
         link = LINK_RE.search(header)
         flag = HEADER_RE.match(header).group(1)

@@ -28,12 +28,12 @@ def to_json(invoice: Invoice) -> str:
         "month": str(invoice.month), "date": str(invoice.date), "due": str(invoice.due),
         "currency": invoice.currency, "plan": invoice.plan, "term": invoice.term,
         "support_level": invoice.support_level,
-        "lines": [[l.category, l.description, str(l.quantity), str(l.rate), str(l.amount), l.taxable, l.item]
-                  for l in invoice.lines],
+        "lines": [[ln.category, ln.description, str(ln.quantity), str(ln.rate), str(ln.amount), ln.taxable, ln.item]
+                  for ln in invoice.lines],
         "taxes": [[t.name, str(t.rate), str(t.base), str(t.amount), t.registration, t.province]
                   for t in invoice.taxes],
         "counts": {k: str(v) for k, v in zip(Counts.__dataclass_fields__, (getattr(invoice.counts, f) for f in
-                                                                          Counts.__dataclass_fields__))},
+                                                                          Counts.__dataclass_fields__), strict=False)},
         "notes": list(invoice.notes),
         "prepaid_monthly_used": str(invoice.prepaid_monthly_used),
         "prepaid_yearly_used": str(invoice.prepaid_yearly_used),

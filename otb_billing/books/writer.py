@@ -6,8 +6,8 @@ Text is aligned the way `bean-format -c 61` aligns it (currency at column 61), s
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from decimal import Decimal
-from typing import Iterable
 
 from ..core.model import Invoice, Settings
 from ..core.money import cents, fmt_money, fmt_quantity, plain
@@ -175,7 +175,7 @@ def with_accounts(accounts_text: str, needed: dict[str, dict[str, str]]) -> str:
         lines = lines + ["", ACCOUNTS_BEGIN, ACCOUNTS_END]
         start, end = len(lines) - 2, len(lines) - 1
     entries = _open_entries(lines[start + 1 : end])
-    opened = {parts[2] for parts in (l.split() for l in lines) if len(parts) >= 3 and parts[1] == "open"}
+    opened = {parts[2] for parts in (ln.split() for ln in lines) if len(parts) >= 3 and parts[1] == "open"}
     for name, meta in needed.items():
         if name not in opened:
             entries[name] = [f"{OPEN_DATE} open {name}"] + [f"{INDENT}{k}: {quote(v)}" for k, v in meta.items()]
@@ -234,7 +234,7 @@ def with_plugin(main_text: str) -> str:
     """main.beancount with the otb plugin and Fava extension enabled and the books' currency's tolerance set
     (added after the options if missing)."""
     lines = main_text.splitlines()
-    present = {l.strip() for l in lines}
+    present = {ln.strip() for ln in lines}
     wanted = [PLUGIN, LINK_DOCUMENTS, FAVA_EXTENSION]
     currency = re.search(r'^option\s+"operating_currency"\s+"([A-Z][A-Z0-9\'._-]*)"', main_text, re.M)
     if currency and not re.search(r'^option\s+"inferred_tolerance_default"', main_text, re.M):
@@ -242,7 +242,7 @@ def with_plugin(main_text: str) -> str:
     missing = [line for line in wanted if line not in present]
     if not missing:
         return main_text
-    last_option = max((i for i, l in enumerate(lines) if l.startswith(("option ", "plugin "))), default=-1)
+    last_option = max((i for i, ln in enumerate(lines) if ln.startswith(("option ", "plugin "))), default=-1)
     lines[last_option + 1 : last_option + 1] = missing
     return "\n".join(lines) + "\n"
 
@@ -251,7 +251,7 @@ def with_include(main_text: str, include_path: str) -> str:
     """main.beancount with `include "<path>"` in the managed block (sorted), or appended if there is none."""
     line = f'include "{include_path}"'
     lines = main_text.splitlines()
-    if line in (l.strip() for l in lines):
+    if line in (ln.strip() for ln in lines):
         return main_text
     if BEGIN in lines and END in lines:
         start, end = lines.index(BEGIN), lines.index(END)

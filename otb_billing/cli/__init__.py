@@ -119,12 +119,12 @@ def _run(job, *args, **kwargs):
 
 def _parse_at(at: str | None) -> dt.datetime:
     if at is None:
-        return dt.datetime.now(dt.timezone.utc)
+        return dt.datetime.now(dt.UTC)
     try:
         when = dt.datetime.fromisoformat(at)
     except ValueError:
         raise click.BadParameter(f"'{at}' is not a date and time", param_hint="--at") from None
-    return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
 
 
 def _existing_root(root: Path) -> Path:

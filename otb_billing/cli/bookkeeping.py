@@ -133,8 +133,10 @@ def import_payments(csv_file: Path, apply: bool, currency, root: Path):
     for p in result.proposals:
         settles = ", ".join(f"{n} {money(a, result.currency)}" for n, a in p.allocations) or "nothing open"
         extra = f"; credit on account {money(p.unapplied, result.currency)}" if p.unapplied else ""
-        click.echo(f"line {p.row.line}: {p.row.date} {money(p.row.amount, result.currency)} from {p.client} ({p.account}) "
-                   f"by {p.matched_by}: settles {settles}{extra} [ref {p.row.ref}]")
+        click.echo(
+            f"line {p.row.line}: {p.row.date} {money(p.row.amount, result.currency)} from {p.client} ({p.account}) "
+            f"by {p.matched_by}: settles {settles}{extra} [ref {p.row.ref}]"
+        )
     for row, why in result.unmatched:
         click.echo(f"line {row.line}: UNMATCHED {row.date} {money(row.amount, result.currency)} '{row.text}': {why}")
     for row, why in result.skipped:
@@ -142,7 +144,9 @@ def import_payments(csv_file: Path, apply: bool, currency, root: Path):
     if result.written:
         click.echo(f"Recorded {len(result.proposals)} payment(s).")
     elif result.proposals:
-        click.echo(f"{len(result.proposals)} payment(s) proposed; nothing written. Run again with --apply to record them.")
+        click.echo(
+            f"{len(result.proposals)} payment(s) proposed; nothing written. Run again with --apply to record them."
+        )
 
 
 @main.group()

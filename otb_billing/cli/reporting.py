@@ -87,7 +87,7 @@ def statement(account, start, end, as_json, as_pdf, root: Path):
     rows = statement_lines(st, name, currency)
     text = table(("Date", "Reference", "Description", "Charges", "Payments/Credits", "Balance"),
                  [r[:5] + (money(r[5], currency),) for r in rows], right={3, 4, 5})
-    for line, row in zip(text.splitlines(), [None, None, *rows]):
+    for line, row in zip(text.splitlines(), [None, None, *rows], strict=False):
         if row is None:
             click.echo(line)
             continue

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
-from typing import Iterable, Sequence
 
 from .model import DEVICE_PLURALS, Discount, Line
 from .money import ZERO, cents, fmt_quantity
@@ -88,7 +88,7 @@ def discount_lines(lines: Sequence[Line], discounts: Iterable[Discount], month: 
         if not discount.applies(month):
             continue
         covered = [line for line in lines if _covers(discount, line)]
-        parts = {flag: sum((l.amount for l in covered if l.taxable == flag), ZERO) for flag in (True, False)}
+        parts = {flag: sum((ln.amount for ln in covered if ln.taxable == flag), ZERO) for flag in (True, False)}
         base = parts[True] + parts[False]
         if base <= 0:
             continue

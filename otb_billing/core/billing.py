@@ -6,8 +6,8 @@ Pure: takes what the readers produced and what the ledger remembers, returns inv
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from decimal import Decimal
-from typing import Callable, Collection, Iterable, Mapping, Sequence
 
 from .errors import Problem, Source
 from .model import (

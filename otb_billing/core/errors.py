@@ -7,7 +7,8 @@ the inputs at once. Only the CLI turns them into an exit status.
 from __future__ import annotations
 
 import difflib
-from typing import Iterable, NamedTuple
+from collections.abc import Iterable
+from typing import NamedTuple
 
 
 class Source(NamedTuple):

@@ -8,9 +8,10 @@ cheaper to create than frozen dataclasses; the rest are frozen dataclasses.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Mapping, NamedTuple
+from typing import NamedTuple
 
 from .errors import Problem, Source
 from .money import ZERO
@@ -66,7 +67,7 @@ class Rates:
     def __getitem__(self, key: str) -> Decimal:
         return self.values.get(key, ZERO)
 
-    def overridden(self, values: Mapping[str, Decimal], per_device: bool | None) -> "Rates":
+    def overridden(self, values: Mapping[str, Decimal], per_device: bool | None) -> Rates:
         merged = dict(self.values)
         merged.update(values)
         flag = self.backup_included_per_device if per_device is None else per_device
@@ -76,12 +77,12 @@ class Rates:
 class RateChange(NamedTuple):
     """Rates that apply from a month on (`start` None: from the beginning): only the keys it names change."""
 
-    start: "Month | None"
+    start: Month | None
     values: Mapping[str, Decimal]
     per_device: bool | None = None
 
 
-def rates_at(changes: "tuple[RateChange, ...]", month: Month, base: Rates | None = None) -> Rates:
+def rates_at(changes: tuple[RateChange, ...], month: Month, base: Rates | None = None) -> Rates:
     """The rates in force for `month`: every change that started on or before it, in order, over `base`."""
     rates = base or Rates({})
     for change in changes:
@@ -323,7 +324,7 @@ class Client:
     manual_assets: tuple[ManualAsset, ...] = ()
     line_items: tuple[LineItem, ...] = ()
     match: tuple[str, ...] = ()  # other names the client has in RMM/PSA exports (organization, site, company)
-    discounts: tuple["Discount", ...] = ()
+    discounts: tuple[Discount, ...] = ()
     proration: str | None = None  # "daily" or "none"; None: the plan's
     start_day: dt.date | None = None  # the contract's first day, when it is not the first of its month
     end_day: dt.date | None = None  # the contract's last day, when it is not the last of its month
@@ -517,7 +518,7 @@ class Config:
     clients: tuple[Client, ...]
     services: Mapping[str, Service]
 
-    def currency_of(self, client: "Client") -> str:
+    def currency_of(self, client: Client) -> str:
         return client.currency or self.settings.currency
 
     def bank_for(self, currency: str) -> str:
@@ -549,11 +550,11 @@ class PriorInvoice:
 class BillResult:
     month: Month
     invoices: tuple[Invoice, ...]
-    errors: tuple["Problem", ...]
-    warnings: tuple["Problem", ...]
+    errors: tuple[Problem, ...]
+    warnings: tuple[Problem, ...]
     previous_totals: Mapping[str, Decimal] = field(default_factory=dict)
     credit_available: Mapping[str, Decimal] = field(default_factory=dict)  # unapplied credit on account
 
-    def credit_applied(self, invoice: "Invoice") -> Decimal:
+    def credit_applied(self, invoice: Invoice) -> Decimal:
         """Credit on the client's account that this invoice takes: never more than its total."""
         return max(min(self.credit_available.get(invoice.account, Decimal(0)), invoice.total), Decimal(0))

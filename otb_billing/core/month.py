@@ -26,7 +26,7 @@ class Month:
     month: int
 
     @classmethod
-    def parse(cls, text: str) -> "Month":
+    def parse(cls, text: str) -> Month:
         """`2024-10` -> Month(2024, 10); raises ValueError with the accepted form."""
         match = _MONTH_RE.match(str(text).strip())
         if not match:
@@ -39,7 +39,7 @@ class Month:
         return cls(year, month)
 
     @classmethod
-    def of(cls, day: dt.date) -> "Month":
+    def of(cls, day: dt.date) -> Month:
         return cls(day.year, day.month)
 
     def __str__(self) -> str:
@@ -58,10 +58,10 @@ class Month:
         """`October 2024`."""
         return f"{MONTH_NAMES[self.month]} {self.year}"
 
-    def previous(self) -> "Month":
+    def previous(self) -> Month:
         return Month(self.year - 1, 12) if self.month == 1 else Month(self.year, self.month - 1)
 
-    def next(self) -> "Month":
+    def next(self) -> Month:
         return Month(self.year + 1, 1) if self.month == 12 else Month(self.year, self.month + 1)
 
     def pool_year(self, starts_month: int = 1) -> int:

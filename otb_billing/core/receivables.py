@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Iterable, NamedTuple
+from typing import NamedTuple
 
 from .money import ZERO
 
@@ -244,14 +245,28 @@ def statement(account: str, docs, payments, credits, start: dt.date | None, end:
     events = []
     for d in docs:
         if d.account == account and not d.draft:
-            events.append((d.date, 0, d.number, "invoice", f"Invoice {d.number}" + (f" ({d.period})" if d.period else ""), d.total))
+            text = f"Invoice {d.number}" + (f" ({d.period})" if d.period else "")
+            events.append((d.date, 0, d.number, "invoice", text, d.total))
     for c in credits:
         if c.account == account:
-            events.append((c.date, 1, c.number, "credit note", f"Credit note on {c.invoice}" + (f": {c.reason}" if c.reason else ""), -c.amount))
+            events.append(
+                (
+                    c.date,
+                    1,
+                    c.number,
+                    "credit note",
+                    f"Credit note on {c.invoice}" + (f": {c.reason}" if c.reason else ""),
+                    -c.amount,
+                )
+            )
     for p in payments:
         if p.account == account:
             kind = "reversal" if p.reverses else "payment"
-            text = f"Reversal of payment {p.reverses}" if p.reverses else f"Payment {p.ref}" + (f" ({p.method})" if p.method else "")
+            text = (
+                f"Reversal of payment {p.reverses}"
+                if p.reverses
+                else f"Payment {p.ref}" + (f" ({p.method})" if p.method else "")
+            )
             events.append((p.date, 2, p.ref, kind, text, -p.amount))
     events.sort(key=lambda e: e[:3])
     opening = sum((e[5] for e in events if start is not None and e[0] < start), ZERO)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Iterable, Mapping, Sequence
 
 from .adjustments import discount_lines, prorate
 from .errors import Problem, did_you_mean
@@ -41,7 +41,13 @@ from .month import Month
 from .tax import compute_taxes
 
 ONE = Decimal(1)
-DEVICE_LABELS = {"workstation": "Workstation", "server": "Server", "vm": "VM", "switch": "Switch", "firewall": "Firewall"}
+DEVICE_LABELS = {
+    "workstation": "Workstation",
+    "server": "Server",
+    "vm": "VM",
+    "switch": "Switch",
+    "firewall": "Firewall",
+}
 MANAGED = "Managed Services"
 
 
@@ -64,8 +70,10 @@ def effective_rates(client: Client, plan: Plan, month: Month, fx_rate: Decimal |
     client's `rates` in force for `month`, key by key (written in the client's currency)."""
     rates = rates_at(plan.terms[client.term], month)
     if fx_rate is not None:
-        rates = Rates({k: (convert(v, fx_rate) if k in MONEY_RATE_KEYS else v) for k, v in rates.values.items()},
-                      rates.backup_included_per_device)
+        rates = Rates(
+            {k: (convert(v, fx_rate) if k in MONEY_RATE_KEYS else v) for k, v in rates.values.items()},
+            rates.backup_included_per_device,
+        )
     return rates_at(client.rates, month, rates)
 
 
@@ -264,9 +272,7 @@ def bill_usage(rows: Iterable[UsageRow], services: Mapping[str, Service], proble
             problems.append(_unknown_service(row.service, row.source, services))
             continue
         text = f"{service.name}: {row.description}" if row.description else f"{service.name} ({service.unit})"
-        lines.append(
-            _line(f"service:{service.code}", text, row.quantity, service.rate, service.name, service.taxable)
-        )
+        lines.append(_line(f"service:{service.code}", text, row.quantity, service.rate, service.name, service.taxable))
     return lines
 
 
@@ -292,8 +298,10 @@ def invoice_number(settings: Settings, account: str, month: Month) -> str:
 def invoice_number_problem(number: str) -> str:
     """Why `number` cannot be an invoice number (it names files and ledger links, and goes to QuickBooks), or ""."""
     if not INVOICE_NUMBER_RE.match(number) or ".." in number:
-        return (f"invoice number '{number}' has characters an invoice number cannot hold (letters, digits, '-', '_' "
-                "and '.' only, starting with a letter or digit)")
+        return (
+            f"invoice number '{number}' has characters an invoice number cannot hold (letters, digits, '-', '_' "
+            "and '.' only, starting with a letter or digit)"
+        )
     if len(number) > INVOICE_NUMBER_MAX:
         return f"invoice number '{number}' has {len(number)} characters; QuickBooks takes at most {INVOICE_NUMBER_MAX}"
     return ""
@@ -325,8 +333,10 @@ def bill_client(
     fee_pct = settings.conversion_fee_pct
     if prices is not None:
         rates, fee_pct = prices.rates, prices.conversion_fee_pct
-        services = {code: (replace(svc, rate=prices.services[code]) if code in prices.services else svc)
-                    for code, svc in services.items()}
+        services = {
+            code: (replace(svc, rate=prices.services[code]) if code in prices.services else svc)
+            for code, svc in services.items()
+        }
     level = support_level(client, plan)
     user_lines = bill_users(client, inventory.users, rates)
     asset_lines, backed_up = bill_assets(client, inventory.assets, rates, settings.asset_types, problems)
@@ -341,8 +351,9 @@ def bill_client(
     if fx_rate is not None and fee_pct and lines:
         pct = fee_pct
         fee = cents(sum((line.amount for line in lines), ZERO) * pct / 100)
-        lines.append(_line("fx_fee", f"Currency conversion fee ({fmt_quantity(pct)}%)", ONE, fee,
-                           "Currency Conversion"))
+        lines.append(
+            _line("fx_fee", f"Currency conversion fee ({fmt_quantity(pct)}%)", ONE, fee, "Currency Conversion")
+        )
     lines = tuple(lines)
     tickets = summarize_tickets(inventory.tickets)
     if not lines:
@@ -386,8 +397,11 @@ def bill_client(
         base_currency=settings.currency if fx_rate is not None else "",
         fx_rate=fx_rate,
         fx_date=fx[0] if fx else None,
-        prices=PriceBook(rates, {code: services[code].rate for code in sorted(_services_billed(lines))
-                                 if code in services}, fee_pct if fx_rate is not None else Decimal(0)),
+        prices=PriceBook(
+            rates,
+            {code: services[code].rate for code in sorted(_services_billed(lines)) if code in services},
+            fee_pct if fx_rate is not None else Decimal(0),
+        ),
     )
 
 

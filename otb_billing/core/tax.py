@@ -8,8 +8,8 @@ registered for them in settings; with no GST/HST registration nothing is charged
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
-from typing import Iterable, Sequence
 
 from .model import Client, Settings, TaxLine, TaxRule
 from .money import cents

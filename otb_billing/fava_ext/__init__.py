@@ -97,4 +97,7 @@ class Billing(_Billing):
         try:
             return read_config(self.root).clients, ""
         except InputErrors as exc:
-            return (), f"The client files have problems ({len(exc.problems)}): prepaid pools are not shown. Run otb check."
+            return (
+                (),
+                f"The client files have problems ({len(exc.problems)}): prepaid pools are not shown. Run otb check.",
+            )

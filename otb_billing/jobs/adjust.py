@@ -56,9 +56,12 @@ def run_adjust(root: Path, month: Month, account: str, day: dt.date) -> Invoice:
         if found is None:
             raise InputErrors(problems + [Problem(None, why)])
         fx = found
-    earlier = [(n, b) for n, b in sorted(blocks.items()) if n.startswith(f"{base_number}-A") and reader.is_adjustment(b[1])]
+    earlier = [
+        (n, b) for n, b in sorted(blocks.items()) if n.startswith(f"{base_number}-A") and reader.is_adjustment(b[1])
+    ]
     billed = posted_in_invoice_currency(
-        [parse_block(base[1])] + [parse_block(text) for _, (flag, text) in earlier if flag == "*"])
+        [parse_block(base[1])] + [parse_block(text) for _, (flag, text) in earlier if flag == "*"]
+    )
     now = {name: amount for name, amount in writer.invoice_postings(new)}
     taxes = {accounts.tax(t): t for t in new.taxes}
     lines, tax_lines = [], []
@@ -70,31 +73,72 @@ def run_adjust(root: Path, month: Month, account: str, day: dt.date) -> Invoice:
             continue
         if name.startswith("Liabilities:Tax:"):
             tax = taxes.get(name)
-            tax_lines.append(TaxLine(tax.name if tax else name.split(":")[-1].split("-")[0], tax.rate if tax else ZERO,
-                                     ZERO, diff, tax.registration if tax else "", tax.province if tax else ""))
+            tax_lines.append(
+                TaxLine(
+                    tax.name if tax else name.split(":")[-1].split("-")[0],
+                    tax.rate if tax else ZERO,
+                    ZERO,
+                    diff,
+                    tax.registration if tax else "",
+                    tax.province if tax else "",
+                )
+            )
         else:
-            lines.append(Line(f"account:{name}", f"Adjustment to {base_number}: {accounts.label(name)}",
-                              Decimal(1), diff, diff, True, "Adjustment"))
-    total = sum((l.amount for l in lines), ZERO) + sum((t.amount for t in tax_lines), ZERO)
+            lines.append(
+                Line(
+                    f"account:{name}",
+                    f"Adjustment to {base_number}: {accounts.label(name)}",
+                    Decimal(1),
+                    diff,
+                    diff,
+                    True,
+                    "Adjustment",
+                )
+            )
+    total = sum((ln.amount for ln in lines), ZERO) + sum((t.amount for t in tax_lines), ZERO)
     if not lines and not tax_lines:
         raise InputErrors([Problem(None, f"{base_number} already bills what the inputs give: nothing to adjust")])
     if total <= 0:
-        raise InputErrors([Problem(None, f"the inputs now give {fmt_money(-total)} less than {base_number} billed",
-                                   f"credit it instead: otb credit {base_number} --amount {fmt_money(-total)}"
-                                   ' --reason "..."')])
-    base_rate_lines = [t._replace(base=sum((l.amount for l in lines), ZERO)) for t in tax_lines]
+        raise InputErrors(
+            [
+                Problem(
+                    None,
+                    f"the inputs now give {fmt_money(-total)} less than {base_number} billed",
+                    f'credit it instead: otb credit {base_number} --amount {fmt_money(-total)} --reason "..."',
+                )
+            ]
+        )
+    base_rate_lines = [t._replace(base=sum((ln.amount for ln in lines), ZERO)) for t in tax_lines]
     drafts = [n for n, (flag, _) in earlier if flag != "*"]
     number = drafts[0] if drafts else f"{base_number}-A{len(earlier) + 1}"
     if why := invoice_number_problem(number):
-        raise InputErrors([Problem(None, f"the adjustment invoice would be {why}",
-                                   "shorten invoice.number in settings.yaml for later months, or credit and "
-                                   "re-invoice by hand")])
+        raise InputErrors(
+            [
+                Problem(
+                    None,
+                    f"the adjustment invoice would be {why}",
+                    "shorten invoice.number in settings.yaml for later months, or credit and re-invoice by hand",
+                )
+            ]
+        )
     terms = (new.due - new.date).days
     adjustment = Invoice(
-        number=number, account=account, client=new.client, month=month, date=day,
-        due=day + dt.timedelta(days=terms), currency=new.currency, plan=new.plan, term=new.term,
-        support_level=new.support_level, lines=tuple(lines), taxes=tuple(base_rate_lines), counts=Counts(),
-        notes=new.notes, base_currency=new.base_currency, fx_rate=fx[1] if fx else None,
+        number=number,
+        account=account,
+        client=new.client,
+        month=month,
+        date=day,
+        due=day + dt.timedelta(days=terms),
+        currency=new.currency,
+        plan=new.plan,
+        term=new.term,
+        support_level=new.support_level,
+        lines=tuple(lines),
+        taxes=tuple(base_rate_lines),
+        counts=Counts(),
+        notes=new.notes,
+        base_currency=new.base_currency,
+        fx_rate=fx[1] if fx else None,
         fx_date=fx[0] if fx else None,
     )
     text = writer.render_invoice(adjustment)

@@ -45,22 +45,32 @@ def lots_held(entries, account: str) -> dict[str, tuple[Decimal, dt.date, Decima
     return {label: (rate, day, left) for label, (rate, day, left) in held.items() if left}
 
 
+class LotIndex:
+    """Each (account, lot label)'s units posted, in date order: built once per change, so that capping many
+    lot reductions does not sort the whole ledger again for each one."""
+
+    def __init__(self, entries) -> None:
+        self.moves: dict[tuple[str, str], list[tuple[dt.date, Decimal]]] = {}
+        for entry in sorted((e for e in entries if isinstance(e, data.Transaction)), key=lambda e: e.date):
+            for p in entry.postings:
+                if p.cost is not None:
+                    self.moves.setdefault((p.account, p.cost.label), []).append((entry.date, p.units.number))
+
+
 def lot_open_after(entries, account: str, label: str, day: dt.date, root: str = RECEIVABLE_ROOT) -> Decimal:
     """The least a lot (`label`) of the client's receivable holds on `day` or any later day: what a new entry
     dated `day` may still take from it without making a later entry (a payment already recorded) run short.
-    For a deposit lot (root Liabilities:Deposits) the units are counted positive."""
-    name = f"{root}:{account.upper()}"
+    For a deposit lot (root Liabilities:Deposits) the units are counted positive. `entries` may be a LotIndex."""
+    index = entries if isinstance(entries, LotIndex) else LotIndex(entries)
     sign = -1 if root == DEPOSITS_ROOT else 1
-    running, lowest, started = ZERO, None, False
-    for entry in sorted((e for e in entries if isinstance(e, data.Transaction)), key=lambda e: e.date):
-        if entry.date >= day and not started:
-            started, lowest = True, running
-        for p in entry.postings:
-            if p.account == name and p.cost is not None and p.cost.label == label:
-                running += sign * p.units.number
-        if started:
+    moves = index.moves.get((f"{root}:{account.upper()}", label), [])
+    running = sum((sign * units for when, units in moves if when < day), ZERO)
+    lowest = running
+    for when, units in moves:
+        if when >= day:
+            running += sign * units
             lowest = min(lowest, running)
-    return running if lowest is None else lowest
+    return lowest
 
 
 def parsed(texts) -> list:
@@ -85,9 +95,12 @@ def applications(root: Path, base: str, books: Books, new_entries=(), issuing=()
     issued = {d.number for d in books.docs if not d.draft} | set(issuing)
     docs = [d for d in books.docs + extra.docs if d.fx_rate is not None and d.number in issued]
     by_file: dict[Path, list[str]] = {}
+    index = LotIndex(entries)
     for account in sorted({d.account for d in docs}):
-        deposits_left = sorted(([label, rate, day, left] for label, (rate, day, left) in lots_held(entries, account).items()
-                                if left > 0), key=lambda lot: (lot[2], lot[0]))
+        deposits_left = sorted(
+            ([label, rate, day, left] for label, (rate, day, left) in lots_held(entries, account).items() if left > 0),
+            key=lambda lot: (lot[2], lot[0]),
+        )
         if not deposits_left:
             continue
         for doc in sorted((d for d in docs if d.account == account), key=lambda d: (d.date, d.number)):
@@ -96,8 +109,10 @@ def applications(root: Path, base: str, books: Books, new_entries=(), issuing=()
                 if lot[3] <= 0:
                     continue
                 when = max(doc.date, lot[2]) + dt.timedelta(days=1)
-                room = min(lot_open_after(entries, account, doc.number, when) - sum((t[3] for t in taken), ZERO),
-                           lot_open_after(entries, account, lot[0], when, DEPOSITS_ROOT))
+                room = min(
+                    lot_open_after(index, account, doc.number, when) - sum((t[3] for t in taken), ZERO),
+                    lot_open_after(index, account, lot[0], when, DEPOSITS_ROOT),
+                )
                 part = min(lot[3], room)
                 if part <= 0:
                     continue
@@ -106,10 +121,17 @@ def applications(root: Path, base: str, books: Books, new_entries=(), issuing=()
                 day = when
             if not taken:
                 continue
-            block = render_credit_application(account=account, client=doc.client, day=day, invoice=doc.number,
-                                              invoice_lot=(doc.fx_rate, doc.date),
-                                              amount=sum((t[3] for t in taken), ZERO), credit_lots=taken,
-                                              currency=doc.currency, base=base)
+            block = render_credit_application(
+                account=account,
+                client=doc.client,
+                day=day,
+                invoice=doc.number,
+                invoice_lot=(doc.fx_rate, doc.date),
+                amount=sum((t[3] for t in taken), ZERO),
+                credit_lots=taken,
+                currency=doc.currency,
+                base=base,
+            )
             entries += parsed([block])
             by_file.setdefault(payments_file(root, day), []).append(block)
     return by_file

@@ -40,31 +40,54 @@ class Paper:
     language: str = "en"
 
     @classmethod
-    def of(cls, config: Config, invoice: Invoice) -> "Paper":
+    def of(cls, config: Config, invoice: Invoice) -> Paper:
         client = next((c for c in config.clients if c.account == invoice.account), None)
-        lines = (client.address if client else ()) + (() if not client or client.country == config.settings.local_country
-                                                       else (client.country,))
+        lines = (client.address if client else ()) + (
+            () if not client or client.country == config.settings.local_country else (client.country,)
+        )
         language = client.language if client else "en"
         instructions, footer = _texts(config.settings, language)
-        return cls(Letterhead.of(config.settings), tuple(lines), client.billing_emails if client else (),
-                   (invoice.due - invoice.date).days, instructions, footer, language)
+        return cls(
+            Letterhead.of(config.settings),
+            tuple(lines),
+            client.billing_emails if client else (),
+            (invoice.due - invoice.date).days,
+            instructions,
+            footer,
+            language,
+        )
 
     def to_dict(self) -> dict:
-        return {"letterhead": self.letterhead.to_dict(), "client_lines": list(self.client_lines),
-                "emails": list(self.emails), "terms_days": self.terms_days, "instructions": self.instructions,
-                "footer": self.footer, **({"language": self.language} if self.language != "en" else {})}
+        return {
+            "letterhead": self.letterhead.to_dict(),
+            "client_lines": list(self.client_lines),
+            "emails": list(self.emails),
+            "terms_days": self.terms_days,
+            "instructions": self.instructions,
+            "footer": self.footer,
+            **({"language": self.language} if self.language != "en" else {}),
+        }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Paper":
-        return cls(Letterhead.from_dict(d["letterhead"]), tuple(d["client_lines"]), tuple(d["emails"]),
-                   d["terms_days"], d["instructions"], d["footer"], d.get("language", "en"))
+    def from_dict(cls, d: dict) -> Paper:
+        return cls(
+            Letterhead.from_dict(d["letterhead"]),
+            tuple(d["client_lines"]),
+            tuple(d["emails"]),
+            d["terms_days"],
+            d["instructions"],
+            d["footer"],
+            d.get("language", "en"),
+        )
 
 
 def _texts(settings, language: str) -> tuple[str, str]:
     """Payment instructions and footer in the client's language: the French ones for `fr`, both for `bilingual`
     (English first, joined by " / "), the English ones when no French is set."""
-    pairs = [(settings.payment_instructions, settings.french.payment_instructions or settings.payment_instructions),
-             (settings.footer, settings.french.footer or settings.footer)]
+    pairs = [
+        (settings.payment_instructions, settings.french.payment_instructions or settings.payment_instructions),
+        (settings.footer, settings.french.footer or settings.footer),
+    ]
     if language == "fr":
         return pairs[0][1], pairs[1][1]
     if language == "bilingual":
@@ -73,21 +96,29 @@ def _texts(settings, language: str) -> tuple[str, str]:
 
 
 def view_of(invoice: Invoice, paper: Paper, draft: bool, **amounts) -> InvoiceView:
-    return invoice_view(invoice, paper.letterhead, paper.client_lines, terms_days=paper.terms_days,
-                        instructions=paper.instructions, footer=paper.footer, draft=draft, language=paper.language,
-                        **amounts)
+    return invoice_view(
+        invoice,
+        paper.letterhead,
+        paper.client_lines,
+        terms_days=paper.terms_days,
+        instructions=paper.instructions,
+        footer=paper.footer,
+        draft=draft,
+        language=paper.language,
+        **amounts,
+    )
 
 
-def _render(job: tuple[Invoice, Paper, bool, Decimal, str]) -> bytes:
+def _render(job: tuple) -> bytes:
     """One PDF, view and all, so that a worker process does the whole job (formatting money is not free)."""
-    invoice, paper, draft, credit, root = job
-    return invoice_pdf(view_of(invoice, paper, draft, credit_applied=credit), Path(root))
+    invoice, paper, draft, credit, root, created = job
+    return invoice_pdf(view_of(invoice, paper, draft, credit_applied=credit, created=created), Path(root))
 
 
 def draft_pdfs(root: Path, config: Config, invoices, credit) -> dict[str, bytes]:
     """Invoice number -> DRAFT-watermarked PDF, rendered on every core."""
-    jobs = [(inv, Paper.of(config, inv), True, credit(inv), str(root)) for inv in invoices]
-    return dict(zip((inv.number for inv in invoices), render_all(_render, jobs)))
+    jobs = [(inv, Paper.of(config, inv), True, credit(inv), str(root), None) for inv in invoices]
+    return dict(zip((inv.number for inv in invoices), render_all(_render, jobs), strict=False))
 
 
 def document_paths(ledger: Path, invoice: Invoice) -> tuple[Path, Path]:
@@ -95,14 +126,19 @@ def document_paths(ledger: Path, invoice: Invoice) -> tuple[Path, Path]:
     return folder / f"{invoice.number}.pdf", folder / f"{invoice.number}.json"
 
 
-def final_documents(root: Path, config: Config, invoices: list[Invoice]) -> tuple[dict[Path, bytes], list[str]]:
-    """PDF and snapshot files of finalized invoices, and the `document` directives that point to them."""
+def final_documents(
+    root: Path, config: Config, invoices: list[Invoice], at: dt.datetime | None = None
+) -> tuple[dict[Path, bytes], list[str]]:
+    """PDF and snapshot files of finalized invoices (dated `at`, when they are issued), and the `document`
+    directives that point to them."""
     ledger = root / "ledger"
     files: dict[Path, bytes] = {}
     directives = []
     papers = [Paper.of(config, inv) for inv in invoices]
-    pdfs = render_all(_render, [(inv, paper, False, ZERO, str(root)) for inv, paper in zip(invoices, papers)])
-    for invoice, paper, pdf in zip(invoices, papers, pdfs):
+    pdfs = render_all(
+        _render, [(inv, paper, False, ZERO, str(root), at) for inv, paper in zip(invoices, papers, strict=False)]
+    )
+    for invoice, paper, pdf in zip(invoices, papers, pdfs, strict=False):
         pdf_path, json_path = document_paths(ledger, invoice)
         record = json.loads(snapshot.to_json(invoice))
         record["paper"] = paper.to_dict()
@@ -136,18 +172,44 @@ def invoice_from_entry(entry: data.Transaction, month: Month) -> Invoice:
         amount = Decimal(str(shown).split()[0]) if shown else -p.units.number
         if p.account.startswith("Income:"):
             what = f"Adjustment to {meta['adjusts']}" if "adjusts" in meta else "Charges"
-            lines.append(Line(f"account:{p.account}", f"{what}: {accounts.label(p.account)}", Decimal(1), amount,
-                              amount, True, "Adjustment"))
+            lines.append(
+                Line(
+                    f"account:{p.account}",
+                    f"{what}: {accounts.label(p.account)}",
+                    Decimal(1),
+                    amount,
+                    amount,
+                    True,
+                    "Adjustment",
+                )
+            )
         elif p.account.startswith("Liabilities:Tax:"):
             pm = p.meta or {}
-            taxes.append(TaxLine(str(pm.get("tax", p.account.split(":")[-1])), Decimal(str(pm.get("rate", "0"))),
-                                 Decimal(str(pm.get("base", "0"))), amount, str(pm.get("registration", ""))))
+            taxes.append(
+                TaxLine(
+                    str(pm.get("tax", p.account.split(":")[-1])),
+                    Decimal(str(pm.get("rate", "0"))),
+                    Decimal(str(pm.get("base", "0"))),
+                    amount,
+                    str(pm.get("registration", "")),
+                )
+            )
     cost = held.cost
     return Invoice(
-        number=str(meta["invoice"]), account=str(meta.get("account", "")), client=entry.payee or "", month=month,
-        date=entry.date, due=meta.get("due") if isinstance(meta.get("due"), dt.date) else entry.date,
-        currency=currency, plan=str(meta.get("plan", "")), term=str(meta.get("term", "")),
-        support_level=str(meta.get("support_level", "")), lines=tuple(lines), taxes=tuple(taxes), counts=Counts(),
-        base_currency=cost.currency if cost else "", fx_rate=getattr(cost, "number_per", None) if cost else None,
+        number=str(meta["invoice"]),
+        account=str(meta.get("account", "")),
+        client=entry.payee or "",
+        month=month,
+        date=entry.date,
+        due=meta.get("due") if isinstance(meta.get("due"), dt.date) else entry.date,
+        currency=currency,
+        plan=str(meta.get("plan", "")),
+        term=str(meta.get("term", "")),
+        support_level=str(meta.get("support_level", "")),
+        lines=tuple(lines),
+        taxes=tuple(taxes),
+        counts=Counts(),
+        base_currency=cost.currency if cost else "",
+        fx_rate=getattr(cost, "number_per", None) if cost else None,
         fx_date=cost.date if cost else None,
     )

@@ -93,10 +93,12 @@ def why(error: Exception) -> str:
     if isinstance(error, ConnectionRefusedError):
         return f"connection refused ({error})"
     if isinstance(error, smtplib.SMTPAuthenticationError):
-        return f"authentication failed ({error.smtp_code} {error.smtp_error.decode() if isinstance(error.smtp_error, bytes) else error.smtp_error})"
+        said = error.smtp_error.decode() if isinstance(error.smtp_error, bytes) else error.smtp_error
+        return f"authentication failed ({error.smtp_code} {said})"
     if isinstance(error, smtplib.SMTPRecipientsRefused):
-        return "recipient refused: " + ", ".join(f"{r} ({c} {m.decode() if isinstance(m, bytes) else m})"
-                                                  for r, (c, m) in error.recipients.items())
+        return "recipient refused: " + ", ".join(
+            f"{r} ({c} {m.decode() if isinstance(m, bytes) else m})" for r, (c, m) in error.recipients.items()
+        )
     return f"{type(error).__name__}: {error}"
 
 
@@ -110,8 +112,9 @@ class Job(NamedTuple):
     message: object
 
 
-def _batch(root: Path, jobs: list[Job], dry_run: bool, kind: str, at: dt.datetime, outcome: Outcome,
-           settings) -> list[str]:
+def _batch(
+    root: Path, jobs: list[Job], dry_run: bool, kind: str, at: dt.datetime, outcome: Outcome, settings
+) -> list[str]:
     """Send (or write to build/outbox/) each job's message; returns ledger lines for what the server accepted."""
     records = []
     if dry_run:
@@ -126,8 +129,16 @@ def _batch(root: Path, jobs: list[Job], dry_run: bool, kind: str, at: dt.datetim
     if not jobs:
         return records
     if not settings.smtp.host:
-        raise InputErrors([Problem(None, "no smtp settings", "add smtp: {host: ..., from_address: ...} to "
-                                   "settings.yaml; the password goes in an environment variable")])
+        raise InputErrors(
+            [
+                Problem(
+                    None,
+                    "no smtp settings",
+                    "add smtp: {host: ..., from_address: ...} to "
+                    "settings.yaml; the password goes in an environment variable",
+                )
+            ]
+        )
     mailer = Mailer(settings.smtp, root)
     try:
         mailer.connect()
@@ -151,11 +162,13 @@ def _batch(root: Path, jobs: list[Job], dry_run: bool, kind: str, at: dt.datetim
                 continue
             shown = job.name if job.numbers == (job.name,) else f"{job.name} ({', '.join(job.numbers)})"
             outcome.sent.append((shown, tuple(job.recipients)))
-            stamp = at.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            stamp = at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             for number in job.numbers:
-                records.append(f'{at.date()} custom "invoice-{"sent" if kind == "invoice" else "reminded"}" '
-                               f'{quote(number)} {quote(", ".join(job.recipients))}\n  at: {quote(stamp)}\n'
-                               f'  message_id: {quote(job.message["Message-ID"])}\n')
+                records.append(
+                    f'{at.date()} custom "invoice-{"sent" if kind == "invoice" else "reminded"}" '
+                    f"{quote(number)} {quote(', '.join(job.recipients))}\n  at: {quote(stamp)}\n"
+                    f"  message_id: {quote(job.message['Message-ID'])}\n"
+                )
     finally:
         mailer.close()
     return records
@@ -165,8 +178,11 @@ def _record(root: Path, records: list[str], day: dt.date) -> None:
     if not records:
         return
     path = root / "ledger" / "sent" / f"{day.year:04d}.beancount"
-    text = appended(path, ["\n".join(records)],
-                    f"; Invoices and reminders emailed in {day.year}, written by otb email / otb remind.\n")
+    text = appended(
+        path,
+        ["\n".join(records)],
+        f"; Invoices and reminders emailed in {day.year}, written by otb email / otb remind.\n",
+    )
     commit_ledger(root, ledger_file_edits(root, {path: text}), "otb email")
 
 
@@ -205,12 +221,15 @@ def run_remind(root: Path, as_of: dt.date, dry_run: bool, at: dt.datetime) -> Ou
     interval = config.settings.reminder_interval_days
     outcome, jobs = Outcome(), []
     overdue: dict[str, list] = {}
-    for number, state in sorted(book.invoices.items()):
+    for _, state in sorted(book.invoices.items()):
         if state.status == "overdue":
             overdue.setdefault(state.doc.account, []).append(state)
     for account, states in sorted(overdue.items()):
-        due_now = [s for s in states if (last := max(reminded.get(s.doc.number, []), default=None)) is None
-                   or (as_of - last).days >= interval]
+        due_now = [
+            s
+            for s in states
+            if (last := max(reminded.get(s.doc.number, []), default=None)) is None or (as_of - last).days >= interval
+        ]
         if not due_now:
             for s in states:
                 last = max(reminded[s.doc.number])
@@ -240,8 +259,9 @@ def _reminder(root, config, client, account, states, at, outcome) -> Job | None:
     if not items:
         return None
     name = client.name if client else account
-    msg = reminder_message(root, config.settings, account, name, recipients, items, at,
-                           language=client.language if client else "")
+    msg = reminder_message(
+        root, config.settings, account, name, recipients, items, at, language=client.language if client else ""
+    )
     return Job(account, tuple(item.invoice.number for item in items), tuple(recipients), msg)
 
 
@@ -258,7 +278,17 @@ def _job(root, config, clients, book, doc, at, kind, outcome) -> Job | None:
         return None
     state = book.invoices.get(doc.number)
     balance = state.balance if state else doc.total
-    msg = message(root, config.settings, stored[0], recipients, pdf_path.read_bytes(), at, kind=kind,
-                  balance=balance, amount_due=balance, days_overdue=state.days_overdue if state else 0,
-                  language=client.language if client else "")
+    msg = message(
+        root,
+        config.settings,
+        stored[0],
+        recipients,
+        pdf_path.read_bytes(),
+        at,
+        kind=kind,
+        balance=balance,
+        amount_due=balance,
+        days_overdue=state.days_overdue if state else 0,
+        language=client.language if client else "",
+    )
     return Job(doc.number, (doc.number,), tuple(recipients), msg)

@@ -10,8 +10,9 @@ issued, it is reported with the reason, and the command exits 1.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from pathlib import Path
-from typing import Collection, NamedTuple
+from typing import NamedTuple
 
 from ..books import reader, writer
 from ..books.documents import parse_block, seal
@@ -56,7 +57,7 @@ def run_finalize(root: Path, month: Month, only: Collection[str], at: dt.datetim
     if not chosen:
         return FinalizeResult([], [])
     invoices, failed = _documents_for(root, month, chosen, blocks, accounts)
-    files, directives = final_documents(root, config, invoices)
+    files, directives = final_documents(root, config, invoices, at)
     parts = {inv.number: (inv, {p: d for p, d in files.items() if p.stem == inv.number}, directives[k])
              for k, inv in enumerate(invoices)}
 

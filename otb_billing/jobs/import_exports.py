@@ -82,7 +82,7 @@ def merged(target: Path, name: str, profile: ImportProfile, rows: list[dict[str,
         columns, records = opened
         header += [c for c in columns if c not in header]
         for record, _ in records:
-            row = dict(zip(columns, (cell.strip() for cell in record)))
+            row = dict(zip(columns, (cell.strip() for cell in record), strict=False))
             if replace and row.get("source") == profile.name:
                 continue
             kept.append(row)

@@ -80,26 +80,54 @@ def run_import(root: Path, path: Path, apply: bool, currency: str | None = None)
             unmatched.append((row, "names invoices of more than one client"))
             continue
         else:
-            found = {a for a, c in clients.items() if _words(a) in words or _words(c.name).strip() and _words(c.name) in words}
+            found = {
+                a
+                for a, c in clients.items()
+                if _words(a) in words or _words(c.name).strip() and _words(c.name) in words
+            }
             if len(found) != 1:
                 unmatched.append((row, "matches no client" if not found else f"matches {len(found)} clients"))
                 continue
             account, invoices, matched_by = found.pop(), [], "client name or account"
         client = clients[account]
         if config.currency_of(client) != currency:
-            unmatched.append((row, f"{client.name} is invoiced in {config.currency_of(client)}, this statement "
-                                   f"is in {currency}"))
+            unmatched.append(
+                (row, f"{client.name} is invoiced in {config.currency_of(client)}, this statement is in {currency}")
+            )
             continue
         allocations, unapplied = allocate(books, account, row.amount, invoices, row.date)
         note = f"bank import: {' '.join(row.text.split())}"[:120]
         if currency == base:
-            block = render_payment(ref=row.ref, account=account, client=client.name, day=row.date,
-                                   amount=row.amount, allocations=allocations, bank=config.bank_for(currency),
-                                   currency=currency, method="eft", note=note)
+            block = render_payment(
+                ref=row.ref,
+                account=account,
+                client=client.name,
+                day=row.date,
+                amount=row.amount,
+                allocations=allocations,
+                bank=config.bank_for(currency),
+                currency=currency,
+                method="eft",
+                note=note,
+            )
         else:
             try:
-                block = foreign_payment(root, config, books, client, row.ref, row.date, row.amount, allocations,
-                                        unapplied, config.bank_for(currency), currency, "eft", note, None)
+                block = foreign_payment(
+                    root,
+                    config,
+                    books,
+                    client,
+                    row.ref,
+                    row.date,
+                    row.amount,
+                    allocations,
+                    unapplied,
+                    config.bank_for(currency),
+                    currency,
+                    "eft",
+                    note,
+                    None,
+                )
             except InputErrors as exc:
                 unmatched.append((row, str(exc.problems[-1].message)))
                 continue
@@ -115,7 +143,8 @@ def run_import(root: Path, path: Path, apply: bool, currency: str | None = None)
         new_blocks = [block for blocks in blocks_by_file.values() for block in blocks]
         for file, extra in applications(root, base, books, parsed(new_blocks)).items():
             blocks_by_file.setdefault(file, []).extend(extra)
-        texts = {file: appended(file, blocks, payments_header(int(file.stem)))
-                 for file, blocks in blocks_by_file.items()}
+        texts = {
+            file: appended(file, blocks, payments_header(int(file.stem))) for file, blocks in blocks_by_file.items()
+        }
         commit_ledger(root, ledger_file_edits(root, texts, accounts_needed), f"otb import-payments {path.name}")
     return ImportResult(proposals, unmatched, skipped, apply and bool(proposals), currency)

@@ -7,9 +7,10 @@ date, so running the same `otb pay` twice (after a crash, say) records it once a
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 from ..books.accounts import DEPOSITS_ROOT, FX_ACCOUNT, deposits
 from ..books.documents import render_foreign_payment, render_payment, reversal_of

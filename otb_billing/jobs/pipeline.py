@@ -7,10 +7,10 @@ every problem found on the way is raised together as InputErrors.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Collection
 
 from ..books import reader
 from ..books.extract import scan_books

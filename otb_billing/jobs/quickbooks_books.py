@@ -53,7 +53,7 @@ def credit_memos(config: Config, books: Books, month: Month) -> list[CreditMemo]
         amounts = shares(credit.amount, [value for _, value in booked]) if credit.currency != config.settings.currency \
             else [value for _, value in booked]
         lines, tax, names = [], ZERO, []
-        for (account, _), amount in zip(booked, amounts):
+        for (account, _), amount in zip(booked, amounts, strict=False):
             if account.startswith("Liabilities:Tax:"):
                 tax += amount
                 names.append(account.rsplit(":", 1)[-1].split("-")[0])

@@ -18,10 +18,10 @@ Finalized invoices are never rewritten (as with `otb bill`, a change to one is r
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
-from typing import Iterable
 
 from .. import journal
 from ..books import reader, verify

@@ -48,7 +48,7 @@ def read_bank_csv(path: Path, mapping: dict, name: str, style: str = DEFAULT_FOR
     pos = {role: header.index(col) if col in header else None for role, col in columns.items()}
     rows = []
     for record, start in records:
-        def cell(role: str) -> str:
+        def cell(role: str, record: list[str] = record) -> str:
             at = pos[role]
             return record[at].strip() if at is not None and at < len(record) else ""
 

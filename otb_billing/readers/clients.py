@@ -240,7 +240,8 @@ def _entries(f: Fields, key: str, what: str):
     items = f.sequence(key)
     for index, entry in enumerate(items or []):
         if not isinstance(entry, YMap):
-            f.problems.append(Problem(Source(items.file, items.line_of(index)), f"{key}: each entry should be a mapping"))
+            where = Source(items.file, items.line_of(index))
+            f.problems.append(Problem(where, f"{key}: each entry should be a mapping"))
             continue
         yield index, Fields(entry, f.problems, f"{what} {index + 1}")
 
@@ -270,8 +271,16 @@ def _read_manual_assets(f: Fields, problems: list[Problem]) -> tuple[ManualAsset
         elif kind and kind != "custom" and rate is not None:
             m.error("rate", f"a rate goes with type: custom, not '{kind}'", "write {type: custom, rate: 50.00}")
         if kind:
-            out.append(ManualAsset(m.text("hostname"), kind, rate, m.text("notes"),
-                                   m.decimal("backup_tb", ZERO, what="a number of TB"), m.src()))
+            out.append(
+                ManualAsset(
+                    m.text("hostname"),
+                    kind,
+                    rate,
+                    m.text("notes"),
+                    m.decimal("backup_tb", ZERO, what="a number of TB"),
+                    m.src(),
+                )
+            )
     return tuple(out)
 
 
@@ -281,9 +290,12 @@ def _read_line_items(f: Fields, problems: list[Problem]) -> tuple[LineItem, ...]
         m.check_keys(LINE_ITEM_KEYS)
         kinds = [k for k in LINE_ITEM_KINDS if m.has(k)]
         if len(kinds) != 1:
-            m.error(None, "a line item needs exactly one of monthly, one_off, yearly or service"
-                    + (f" (it has {', '.join(kinds)})" if kinds else ""),
-                    "e.g. {name: Cloud Hosting, monthly: 500.00}")
+            m.error(
+                None,
+                "a line item needs exactly one of monthly, one_off, yearly or service"
+                + (f" (it has {', '.join(kinds)})" if kinds else ""),
+                "e.g. {name: Cloud Hosting, monthly: 500.00}",
+            )
             continue
         kind = kinds[0]
         name = m.text("name")
@@ -291,13 +303,25 @@ def _read_line_items(f: Fields, problems: list[Problem]) -> tuple[LineItem, ...]
             m.error(None, "a line item needs a name")
             continue
         quantity = m.decimal("quantity", Decimal(1), what="a quantity")
-        common = dict(kind=kind, name=name, description=m.text("description"), quantity=quantity,
-                      source=m.src(), taxable=m.boolean("taxable"))
+        common = dict(
+            kind=kind,
+            name=name,
+            description=m.text("description"),
+            quantity=quantity,
+            source=m.src(),
+            taxable=m.boolean("taxable"),
+        )
         if kind == "monthly":
             if m.has("month"):
                 m.error("month", "a monthly item runs every month; use from/until to limit it")
-            out.append(LineItem(rate=m.decimal("monthly", ZERO, what="an amount"), start=m.month("from"),
-                                until=m.month("until"), **common))
+            out.append(
+                LineItem(
+                    rate=m.decimal("monthly", ZERO, what="an amount"),
+                    start=m.month("from"),
+                    until=m.month("until"),
+                    **common,
+                )
+            )
         elif kind == "one_off":
             month = m.month("month")
             if month is None and not m.has("month"):
@@ -309,8 +333,14 @@ def _read_line_items(f: Fields, problems: list[Problem]) -> tuple[LineItem, ...]
                 m.error(None, "a yearly item needs the month number it is billed in", "e.g. month: 1 for January")
             out.append(LineItem(rate=m.decimal("yearly", ZERO, what="an amount"), month_number=number, **common))
         else:
-            out.append(LineItem(rate=m.decimal("rate", what="a rate"), service=m.text("service"),
-                                month=m.month("month"), start=m.month("from"), until=m.month("until"), **common))
+            out.append(
+                LineItem(
+                    rate=m.decimal("rate", what="a rate"),
+                    service=m.text("service"),
+                    month=m.month("month"),
+                    start=m.month("from"),
+                    until=m.month("until"),
+                    **common,
+                )
+            )
     return tuple(out)
-
-

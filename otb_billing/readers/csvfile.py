@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from ..core.errors import Problem, Source
 from .sources import read_text
@@ -56,6 +56,8 @@ def open_csv(path: Path, name: str, problems: list[Problem], hint: str = "export
                     continue
                 yield record, start
         except csv.Error as exc:
-            problems.append(Problem(Source(name, reader.line_num), f"CSV error: {exc}", "check the quotes on this line"))
+            problems.append(
+                Problem(Source(name, reader.line_num), f"CSV error: {exc}", "check the quotes on this line")
+            )
 
     return columns, rows()

@@ -9,9 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from collections import Counter
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import Callable
 
 from ..core.errors import Problem, Source
 from ..core.model import AssetRow, Exports, TimeRow, UsageRow, UserRow

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable
 from decimal import Decimal
-from typing import Iterable
 
 from ..core.errors import Problem, Source, did_you_mean
 from ..core.money import number_problem, parse_decimal
@@ -104,12 +104,19 @@ class Fields:
             for index, item in enumerate(value):
                 if isinstance(item, (dict, list)) or item is None:
                     self.problems.append(
-                        Problem(Source(self.map.file, value.line_of(index)), f"{self._label(key)}: each entry should be text")
+                        Problem(
+                            Source(self.map.file, value.line_of(index)),
+                            f"{self._label(key)}: each entry should be text",
+                        )
                     )
                 elif control_character(str(item), False):
-                    self.problems.append(Problem(Source(self.map.file, value.line_of(index)),
-                                                 f"{self._label(key)}: an entry has a line break or a control "
-                                                 "character", "write each entry on one line"))
+                    self.problems.append(
+                        Problem(
+                            Source(self.map.file, value.line_of(index)),
+                            f"{self._label(key)}: an entry has a line break or a control character",
+                            "write each entry on one line",
+                        )
+                    )
                 else:
                     out.append(item.raw if isinstance(item, YInt) else str(item).strip())
             return tuple(out)
@@ -122,11 +129,15 @@ class Fields:
         number = to_decimal(value)
         if number is None:
             if isinstance(value, str) and "," in value:
-                self.error(key, f"{self._label(key)} is '{value}': a comma is not a decimal mark in YAML",
-                           "write it like 15.00 (a dot for decimals, no thousands separator)")
+                self.error(
+                    key,
+                    f"{self._label(key)} is '{value}': a comma is not a decimal mark in YAML",
+                    "write it like 15.00 (a dot for decimals, no thousands separator)",
+                )
             else:
-                self.error(key, f"{self._label(key)} should be {what}, not {type_name(value)} '{value}'",
-                           "write it like 15.00")
+                self.error(
+                    key, f"{self._label(key)} should be {what}, not {type_name(value)} '{value}'", "write it like 15.00"
+                )
             return default
         if why := number_problem(number):
             self.error(key, f"{self._label(key)}: {why}")
@@ -217,8 +228,11 @@ class Fields:
         normalized = normalize_word(value)
         choices = list(choices)
         if normalized not in choices:
-            self.error(key, f"{self._label(key)} is '{value}', not one of: {', '.join(choices)}",
-                       did_you_mean(normalized, choices, list_known=False))
+            self.error(
+                key,
+                f"{self._label(key)} is '{value}', not one of: {', '.join(choices)}",
+                did_you_mean(normalized, choices, list_known=False),
+            )
             return default
         return normalized
 

@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Mapping
 
 from ..core.errors import Problem, Source, did_you_mean
 from ..core.model import DEVICE_TYPES

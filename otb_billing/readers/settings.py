@@ -138,18 +138,42 @@ def read_settings(root: Path, problems: list[Problem]) -> Settings | None:
             if c.has("number_format"):
                 bank_csv["number_format"] = _number_format(c)
     return Settings(
-        business=business, currency=currency, timezone=timezone, terms_days=terms_days,
-        invoice_number=invoice_number, number_format=_number_format(f), footer=footer, registrations=registrations, local_country=local_country,
-        asset_types=aliases, tax_rules=tuple(rules), bank_account=bank_account, bank_csv=bank_csv,
-        bank_accounts=bank_accounts, conversion_fee_pct=f.decimal("conversion_fee_pct", Decimal(0),
-                                                                  what="a percentage"),
-        payment_instructions=instructions, french=French(footer_fr, instructions_fr), smtp=_read_smtp(f, problems, root),
-        reminder_interval_days=_reminder_interval(f, problems), quickbooks=_read_quickbooks(f, problems),
+        business=business,
+        currency=currency,
+        timezone=timezone,
+        terms_days=terms_days,
+        invoice_number=invoice_number,
+        number_format=_number_format(f),
+        footer=footer,
+        registrations=registrations,
+        local_country=local_country,
+        asset_types=aliases,
+        tax_rules=tuple(rules),
+        bank_account=bank_account,
+        bank_csv=bank_csv,
+        bank_accounts=bank_accounts,
+        conversion_fee_pct=f.decimal("conversion_fee_pct", Decimal(0), what="a percentage"),
+        payment_instructions=instructions,
+        french=French(footer_fr, instructions_fr),
+        smtp=_read_smtp(f, problems, root),
+        reminder_interval_days=_reminder_interval(f, problems),
+        quickbooks=_read_quickbooks(f, problems),
     )
 
 
-SMTP_KEYS = ("host", "port", "security", "username", "password_env", "password_file", "from_address", "from_name",
-             "bcc", "timeout", "password")
+SMTP_KEYS = (
+    "host",
+    "port",
+    "security",
+    "username",
+    "password_env",
+    "password_file",
+    "from_address",
+    "from_name",
+    "bcc",
+    "timeout",
+    "password",
+)
 
 
 def _read_smtp(f: Fields, problems: list[Problem], root: Path) -> Smtp:
@@ -158,18 +182,30 @@ def _read_smtp(f: Fields, problems: list[Problem], root: Path) -> Smtp:
         return Smtp()
     s = Fields(smap, problems, "smtp")
     if "password" in smap:
-        s.error("password", "a password must not be written in settings.yaml (it would end up in git)",
-                "set the environment variable named by smtp.password_env, or smtp.password_file outside the repo")
+        s.error(
+            "password",
+            "a password must not be written in settings.yaml (it would end up in git)",
+            "set the environment variable named by smtp.password_env, or smtp.password_file outside the repo",
+        )
     s.check_keys(SMTP_KEYS, required=("host", "from_address"))
     if (secret := s.text("password_file")) and (why := _committable(root, secret)):
-        s.error("password_file", why, "keep the password file outside the billing repo (e.g. "
-                "~/.config/otb/smtp-password), or list it in .gitignore")
+        s.error(
+            "password_file",
+            why,
+            "keep the password file outside the billing repo (e.g. "
+            "~/.config/otb/smtp-password), or list it in .gitignore",
+        )
     return Smtp(
-        host=s.text("host"), port=s.integer("port", 587, low=1, high=65535) or 587,
+        host=s.text("host"),
+        port=s.integer("port", 587, low=1, high=65535) or 587,
         security=s.choice("security", ("starttls", "ssl", "none"), "starttls") or "starttls",
-        username=s.text("username"), password_env=s.text("password_env", "OTB_SMTP_PASSWORD"),
-        password_file=s.text("password_file"), from_address=s.text("from_address"), from_name=s.text("from_name"),
-        bcc=s.texts("bcc"), timeout=s.integer("timeout", 30, low=1, high=600) or 30,
+        username=s.text("username"),
+        password_env=s.text("password_env", "OTB_SMTP_PASSWORD"),
+        password_file=s.text("password_file"),
+        from_address=s.text("from_address"),
+        from_name=s.text("from_name"),
+        bcc=s.texts("bcc"),
+        timeout=s.integer("timeout", 30, low=1, high=600) or 30,
     )
 
 
@@ -182,8 +218,12 @@ def _committable(root: Path, name: str) -> str:
     except (ValueError, OSError, RuntimeError):
         return ""
     try:
-        ignored = subprocess.run(["git", "-C", str(root), "check-ignore", "-q", "--", inside.as_posix()],
-                                 capture_output=True, timeout=10).returncode == 0
+        ignored = (
+            subprocess.run(
+                ["git", "-C", str(root), "check-ignore", "-q", "--", inside.as_posix()], capture_output=True, timeout=10
+            ).returncode
+            == 0
+        )
     except (OSError, subprocess.SubprocessError):
         ignored = False
     if ignored:
@@ -204,8 +244,11 @@ def _read_quickbooks(f: Fields, problems: list[Problem]) -> QuickBooks:
     except ValueError:
         round_trip = None
     if round_trip != sample:
-        q.error("date_format", f"quickbooks.date_format '{date_format}' does not write a whole date that reads back",
-                'use strftime codes, e.g. "%d/%m/%Y" (31/10/2024) or "%m/%d/%Y" (10/31/2024)')
+        q.error(
+            "date_format",
+            f"quickbooks.date_format '{date_format}' does not write a whole date that reads back",
+            'use strftime codes, e.g. "%d/%m/%Y" (31/10/2024) or "%m/%d/%Y" (10/31/2024)',
+        )
         date_format = QuickBooks.date_format
     codes: dict[str, str] = {}
     if (cmap := q.mapping("tax_codes")) is not None:
@@ -228,8 +271,11 @@ def _number_format(f: Fields, key: str = "number_format", default: str = DEFAULT
     """How numbers are written in exports and bank files: one of core.money.NUMBER_FORMATS."""
     style = f.text(key, default)
     if style not in NUMBER_FORMATS:
-        f.error(key, f"number_format '{style}' is not one of: {', '.join(repr(s) for s in NUMBER_FORMATS)}",
-                'e.g. number_format: "1 234,56" for decimal commas and spaces between thousands')
+        f.error(
+            key,
+            f"number_format '{style}' is not one of: {', '.join(repr(s) for s in NUMBER_FORMATS)}",
+            'e.g. number_format: "1 234,56" for decimal commas and spaces between thousands',
+        )
         return default
     return style
 
@@ -249,16 +295,21 @@ def _check_invoice_number(template: str, f: Fields) -> bool:
     try:
         sample = template.format(account="620547", year=2024, month=10)
     except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
-        f.error("number", f"invoice.number '{template}' cannot be used: {exc}",
-                "use the fields {account}, {year} and {month}, e.g. {account}-{year}{month:02d}")
+        f.error(
+            "number",
+            f"invoice.number '{template}' cannot be used: {exc}",
+            "use the fields {account}, {year} and {month}, e.g. {account}-{year}{month:02d}",
+        )
         return False
     if "{account" not in template or "{year" not in template or "{month" not in template:
-        f.error("number", f"invoice.number '{template}' must contain {{account}}, {{year}} and {{month}}",
-                "numbers must be unique per client and month")
+        f.error(
+            "number",
+            f"invoice.number '{template}' must contain {{account}}, {{year}} and {{month}}",
+            "numbers must be unique per client and month",
+        )
         return False
     if why := invoice_number_problem(sample):
-        f.error("number", f"invoice.number '{template}' gives '{sample}': {why}",
-                "e.g. {account}-{year}{month:02d}")
+        f.error("number", f"invoice.number '{template}' gives '{sample}': {why}", "e.g. {account}-{year}{month:02d}")
         return False
     return True
 
@@ -267,7 +318,9 @@ def _read_tax_rules(rlist: YList, problems: list[Problem]) -> list[TaxRule]:
     rules = []
     for index, entry in enumerate(rlist):
         if not isinstance(entry, YMap):
-            problems.append(Problem(Source(rlist.file, rlist.line_of(index)), "tax.rates: each entry should be a mapping"))
+            problems.append(
+                Problem(Source(rlist.file, rlist.line_of(index)), "tax.rates: each entry should be a mapping")
+            )
             continue
         r = Fields(entry, problems, "tax rate")
         r.check_keys(TAX_RATE_KEYS, required=("name", "province", "rate"))
@@ -283,5 +336,3 @@ def _read_tax_rules(rlist: YList, problems: list[Problem]) -> list[TaxRule]:
         if rate is not None and name in TAX_NAMES and province in PROVINCES:
             rules.append(TaxRule(name, province, rate, registration, r.date("from"), r.date("until")))
     return rules
-
-

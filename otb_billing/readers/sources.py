@@ -97,8 +97,8 @@ def _expect_mapping(data, path: Path, root: Path, problems: list[Problem]) -> YM
         problems.append(Problem(Source(relative_name(path, root), 1), "the file is empty"))
         return None
     if not isinstance(data, YMap):
-        problems.append(Problem(Source(relative_name(path, root), 1), f"should hold key: value lines, not {type_name(data)}"))
+        problems.append(
+            Problem(Source(relative_name(path, root), 1), f"should hold key: value lines, not {type_name(data)}")
+        )
         return None
     return data
-
-

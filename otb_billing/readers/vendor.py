@@ -85,7 +85,7 @@ def read_vendor_files(root: Path, profile: ImportProfile, files: list[Path], mon
                                     f"'{profile.name}' reads", f"found: {', '.join(header)}"))
             continue
 
-        def cell(record: list[str], column: str) -> str:
+        def cell(record: list[str], column: str, where: dict = where) -> str:
             at = where[column.casefold()]
             return record[at].strip() if at < len(record) else ""
 

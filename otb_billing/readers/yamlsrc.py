@@ -64,7 +64,9 @@ def _not_scalar(node: yaml.Node) -> BadScalar | None:
     """A scalar tag (!!int, !!float, !!timestamp) put on a list or a mapping."""
     if isinstance(node, yaml.ScalarNode):
         return None
-    return _bad(node, f"a {node.tag.rsplit(':', 1)[-1]} tag on a {'list' if isinstance(node, yaml.SequenceNode) else 'mapping'}")
+    return _bad(
+        node, f"a {node.tag.rsplit(':', 1)[-1]} tag on a {'list' if isinstance(node, yaml.SequenceNode) else 'mapping'}"
+    )
 
 
 class Loader(_BaseLoader):
@@ -89,8 +91,9 @@ for _tag, _regexp, _first in _IMPLICIT:
 
 def _expect(node: yaml.Node, kind: type, what: str) -> None:
     if not isinstance(node, kind):
-        raise yaml.constructor.ConstructorError(None, None, f"a !!{node.tag.rsplit(':', 1)[-1]} tag needs {what}",
-                                                node.start_mark)
+        raise yaml.constructor.ConstructorError(
+            None, None, f"a !!{node.tag.rsplit(':', 1)[-1]} tag needs {what}", node.start_mark
+        )
 
 
 def _construct_mapping(loader: Loader, node: yaml.MappingNode) -> YMap:
@@ -108,7 +111,9 @@ def _construct_mapping(loader: Loader, node: yaml.MappingNode) -> YMap:
             key = str(key)
         if key in result:
             raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key '{key}' (it appears earlier on line {result.key_lines[key]})",
+                None,
+                None,
+                f"duplicate key '{key}' (it appears earlier on line {result.key_lines[key]})",
                 key_node.start_mark,
             )
         result[key] = loader.construct_object(value_node, deep=True)

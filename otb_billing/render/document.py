@@ -6,6 +6,7 @@ formatted per the invoice currency (render/moneyfmt.py); dates are the invoice's
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
@@ -29,7 +30,7 @@ class Letterhead:
     logo: str = ""
 
     @classmethod
-    def of(cls, settings: Settings) -> "Letterhead":
+    def of(cls, settings: Settings) -> Letterhead:
         b = settings.business
         lines = tuple(x for x in (b.tagline, *b.address, b.email, b.phone, b.website) if x)
         regs = [(("GST/HST Reg. No." if k == "GST/HST" else f"{k} Reg. No."), v) for k, v in
@@ -43,7 +44,7 @@ class Letterhead:
                 "logo": self.logo}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Letterhead":
+    def from_dict(cls, data: dict) -> Letterhead:
         return cls(data["name"], tuple(data["lines"]), tuple(tuple(r) for r in data["registrations"]), data["logo"])
 
 
@@ -74,6 +75,7 @@ class InvoiceView:
     title: str = "Invoice"
     words: dict = field(default_factory=dict)  # bill_to, how_to_pay, details, page, draft_mark in the language
     total_index: int = 0  # the row of `totals` that is the invoice total
+    created: dt.datetime | None = None  # the PDF's creation date: the invoice date, or when it was finalized
 
 
 def _qty(q: Decimal) -> str:
@@ -82,7 +84,8 @@ def _qty(q: Decimal) -> str:
 
 def invoice_view(invoice: Invoice, letterhead: Letterhead, client_lines: tuple[str, ...], *, terms_days: int,
                  instructions: str, footer: str, draft: bool, credit_applied: Decimal = ZERO,
-                 paid: Decimal = ZERO, credited: Decimal = ZERO, language: str = "en") -> InvoiceView:
+                 paid: Decimal = ZERO, credited: Decimal = ZERO, language: str = "en",
+                 created: dt.datetime | None = None) -> InvoiceView:
     lang = Lang(language)
     cur = invoice.currency
     m = invoice.month
@@ -109,8 +112,11 @@ def invoice_view(invoice: Invoice, letterhead: Letterhead, client_lines: tuple[s
                      else lang.quantity(f"{line.rate}"), lang.money(line.amount, cur)))
     totals = [(lang.t("subtotal"), lang.money(invoice.subtotal, cur))]
     for tax in invoice.taxes:
-        label = f"{lang.tax(TAX_NAMES_LONG.get(tax.name, tax.name))} {lang.quantity(fmt_quantity(tax.rate))} %" \
-            if lang.language == "fr" else f"{lang.tax(TAX_NAMES_LONG.get(tax.name, tax.name))} {fmt_quantity(tax.rate)}%"
+        label = (
+            f"{lang.tax(TAX_NAMES_LONG.get(tax.name, tax.name))} {lang.quantity(fmt_quantity(tax.rate))} %"
+            if lang.language == "fr"
+            else f"{lang.tax(TAX_NAMES_LONG.get(tax.name, tax.name))} {fmt_quantity(tax.rate)}%"
+        )
         if tax.registration:
             label += f" ({lang.t('reg')} {tax.registration})"
         value = lang.money(tax.amount, cur)
@@ -120,8 +126,12 @@ def invoice_view(invoice: Invoice, letterhead: Letterhead, client_lines: tuple[s
     total_index = len(totals)
     totals.append((lang.t("total"), lang.money(invoice.total, cur)))
     if invoice.foreign:
-        totals.append((lang.t("total_in", cur=invoice.base_currency),
-                       lang.money(invoice.in_base(invoice.total), invoice.base_currency)))
+        totals.append(
+            (
+                lang.t("total_in", cur=invoice.base_currency),
+                lang.money(invoice.in_base(invoice.total), invoice.base_currency),
+            )
+        )
     if credit_applied:
         totals.append((lang.t("credit_applied"), "-" + lang.money(credit_applied, cur)))
     if credited:
@@ -132,20 +142,40 @@ def invoice_view(invoice: Invoice, letterhead: Letterhead, client_lines: tuple[s
     notes = [lang.note(n) for n in invoice.notes]
     if taxed and any(not line.taxable for line in invoice.lines):
         notes += [lang.t("not_taxable"), lang.t("taxable_note")]
-    words = {"bill_to": lang.t("bill_to"), "how_to_pay": lang.t("how_to_pay"),
-             "details": lang.t("details", number=invoice.number), "page": WORDS_PAGE[lang.language],
-             "draft_mark": lang.t("draft_mark"), "lang": "fr" if lang.language == "fr" else "en"}
-    letterhead = replace(letterhead, registrations=tuple((lang.registration(label), number)
-                                                          for label, number in letterhead.registrations))
+    words = {
+        "bill_to": lang.t("bill_to"),
+        "how_to_pay": lang.t("how_to_pay"),
+        "details": lang.t("details", number=invoice.number),
+        "page": WORDS_PAGE[lang.language],
+        "draft_mark": lang.t("draft_mark"),
+        "lang": "fr" if lang.language == "fr" else "en",
+    }
+    letterhead = replace(
+        letterhead,
+        registrations=tuple((lang.registration(label), number) for label, number in letterhead.registrations),
+    )
     return InvoiceView(
-        draft=draft, number=invoice.number, letterhead=letterhead, client_name=invoice.client,
-        client_lines=client_lines, meta=tuple(meta),
+        created=created or _midnight(invoice.date),
+        draft=draft,
+        number=invoice.number,
+        letterhead=letterhead,
+        client_name=invoice.client,
+        client_lines=client_lines,
+        meta=tuple(meta),
         summary_header=(lang.t("description"), lang.t("qty"), lang.t("rate"), lang.t("amount")),
-        summary=tuple(rows), totals=tuple(totals),
-        amount_due=(lang.t("balance_due") if (paid or credited or credit_applied) else lang.t("amount_due"),
-                    lang.money(due, cur)),
-        notes=tuple(notes), instructions=instructions, footer=footer, appendix=tuple(appendix(invoice, lang)),
-        title=lang.t("draft_invoice") if draft else lang.t("invoice"), words=words, total_index=total_index,
+        summary=tuple(rows),
+        totals=tuple(totals),
+        amount_due=(
+            lang.t("balance_due") if (paid or credited or credit_applied) else lang.t("amount_due"),
+            lang.money(due, cur),
+        ),
+        notes=tuple(notes),
+        instructions=instructions,
+        footer=footer,
+        appendix=tuple(appendix(invoice, lang)),
+        title=lang.t("draft_invoice") if draft else lang.t("invoice"),
+        words=words,
+        total_index=total_index,
     )
 
 
@@ -160,24 +190,47 @@ def appendix(invoice: Invoice, lang: Lang | None = None) -> list[Section]:
     header = (lang.t("item"), lang.t("qty"), lang.t("rate"), lang.t("amount"))
 
     def rows_of(groups):
-        return tuple((lang.describe(l.description), lang.quantity(_qty(l.quantity)), lang.money(l.rate, cur),
-                      lang.money(l.amount, cur)) for l in invoice.lines if l.group in groups)
+        return tuple(
+            (
+                lang.describe(ln.description),
+                lang.quantity(_qty(ln.quantity)),
+                lang.money(ln.rate, cur),
+                lang.money(ln.amount, cur),
+            )
+            for ln in invoice.lines
+            if ln.group in groups
+        )
 
-    for key, groups in (("users", ("users",)), ("devices", ("assets",)), ("backup", ("backup",)),
-                        ("other_charges", ("tickets", "line_items"))):
+    for key, groups in (
+        ("users", ("users",)),
+        ("devices", ("assets",)),
+        ("backup", ("backup",)),
+        ("other_charges", ("tickets", "line_items")),
+    ):
         rows = rows_of(groups)
         if rows:
             sections.append(Section(lang.t(key), header, rows, frozenset({1, 2, 3})))
     if invoice.tickets:
-        rows = tuple((t.ticket, _dates(t.dates), t.subject, lang.quantity(_qty(t.hours)),
-                      lang.quantity(_qty(t.billable_hours))) for t in invoice.tickets)
+        rows = tuple(
+            (t.ticket, _dates(t.dates), t.subject, lang.quantity(_qty(t.hours)), lang.quantity(_qty(t.billable_hours)))
+            for t in invoice.tickets
+        )
         total = sum((t.hours for t in invoice.tickets), ZERO)
         billable = sum((t.billable_hours for t in invoice.tickets), ZERO)
         rows += (("", "", lang.t("total_row"), lang.quantity(_qty(total)), lang.quantity(_qty(billable))),)
-        sections.append(Section(lang.t("tickets", level=lang.t(invoice.support_level) if invoice.support_level in
-                                       ("hourly", "flat") else invoice.support_level),
-                                (lang.t("ticket"), lang.t("date"), lang.t("subject"), lang.t("hours"),
-                                 lang.t("billable")), rows, frozenset({3, 4})))
+        sections.append(
+            Section(
+                lang.t(
+                    "tickets",
+                    level=lang.t(invoice.support_level)
+                    if invoice.support_level in ("hourly", "flat")
+                    else invoice.support_level,
+                ),
+                (lang.t("ticket"), lang.t("date"), lang.t("subject"), lang.t("hours"), lang.t("billable")),
+                rows,
+                frozenset({3, 4}),
+            )
+        )
     return sections
 
 
@@ -205,26 +258,52 @@ class StatementView:
     aging: tuple[tuple[str, str], ...]
     closing: str
     footer: str
+    created: dt.datetime | None = None  # the PDF's creation date: the statement's end date
 
 
-def statement_view(st, letterhead: Letterhead, client_name: str, client_lines: tuple[str, ...], currency: str,
-                   aging_row, footer: str) -> StatementView:
+def statement_view(
+    st, letterhead: Letterhead, client_name: str, client_lines: tuple[str, ...], currency: str, aging_row, footer: str
+) -> StatementView:
     rows = [("", "", "Opening balance", "", "", money(st.opening, currency))]
     balances = [st.opening]
     for line in st.lines:
-        rows.append((str(line.date), line.reference, line.description,
-                     money(line.amount, currency) if line.amount > 0 else "",
-                     money(-line.amount, currency) if line.amount < 0 else "", money(line.balance, currency)))
+        rows.append(
+            (
+                str(line.date),
+                line.reference,
+                line.description,
+                money(line.amount, currency) if line.amount > 0 else "",
+                money(-line.amount, currency) if line.amount < 0 else "",
+                money(line.balance, currency),
+            )
+        )
         balances.append(line.balance)
     rows.append(("", "", "Closing balance", "", "", money(st.closing, currency)))
     balances.append(st.closing)
     aging = []
     if aging_row is not None:
-        aging = [("Current" if bucket == "current" else f"{bucket} days", money(aging_row.buckets[bucket], currency))
-                 for bucket in AGING_BUCKETS]
+        aging = [
+            ("Current" if bucket == "current" else f"{bucket} days", money(aging_row.buckets[bucket], currency))
+            for bucket in AGING_BUCKETS
+        ]
         if aging_row.credit:
             aging.append(("Credit on account", money(-aging_row.credit, currency)))
     start = f"{st.start:%B %-d, %Y}" if st.start else "the beginning"
-    return StatementView(letterhead, client_name, client_lines, f"{start} to {st.end:%B %-d, %Y}", currency,
-                         ("Date", "Reference", "Description", "Charges", "Payments/credits", "Balance"),
-                         tuple(rows), tuple(balances), tuple(aging), money(st.closing, currency), footer)
+    return StatementView(
+        letterhead,
+        client_name,
+        client_lines,
+        f"{start} to {st.end:%B %-d, %Y}",
+        currency,
+        ("Date", "Reference", "Description", "Charges", "Payments/credits", "Balance"),
+        tuple(rows),
+        tuple(balances),
+        tuple(aging),
+        money(st.closing, currency),
+        footer,
+        _midnight(st.end),
+    )
+
+
+def _midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)

@@ -63,9 +63,9 @@ def _envelope(settings: Settings, recipients, subject: str, body: str, at: dt.da
     msg["From"] = formataddr((smtp.from_name or settings.business.name, sender))
     msg["To"] = ", ".join(recipients)
     msg["Subject"] = subject
-    msg["Date"] = format_datetime(at.astimezone(dt.timezone.utc))
+    msg["Date"] = format_datetime(at.astimezone(dt.UTC))
     domain = sender.rpartition("@")[2] or "localhost"
-    msg["Message-ID"] = f"<{name}.{kind}.{at.astimezone(dt.timezone.utc):%Y%m%d%H%M%S}@{domain}>"
+    msg["Message-ID"] = f"<{name}.{kind}.{at.astimezone(dt.UTC):%Y%m%d%H%M%S}@{domain}>"
     msg.set_content(body)
     return msg
 

@@ -1,20 +1,25 @@
 """PDF invoices and statements with ReportLab, from the view models in render/document.py.
 
-ReportLab's invariant mode fixes the creation date and document id, so the same invoice always gives the same
-bytes. Long appendices flow over as many pages as needed, with their table headers repeated and "Page X of Y".
+ReportLab's invariant mode fixes the document id, and the creation date is the invoice's own (its date for a
+draft, the moment it was finalized once issued), so the same invoice always gives the same bytes. Text is set in
+the bundled DejaVu Sans (render/fonts.py). Long appendices flow over as many pages as needed, with their table
+headers repeated and "Page X of Y".
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import io
+from functools import lru_cache
+from importlib import resources
 from pathlib import Path
-from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.pagesizes import LETTER
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import inch
+from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen import canvas as pdfcanvas
 from reportlab.platypus import (
@@ -28,7 +33,11 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from . import fonts
 from .document import InvoiceView, Letterhead, Section, StatementView
+from .fonts import BOLD, OBLIQUE, REGULAR
+
+fonts.register()
 
 INK = colors.HexColor("#1f2933")
 MUTED = colors.HexColor("#616e7c")
@@ -37,20 +46,29 @@ RULE = colors.HexColor("#cbd2d9")
 ZEBRA = colors.HexColor("#f5f7fa")
 OWING, ZERO_BAL, CREDIT = colors.HexColor("#b3261e"), colors.HexColor("#0b5394"), colors.HexColor("#137333")
 
-BASE = ParagraphStyle("base", fontName="Helvetica", fontSize=9, leading=12, textColor=INK)
+BASE = ParagraphStyle("base", fontName=REGULAR, fontSize=9, leading=12, textColor=INK)
 SMALL = ParagraphStyle("small", parent=BASE, fontSize=8, leading=10, textColor=MUTED)
-NAME = ParagraphStyle("name", parent=BASE, fontName="Helvetica-Bold", fontSize=15, leading=18, textColor=ACCENT)
-TITLE = ParagraphStyle("title", parent=BASE, fontName="Helvetica-Bold", fontSize=20, leading=24, alignment=TA_RIGHT)
+NAME = ParagraphStyle("name", parent=BASE, fontName=BOLD, fontSize=15, leading=18, textColor=ACCENT)
+TITLE = ParagraphStyle("title", parent=BASE, fontName=BOLD, fontSize=20, leading=24, alignment=TA_RIGHT)
 RIGHT = ParagraphStyle("right", parent=BASE, alignment=TA_RIGHT)
 SMALL_RIGHT = ParagraphStyle("small_right", parent=SMALL, alignment=TA_RIGHT)
-HEAD = ParagraphStyle("head", parent=BASE, fontName="Helvetica-Bold", fontSize=10.5, leading=14, spaceBefore=10,
-                      spaceAfter=4, textColor=ACCENT, keepWithNext=1)
-LABEL = ParagraphStyle("label", parent=SMALL, fontName="Helvetica-Bold", textColor=MUTED)
+HEAD = ParagraphStyle(
+    "head",
+    parent=BASE,
+    fontName=BOLD,
+    fontSize=10.5,
+    leading=14,
+    spaceBefore=10,
+    spaceAfter=4,
+    textColor=ACCENT,
+    keepWithNext=1,
+)
+LABEL = ParagraphStyle("label", parent=SMALL, fontName=BOLD, textColor=MUTED)
 WIDTH = LETTER[0] - 1.5 * inch
 
 
 def p(text: str, style: ParagraphStyle = BASE) -> Paragraph:
-    return Paragraph(escape(text), style)
+    return Paragraph(fonts.markup(text), style)
 
 
 class _NumberedCanvas(pdfcanvas.Canvas):
@@ -58,10 +76,15 @@ class _NumberedCanvas(pdfcanvas.Canvas):
 
     footer_left = ""
     footer_center = ""
+    draft_mark = ""
+    created: dt.datetime | None = None
 
     def __init__(self, *args, **kwargs):
         kwargs["invariant"] = 1
+        kwargs.setdefault("initialFontName", REGULAR)
         super().__init__(*args, **kwargs)
+        if self.created is not None:  # the document's date: the invoice's, not 2000-01-01, and still no clock
+            self._doc._timeStamp = _Stamp(self.created)
         self._pages = []
 
     def showPage(self):
@@ -72,37 +95,78 @@ class _NumberedCanvas(pdfcanvas.Canvas):
         total = len(self._pages)
         for state in self._pages:
             self.__dict__.update(state)
-            self.setFont("Helvetica", 7.5)
             self.setFillColor(MUTED)
-            self.drawString(0.75 * inch, 0.5 * inch, self.footer_left)
-            self.drawRightString(LETTER[0] - 0.75 * inch, 0.5 * inch,
-                                 self.page_text.format(page=self._pageNumber, total=total))
+            fonts.draw(self, 0.75 * inch, 0.5 * inch, self.footer_left, REGULAR, 7.5)
+            fonts.draw(
+                self,
+                LETTER[0] - 0.75 * inch,
+                0.5 * inch,
+                self.page_text.format(page=self._pageNumber, total=total),
+                REGULAR,
+                7.5,
+                "right",
+            )
             if self.footer_center:
-                self.setFont("Helvetica-Oblique", 8.5)
                 self.setFillColor(ACCENT)
-                self.drawCentredString(LETTER[0] / 2, 0.68 * inch, self.footer_center)
+                fonts.draw(self, LETTER[0] / 2, 0.68 * inch, self.footer_center, OBLIQUE, 8.5, "centre")
+            if self.draft_mark:
+                _watermark(self, self.draft_mark)
             super().showPage()
         super().save()
 
 
-def _canvas_with(footer: str, center: str = "", page: str = "Page {page} of {total}"):
-    return type("FooterCanvas", (_NumberedCanvas,), {"footer_left": footer, "footer_center": center,
-                                                      "page_text": page})
+def _canvas_with(
+    footer: str,
+    center: str = "",
+    page: str = "Page {page} of {total}",
+    mark: str = "",
+    created: dt.datetime | None = None,
+):
+    return type(
+        "FooterCanvas",
+        (_NumberedCanvas,),
+        {"footer_left": footer, "footer_center": center, "page_text": page, "draft_mark": mark, "created": created},
+    )
 
 
-def _watermark(draft: bool, mark: str = "DRAFT"):
-    def draw(canvas, doc):
-        if not draft:
-            return
-        canvas.saveState()
-        canvas.setFont("Helvetica-Bold", min(96.0, 9 * inch / stringWidth(mark, "Helvetica-Bold", 1)))
-        canvas.setFillColor(colors.Color(0.85, 0.1, 0.1, alpha=0.12))
-        canvas.translate(LETTER[0] / 2, LETTER[1] / 2)
-        canvas.rotate(35)
-        canvas.drawCentredString(0, -30, mark)
-        canvas.restoreState()
+class _Stamp:
+    """A ReportLab TimeStamp for a given moment (UTC), so CreationDate and ModDate say when the document is from."""
 
-    return draw
+    def __init__(self, when: dt.datetime) -> None:
+        when = when.astimezone(dt.UTC) if when.tzinfo else when
+        self.t = when.replace(tzinfo=dt.UTC).timestamp()
+        self.lt = when.timetuple()
+        self.YMDhms = tuple(self.lt)[:6]
+        self.dhh = self.dmm = 0
+        self.tzname = "UTC"
+
+
+@lru_cache(maxsize=8)
+def _watermark_image(mark: str) -> ImageReader:
+    """DRAFT as a picture, not text: text extraction (copy, search, a screen reader) then reads the invoice
+    alone, in order, instead of a diagonal word's letters mixed into its lines. Drawn from the bundled bold
+    font, so the same mark gives the same bytes."""
+    from PIL import Image as PILImage
+    from PIL import ImageDraw, ImageFont
+
+    with resources.as_file(resources.files("otb_billing") / "fonts" / fonts.FILES[BOLD]) as path:
+        font = ImageFont.truetype(str(path), 200)
+    left, top, right, bottom = font.getbbox(mark)
+    image = PILImage.new("LA", (right - left + 40, bottom - top + 40), (0, 0))
+    ImageDraw.Draw(image).text((20 - left, 20 - top), mark, font=font, fill=(0, 255))
+    image = image.rotate(35, expand=True, resample=PILImage.BICUBIC)
+    alpha = image.getchannel("A").point(lambda a: a * 31 // 255)  # 12% opaque
+    red = PILImage.new("RGBA", image.size, (217, 26, 26, 0))
+    red.putalpha(alpha)
+    return ImageReader(red)
+
+
+def _watermark(canvas, mark: str) -> None:
+    """The DRAFT mark across the page, drawn last (over the content, under nothing a reader extracts)."""
+    image = _watermark_image(mark)
+    w, h = image.getSize()
+    scale = min(7.5 * inch / w, 8.5 * inch / h)
+    canvas.drawImage(image, (LETTER[0] - w * scale) / 2, (LETTER[1] - h * scale) / 2, w * scale, h * scale, mask="auto")
 
 
 def _letterhead(lh: Letterhead, title: str, root: Path | None) -> Table:
@@ -115,18 +179,26 @@ def _letterhead(lh: Letterhead, title: str, root: Path | None) -> Table:
         left.append(logo)
     left.append(p(lh.name, NAME))
     left += [p(line, SMALL) for line in lh.lines]
-    size = min(20.0, (WIDTH * 0.4) / max(1.0, stringWidth(title.upper(), "Helvetica-Bold", 1)))
+    size = min(20.0, (WIDTH * 0.4) / max(1.0, stringWidth(title.upper(), BOLD, 1)))
     style = TITLE if size == 20 else ParagraphStyle("title-fit", parent=TITLE, fontSize=size, leading=size * 1.2)
     right = [p(title.upper(), style)] + [p(f"{label} {number}", SMALL_RIGHT) for label, number in lh.registrations]
     table = Table([[left, right]], colWidths=[WIDTH * 0.6, WIDTH * 0.4])
-    table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
-                               ("RIGHTPADDING", (0, 0), (-1, -1), 0)]))
+    table.setStyle(
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+            ]
+        )
+    )
     return table
 
 
 def _cell(text: str, width: float, right: bool):
-    """Plain text when it fits on one line (fast to lay out), a wrapping Paragraph when it does not."""
-    if stringWidth(text, "Helvetica", 9) <= width - 8:
+    """Plain text when it fits on one line (fast to lay out), a wrapping Paragraph when it does not (or when it
+    needs the CJK font for some of its characters)."""
+    if fonts.covered(text) and stringWidth(text, REGULAR, 9) <= width - 8:
         return text
     return p(text, RIGHT if right else BASE)
 
@@ -135,11 +207,17 @@ def _grid(header, rows, widths, right, zebra=True) -> Table:
     data = [list(header)]
     data += [[_cell(c, widths[i], i in right) for i, c in enumerate(row)] for row in rows]
     table = Table(data, colWidths=widths, repeatRows=1)
-    style = [("FONT", (0, 0), (-1, 0), "Helvetica-Bold", 8), ("TEXTCOLOR", (0, 0), (-1, 0), MUTED),
-             ("FONT", (0, 1), (-1, -1), "Helvetica", 9), ("TEXTCOLOR", (0, 1), (-1, -1), INK),
-             ("LINEBELOW", (0, 0), (-1, 0), 0.8, ACCENT), ("VALIGN", (0, 0), (-1, -1), "TOP"),
-             ("TOPPADDING", (0, 0), (-1, -1), 2.5), ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
-             ("LINEBELOW", (0, -1), (-1, -1), 0.5, RULE)]
+    style = [
+        ("FONT", (0, 0), (-1, 0), BOLD, 8),
+        ("TEXTCOLOR", (0, 0), (-1, 0), MUTED),
+        ("FONT", (0, 1), (-1, -1), REGULAR, 9),
+        ("TEXTCOLOR", (0, 1), (-1, -1), INK),
+        ("LINEBELOW", (0, 0), (-1, 0), 0.8, ACCENT),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("TOPPADDING", (0, 0), (-1, -1), 2.5),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
+        ("LINEBELOW", (0, -1), (-1, -1), 0.5, RULE),
+    ]
     style += [("ALIGN", (i, 0), (i, -1), "RIGHT") for i in right]
     if zebra:
         style += [("BACKGROUND", (0, i), (-1, i), ZEBRA) for i in range(2, len(data), 2)]
@@ -151,52 +229,88 @@ def _pair_table(pairs, widths, bold_rows=(), right: bool | None = None) -> Table
     right = right if right is not None else len(widths) == 2 and widths[1] < 2.5 * inch
     data = [[p(a, LABEL), p(b, RIGHT if right else BASE)] for a, b in pairs]
     table = Table(data, colWidths=widths)
-    style = [("TOPPADDING", (0, 0), (-1, -1), 1), ("BOTTOMPADDING", (0, 0), (-1, -1), 1),
-             ("LEFTPADDING", (0, 0), (-1, -1), 0), ("VALIGN", (0, 0), (-1, -1), "TOP")]
+    style = [
+        ("TOPPADDING", (0, 0), (-1, -1), 1),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 1),
+        ("LEFTPADDING", (0, 0), (-1, -1), 0),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+    ]
     table.setStyle(TableStyle(style))
     return table
 
 
-def _build(story, footer: str, draft: bool, title: str, author: str, center: str = "", words=None) -> bytes:
+def _build(
+    story,
+    footer: str,
+    draft: bool,
+    title: str,
+    author: str,
+    center: str = "",
+    words=None,
+    created: dt.datetime | None = None,
+) -> bytes:
     words = words or {}
     buffer = io.BytesIO()
-    doc = SimpleDocTemplate(buffer, pagesize=LETTER, leftMargin=0.75 * inch, rightMargin=0.75 * inch,
-                            topMargin=0.7 * inch, bottomMargin=0.95 * inch, title=title, author=author,
-                            creator="OTB Billing", producer="OTB Billing (ReportLab)", subject=title, invariant=1)
-    draw = _watermark(draft, words.get("draft_mark", "DRAFT"))
-    doc.build(story, onFirstPage=draw, onLaterPages=draw,
-              canvasmaker=_canvas_with(footer, center, words.get("page", "Page {page} of {total}")))
+    doc = SimpleDocTemplate(
+        buffer,
+        pagesize=LETTER,
+        leftMargin=0.75 * inch,
+        rightMargin=0.75 * inch,
+        topMargin=0.7 * inch,
+        bottomMargin=0.95 * inch,
+        title=title,
+        author=author,
+        creator="OTB Billing",
+        producer="OTB Billing (ReportLab)",
+        subject=title,
+        invariant=1,
+    )
+    mark = words.get("draft_mark", "DRAFT") if draft else ""
+    doc.build(
+        story, canvasmaker=_canvas_with(footer, center, words.get("page", "Page {page} of {total}"), mark, created)
+    )
     return buffer.getvalue()
 
 
 def invoice_pdf(view: InvoiceView, root: Path | None = None) -> bytes:
     story = [_letterhead(view.letterhead, view.title, root), Spacer(1, 0.25 * inch)]
-    bill_to = [p(view.words.get("bill_to", "BILL TO"), LABEL), p(view.client_name, ParagraphStyle("cn", parent=BASE, fontName="Helvetica-Bold",
-                                                                         fontSize=10.5, leading=14))]
+    bill_to = [
+        p(view.words.get("bill_to", "BILL TO"), LABEL),
+        p(view.client_name, ParagraphStyle("cn", parent=BASE, fontName=BOLD, fontSize=10.5, leading=14)),
+    ]
     bill_to += [p(line) for line in view.client_lines]
-    label_width = min(2.0 * inch, max(1.15 * inch, max(stringWidth(label, "Helvetica-Bold", 8)
-                                                       for label, _ in view.meta) + 8))
-    parties = Table([[bill_to, _pair_table(view.meta, [label_width, 2.6 * inch], right=True)]],
-                    colWidths=[WIDTH - 2.6 * inch - label_width, 2.6 * inch + label_width])
+    label_width = min(2.0 * inch, max(1.15 * inch, max(stringWidth(label, BOLD, 8) for label, _ in view.meta) + 8))
+    parties = Table(
+        [[bill_to, _pair_table(view.meta, [label_width, 2.6 * inch], right=True)]],
+        colWidths=[WIDTH - 2.6 * inch - label_width, 2.6 * inch + label_width],
+    )
     parties.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)]))
     story += [parties, Spacer(1, 0.18 * inch)]
-    story.append(_grid(view.summary_header, view.summary, [WIDTH - 3.3 * inch, 0.8 * inch, 1.15 * inch,
-                                                           1.35 * inch], {1, 2, 3}))
+    story.append(
+        _grid(view.summary_header, view.summary, [WIDTH - 3.3 * inch, 0.8 * inch, 1.15 * inch, 1.35 * inch], {1, 2, 3})
+    )
     totals = [[p(label, RIGHT), p(value, RIGHT)] for label, value in view.totals]
-    totals.append([p(view.amount_due[0], ParagraphStyle("due", parent=RIGHT, fontName="Helvetica-Bold",
-                                                        fontSize=11, leading=14)),
-                   p(view.amount_due[1], ParagraphStyle("dv", parent=RIGHT, fontName="Helvetica-Bold",
-                                                        fontSize=11, leading=14))])
+    totals.append(
+        [
+            p(view.amount_due[0], ParagraphStyle("due", parent=RIGHT, fontName=BOLD, fontSize=11, leading=14)),
+            p(view.amount_due[1], ParagraphStyle("dv", parent=RIGHT, fontName=BOLD, fontSize=11, leading=14)),
+        ]
+    )
     value_width = 2.0 * inch if any("(" in value for _, value in view.totals) else 1.35 * inch
     total_table = Table(totals, colWidths=[WIDTH - value_width, value_width])
     total_index = view.total_index
-    total_table.setStyle(TableStyle([
-        ("TOPPADDING", (0, 0), (-1, -1), 1.5), ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
-        ("LINEABOVE", (1, total_index), (1, total_index), 0.8, INK),
-        ("FONTNAME", (0, total_index), (-1, total_index), "Helvetica-Bold"),
-        ("BACKGROUND", (0, len(totals) - 1), (-1, len(totals) - 1), ZEBRA),
-        ("LINEABOVE", (0, len(totals) - 1), (-1, len(totals) - 1), 0.8, ACCENT),
-    ]))
+    total_table.setStyle(
+        TableStyle(
+            [
+                ("TOPPADDING", (0, 0), (-1, -1), 1.5),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
+                ("LINEABOVE", (1, total_index), (1, total_index), 0.8, INK),
+                ("FONTNAME", (0, total_index), (-1, total_index), BOLD),
+                ("BACKGROUND", (0, len(totals) - 1), (-1, len(totals) - 1), ZEBRA),
+                ("LINEABOVE", (0, len(totals) - 1), (-1, len(totals) - 1), 0.8, ACCENT),
+            ]
+        )
+    )
     story += [Spacer(1, 0.08 * inch), KeepTogether(total_table), Spacer(1, 0.18 * inch)]
     for note in view.notes:
         story.append(p(note, SMALL))
@@ -206,8 +320,16 @@ def invoice_pdf(view: InvoiceView, root: Path | None = None) -> bytes:
         story += [PageBreak(), p(view.words.get("details", f"Details of invoice {view.number}"), HEAD)]
         for section in view.appendix:
             story += [p(section.title, HEAD), _section_table(section)]
-    return _build(story, f"{view.letterhead.name} · {view.title} {view.number}", view.draft,
-                  f"{view.title} {view.number}", view.letterhead.name, view.footer, view.words)
+    return _build(
+        story,
+        f"{view.letterhead.name} · {view.title} {view.number}",
+        view.draft,
+        f"{view.title} {view.number}",
+        view.letterhead.name,
+        view.footer,
+        view.words,
+        view.created,
+    )
 
 
 def _section_table(section: Section) -> Table:
@@ -220,11 +342,16 @@ def _section_table(section: Section) -> Table:
 
 def statement_pdf(view: StatementView, root: Path | None = None) -> bytes:
     story = [_letterhead(view.letterhead, "Statement", root), Spacer(1, 0.25 * inch)]
-    story += [p("STATEMENT FOR", LABEL), p(view.client_name, ParagraphStyle("cn", parent=BASE, fontName="Helvetica-Bold",
-                                                                            fontSize=10.5, leading=14))]
+    story += [
+        p("STATEMENT FOR", LABEL),
+        p(view.client_name, ParagraphStyle("cn", parent=BASE, fontName=BOLD, fontSize=10.5, leading=14)),
+    ]
     story += [p(line) for line in view.client_lines]
-    story += [Spacer(1, 0.1 * inch), p(f"Period: {view.period}. Amounts in {view.currency}.", SMALL),
-              Spacer(1, 0.15 * inch)]
+    story += [
+        Spacer(1, 0.1 * inch),
+        p(f"Period: {view.period}. Amounts in {view.currency}.", SMALL),
+        Spacer(1, 0.15 * inch),
+    ]
     widths = [0.85 * inch, 1.45 * inch, WIDTH - 5.4 * inch, 1.0 * inch, 1.1 * inch, 1.0 * inch]
     table = _grid(view.header, view.rows, widths, {3, 4, 5})
     style = []
@@ -234,10 +361,29 @@ def statement_pdf(view: StatementView, root: Path | None = None) -> bytes:
     table.setStyle(TableStyle(style))
     story.append(table)
     if view.aging:
-        story += [p("Aging of the balance", HEAD),
-                  _grid(tuple(label for label, _ in view.aging), [tuple(v for _, v in view.aging)],
-                        [WIDTH / len(view.aging)] * len(view.aging), set(range(len(view.aging))), zebra=False)]
-    story += [Spacer(1, 0.2 * inch), p(f"Balance at the end of the period: {view.closing}",
-                                       ParagraphStyle("cl", parent=BASE, fontName="Helvetica-Bold", fontSize=11))]
-    return _build(story, f"{view.letterhead.name} · Statement for {view.client_name}", False,
-                  f"Statement {view.client_name}", view.letterhead.name, view.footer)
+        story += [
+            p("Aging of the balance", HEAD),
+            _grid(
+                tuple(label for label, _ in view.aging),
+                [tuple(v for _, v in view.aging)],
+                [WIDTH / len(view.aging)] * len(view.aging),
+                set(range(len(view.aging))),
+                zebra=False,
+            ),
+        ]
+    story += [
+        Spacer(1, 0.2 * inch),
+        p(
+            f"Balance at the end of the period: {view.closing}",
+            ParagraphStyle("cl", parent=BASE, fontName=BOLD, fontSize=11),
+        ),
+    ]
+    return _build(
+        story,
+        f"{view.letterhead.name} · Statement for {view.client_name}",
+        False,
+        f"Statement {view.client_name}",
+        view.letterhead.name,
+        view.footer,
+        created=view.created,
+    )

@@ -12,8 +12,9 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
-from typing import Callable, Iterable, NamedTuple, Sequence
+from typing import NamedTuple
 
 from ..core.model import Invoice, QuickBooks
 from ..core.money import ZERO, cents, fmt_money, fmt_quantity
@@ -95,7 +96,7 @@ def invoice_rows(invoice: Invoice, settings: QuickBooks, with_currency: bool) ->
     head = [invoice.number, neutralize(invoice.client), _date(invoice.date, settings), _date(invoice.due, settings),
             terms(invoice), neutralize(settings.location), neutralize(memo)]
     rows = []
-    for line, tax in zip(lines, taxes):
+    for line, tax in zip(lines, taxes, strict=False):
         rows.append(head + [neutralize(line.item), neutralize(line.description), fmt_quantity(line.quantity),
                             fmt_rate(line.rate), fmt_money(line.amount), tax_code(invoice, line.taxable, settings),
                             fmt_money(tax), _date(invoice.date, settings)]
@@ -145,7 +146,8 @@ def invoice_files(invoices: Sequence[Invoice], month: str, settings: QuickBooks,
         count += 1
         rows += n
     names = parts(f"quickbooks-invoices-{month}", max(1, len(batches)))
-    return {name: (header + "".join(batch)).encode("utf-8") for name, batch in zip(names, batches or [[]])}
+    return {name: (header + "".join(batch)).encode("utf-8")
+            for name, batch in zip(names, batches or [[]], strict=True)}
 
 
 class CreditMemo(NamedTuple):
@@ -167,11 +169,25 @@ def credit_memo_file(memos: Sequence[CreditMemo], month: str, settings: QuickBoo
     for memo in sorted(memos, key=lambda m: (m.date, m.number)):
         amounts = [amount for _, _, amount in memo.lines]
         code = settings.tax_codes.get(memo.tax_code, memo.tax_code)
-        for (item, description, amount), tax in zip(memo.lines, shares(memo.tax, amounts)):
-            rows.append([memo.number, neutralize(memo.client), _date(memo.date, settings), neutralize(settings.location),
-                         neutralize(f"Credit on {memo.invoice}: {memo.reason}"), neutralize(item),
-                         neutralize(description), "1", fmt_money(amount), fmt_money(amount), code, fmt_money(tax),
-                         _date(memo.date, settings)] + ([memo.currency] if with_currency else []))
+        for (item, description, amount), tax in zip(memo.lines, shares(memo.tax, amounts), strict=False):
+            rows.append(
+                [
+                    memo.number,
+                    neutralize(memo.client),
+                    _date(memo.date, settings),
+                    neutralize(settings.location),
+                    neutralize(f"Credit on {memo.invoice}: {memo.reason}"),
+                    neutralize(item),
+                    neutralize(description),
+                    "1",
+                    fmt_money(amount),
+                    fmt_money(amount),
+                    code,
+                    fmt_money(tax),
+                    _date(memo.date, settings),
+                ]
+                + ([memo.currency] if with_currency else [])
+            )
     return _csv(CREDIT_COLUMNS + (["Currency"] if with_currency else []), rows)
 
 
@@ -191,7 +207,18 @@ def payment_file(rows: Sequence[PaymentRow], settings: QuickBooks, base_currency
     """`quickbooks-payments-YYYY-MM.csv`: one row per invoice a payment settles, and one for what it leaves as
     credit on account; a bounced payment's reversal has negative amounts."""
     with_currency = any(r.currency != base_currency for r in rows)
-    out = [[_date(r.date, settings), neutralize(r.client), neutralize(r.method), neutralize(r.deposit_to),
-            neutralize(r.ref), r.invoice, fmt_money(r.amount), neutralize(r.memo)]
-           + ([r.currency] if with_currency else []) for r in rows]
+    out = [
+        [
+            _date(r.date, settings),
+            neutralize(r.client),
+            neutralize(r.method),
+            neutralize(r.deposit_to),
+            neutralize(r.ref),
+            r.invoice,
+            fmt_money(r.amount),
+            neutralize(r.memo),
+        ]
+        + ([r.currency] if with_currency else [])
+        for r in rows
+    ]
     return _csv(PAYMENT_COLUMNS + (["Currency"] if with_currency else []), out)

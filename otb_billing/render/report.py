@@ -32,14 +32,27 @@ def invoice_json(invoice: Invoice, credit_applied: Decimal = ZERO) -> dict:
         "totals": {group: fmt_money(amount) for group, amount in totals.items()},
         "subtotal": fmt_money(invoice.subtotal),
         "taxes": [
-            {"name": t.name, "rate": fmt_quantity(t.rate), "base": fmt_money(t.base), "amount": fmt_money(t.amount),
-             **({"amount_base": fmt_money(invoice.in_base(t.amount))} if invoice.foreign else {})}
+            {
+                "name": t.name,
+                "rate": fmt_quantity(t.rate),
+                "base": fmt_money(t.base),
+                "amount": fmt_money(t.amount),
+                **({"amount_base": fmt_money(invoice.in_base(t.amount))} if invoice.foreign else {}),
+            }
             for t in invoice.taxes
         ],
         "tax": fmt_money(invoice.tax),
         "total": fmt_money(invoice.total),
-        **({"base_currency": invoice.base_currency, "fx_rate": str(invoice.fx_rate), "fx_date": str(invoice.fx_date),
-            "total_base": fmt_money(base_total(invoice))} if invoice.foreign else {}),
+        **(
+            {
+                "base_currency": invoice.base_currency,
+                "fx_rate": str(invoice.fx_rate),
+                "fx_date": str(invoice.fx_date),
+                "total_base": fmt_money(base_total(invoice)),
+            }
+            if invoice.foreign
+            else {}
+        ),
         "credit_applied": fmt_money(credit_applied),
         "amount_due": fmt_money(invoice.total - credit_applied),
         "notes": list(invoice.notes),
@@ -60,7 +73,9 @@ def invoice_json(invoice: Invoice, credit_applied: Decimal = ZERO) -> dict:
                 "category": line.category,
                 "description": line.description,
                 "quantity": fmt_quantity(line.quantity),
-                "rate": fmt_quantity(line.rate) if line.rate != line.rate.quantize(Decimal("0.01")) else fmt_money(line.rate),
+                "rate": fmt_quantity(line.rate)
+                if line.rate != line.rate.quantize(Decimal("0.01"))
+                else fmt_money(line.rate),
                 "amount": fmt_money(line.amount),
             }
             for line in invoice.lines
@@ -111,18 +126,33 @@ def result_table(result: BillResult, invoices: tuple[Invoice, ...] | None = None
         previous = result.previous_totals.get(inv.account)
         change, flag = change_text(inv.total, previous)
         flagged += flag
-        rows.append((
-            inv.number, inv.client[:32], money(inv.subtotal, inv.currency), money(inv.tax, inv.currency),
-            money(inv.total, inv.currency), money(previous, inv.currency) if previous is not None else "—",
-            change + (" !" if flag else ""),
-        ))
-    rows.append(("", f"{len(invoices)} invoice(s)", fmt_display(base_sum(invoices, "subtotal")),
-                 fmt_display(base_sum(invoices, "tax")), fmt_display(base_sum(invoices, "total")), "", ""))
+        rows.append(
+            (
+                inv.number,
+                inv.client[:32],
+                money(inv.subtotal, inv.currency),
+                money(inv.tax, inv.currency),
+                money(inv.total, inv.currency),
+                money(previous, inv.currency) if previous is not None else "—",
+                change + (" !" if flag else ""),
+            )
+        )
+    rows.append(
+        (
+            "",
+            f"{len(invoices)} invoice(s)",
+            fmt_display(base_sum(invoices, "subtotal")),
+            fmt_display(base_sum(invoices, "tax")),
+            fmt_display(base_sum(invoices, "total")),
+            "",
+            "",
+        )
+    )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     right = {2, 3, 4, 5}
     out = []
     for number, row in enumerate(rows):
-        cells = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))]
+        cells = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=False))]
         out.append("  ".join(cells).rstrip())
         if number == 0 or number == len(rows) - 2:
             out.append("  ".join("-" * w for w in widths))
@@ -133,8 +163,9 @@ def result_table(result: BillResult, invoices: tuple[Invoice, ...] | None = None
     for inv in invoices:
         applied = result.credit_applied(inv)
         if applied:
-            out.append(f"{inv.number}: credit applied {fmt_display(applied)}, amount due "
-                       f"{fmt_display(inv.total - applied)}")
+            out.append(
+                f"{inv.number}: credit applied {fmt_display(applied)}, amount due {fmt_display(inv.total - applied)}"
+            )
     if result.warnings:
         out.append("")
         out.append(f"Warnings ({len(result.warnings)}):")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Sequence
 from decimal import Decimal
-from typing import Sequence
 
 from ..core.money import fmt_money
 from ..core.receivables import AGING_BUCKETS, AgingRow, InvoiceState, Statement
@@ -21,7 +21,9 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]], right: set[int] 
     widths = [max(len(r[i]) for r in everything) for i in range(len(header))]
 
     def fmt(row):
-        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip()
+        return "  ".join(
+            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=False))
+        ).rstrip()
 
     rule = "  ".join("-" * w for w in widths)
     out = [fmt(header), rule, *(fmt(r) for r in rows)]
@@ -30,60 +32,122 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]], right: set[int] 
     return "\n".join(out) + "\n"
 
 
-
-
-
 def status_table(rows: Sequence[InvoiceState]) -> str:
     body = [
-        (s.doc.number, s.doc.client[:28], s.status, money(s.doc.total, s.doc.currency),
-         money(s.settled, s.doc.currency), money(s.credited, s.doc.currency),
-         money(s.balance, s.doc.currency), str(s.doc.due),
-         str(s.days_overdue) if s.days_overdue else "")
+        (
+            s.doc.number,
+            s.doc.client[:28],
+            s.status,
+            money(s.doc.total, s.doc.currency),
+            money(s.settled, s.doc.currency),
+            money(s.credited, s.doc.currency),
+            money(s.balance, s.doc.currency),
+            str(s.doc.due),
+            str(s.days_overdue) if s.days_overdue else "",
+        )
         for s in rows
     ]
-    return table(("Invoice", "Client", "Status", "Total", "Paid", "Credited", "Balance", "Due", "Days late"), body,
-                 right={3, 4, 5, 6, 8})
+    return table(
+        ("Invoice", "Client", "Status", "Total", "Paid", "Credited", "Balance", "Due", "Days late"),
+        body,
+        right={3, 4, 5, 6, 8},
+    )
 
 
 def status_json(rows: Sequence[InvoiceState], as_of) -> str:
-    return json.dumps({"as_of": str(as_of), "invoices": [
-        {"invoice": s.doc.number, "account": s.doc.account, "client": s.doc.client, "period": s.doc.period,
-         "date": str(s.doc.date), "due": str(s.doc.due), "currency": s.doc.currency, "status": s.status,
-         "total": fmt_money(s.doc.total), "paid": fmt_money(s.settled),
-         "credit_applied": fmt_money(s.credit_applied), "credited": fmt_money(s.credited),
-         "overpaid": fmt_money(s.overpaid),
-         "balance": fmt_money(s.balance),
-         "days_overdue": s.days_overdue}
-        for s in rows]}, indent=2) + "\n"
+    return (
+        json.dumps(
+            {
+                "as_of": str(as_of),
+                "invoices": [
+                    {
+                        "invoice": s.doc.number,
+                        "account": s.doc.account,
+                        "client": s.doc.client,
+                        "period": s.doc.period,
+                        "date": str(s.doc.date),
+                        "due": str(s.doc.due),
+                        "currency": s.doc.currency,
+                        "status": s.status,
+                        "total": fmt_money(s.doc.total),
+                        "paid": fmt_money(s.settled),
+                        "credit_applied": fmt_money(s.credit_applied),
+                        "credited": fmt_money(s.credited),
+                        "overpaid": fmt_money(s.overpaid),
+                        "balance": fmt_money(s.balance),
+                        "days_overdue": s.days_overdue,
+                    }
+                    for s in rows
+                ],
+            },
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 def aging_table(rows: Sequence[AgingRow]) -> str:
-    body = [(r.account, r.client[:28], *(money(r.buckets[b], r.currency) for b in AGING_BUCKETS),
-             money(-r.credit, r.currency) if r.credit else "", money(r.total, r.currency)) for r in rows]
+    body = [
+        (
+            r.account,
+            r.client[:28],
+            *(money(r.buckets[b], r.currency) for b in AGING_BUCKETS),
+            money(-r.credit, r.currency) if r.credit else "",
+            money(r.total, r.currency),
+        )
+        for r in rows
+    ]
     currencies = sorted({r.currency for r in rows}) or [""]
     totals = []
     for currency in currencies:
         mine = [r for r in rows if r.currency == currency]
         label = "Total" if len(currencies) == 1 else f"Total {currency}"
-        totals.append(["", label, *(money(sum((r.buckets[b] for r in mine), Decimal(0)), currency)
-                                    for b in AGING_BUCKETS),
-                       money(-sum((r.credit for r in mine), Decimal(0)), currency),
-                       money(sum((r.total for r in mine), Decimal(0)), currency)])
-    text = table(("Account", "Client", "Current", "1-30", "31-60", "61-90", "90+", "Credit", "Balance"), body,
-                 right=set(range(2, 9)), total=totals[0])
+        totals.append(
+            [
+                "",
+                label,
+                *(money(sum((r.buckets[b] for r in mine), Decimal(0)), currency) for b in AGING_BUCKETS),
+                money(-sum((r.credit for r in mine), Decimal(0)), currency),
+                money(sum((r.total for r in mine), Decimal(0)), currency),
+            ]
+        )
+    text = table(
+        ("Account", "Client", "Current", "1-30", "31-60", "61-90", "90+", "Credit", "Balance"),
+        body,
+        right=set(range(2, 9)),
+        total=totals[0],
+    )
     if len(totals) > 1:  # one total row per currency: amounts in different currencies are never added up
         widths = [len(cell) for cell in text.splitlines()[1].split("  ")]
         for extra in totals[1:]:
-            text += "  ".join(c.rjust(w) if i >= 2 else c.ljust(w) for i, (c, w) in enumerate(zip(extra, widths)))
+            text += "  ".join(
+                c.rjust(w) if i >= 2 else c.ljust(w) for i, (c, w) in enumerate(zip(extra, widths, strict=False))
+            )
             text = text.rstrip() + "\n"
     return text
 
 
 def aging_json(rows: Sequence[AgingRow], as_of) -> str:
-    return json.dumps({"as_of": str(as_of), "clients": [
-        {"account": r.account, "client": r.client, "currency": r.currency,
-         "buckets": {b: fmt_money(r.buckets[b]) for b in AGING_BUCKETS}, "credit": fmt_money(r.credit),
-         "balance": fmt_money(r.total)} for r in rows]}, indent=2) + "\n"
+    return (
+        json.dumps(
+            {
+                "as_of": str(as_of),
+                "clients": [
+                    {
+                        "account": r.account,
+                        "client": r.client,
+                        "currency": r.currency,
+                        "buckets": {b: fmt_money(r.buckets[b]) for b in AGING_BUCKETS},
+                        "credit": fmt_money(r.credit),
+                        "balance": fmt_money(r.total),
+                    }
+                    for r in rows
+                ],
+            },
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 def statement_lines(st: Statement, name: str, currency: str) -> list[tuple[str, str, str, str, str, Decimal]]:
@@ -98,24 +162,55 @@ def statement_lines(st: Statement, name: str, currency: str) -> list[tuple[str, 
 
 
 def statement_json(st: Statement, name: str, currency: str) -> str:
-    return json.dumps({"account": st.account, "client": name, "currency": currency,
-                       "from": str(st.start) if st.start else None, "to": str(st.end),
-                       "opening": fmt_money(st.opening), "closing": fmt_money(st.closing),
-                       "lines": [{"date": str(l.date), "kind": l.kind, "reference": l.reference,
-                                  "description": l.description, "amount": fmt_money(l.amount),
-                                  "balance": fmt_money(l.balance)} for l in st.lines]}, indent=2) + "\n"
+    return (
+        json.dumps(
+            {
+                "account": st.account,
+                "client": name,
+                "currency": currency,
+                "from": str(st.start) if st.start else None,
+                "to": str(st.end),
+                "opening": fmt_money(st.opening),
+                "closing": fmt_money(st.closing),
+                "lines": [
+                    {
+                        "date": str(ln.date),
+                        "kind": ln.kind,
+                        "reference": ln.reference,
+                        "description": ln.description,
+                        "amount": fmt_money(ln.amount),
+                        "balance": fmt_money(ln.balance),
+                    }
+                    for ln in st.lines
+                ],
+            },
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 def revenue_table(rows) -> str:
     total = sum((r[4] for r in rows), Decimal(0))
-    return table(("Month", "Account", "Client", "Category", "Revenue"),
-                 [(m, a, c[:28], cat, money(v)) for m, a, c, cat, v in rows], right={4},
-                 total=("", "", "", "Total", money(total)))
+    return table(
+        ("Month", "Account", "Client", "Category", "Revenue"),
+        [(m, a, c[:28], cat, money(v)) for m, a, c, cat, v in rows],
+        right={4},
+        total=("", "", "", "Total", money(total)),
+    )
 
 
 def revenue_json(rows) -> str:
-    return json.dumps([{"month": m, "account": a, "client": c, "category": cat, "amount": fmt_money(v)}
-                       for m, a, c, cat, v in rows], indent=2) + "\n"
+    return (
+        json.dumps(
+            [
+                {"month": m, "account": a, "client": c, "category": cat, "amount": fmt_money(v)}
+                for m, a, c, cat, v in rows
+            ],
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 def revenue_csv(rows) -> str:

@@ -1,0 +1,81 @@
+"""The PDFs' fonts: DejaVu Sans, shipped inside the package and embedded (subset) in every PDF, so a client named
+`Acme Łódź Ğrup` prints as written on any machine, and the same invoice gives the same bytes everywhere (a system
+font would differ by version from machine to machine).
+
+DejaVu covers Latin, Greek, Cyrillic, Arabic, Hebrew and much more, but not Chinese, Japanese or Korean: runs of
+those characters are set in ReportLab's built-in Adobe CID font (HeiseiKakuGo-W5), which is not embedded: the text
+is right (copy, search, read back), and PDF viewers draw it with their Asian fonts (Acrobat, Chrome, macOS
+Preview do; a viewer without any shows boxes). See docs/DECISIONS.md, "PDF fonts".
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+from xml.sax.saxutils import escape
+
+from reportlab.lib.fonts import addMapping
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.pdfbase.ttfonts import TTFont
+
+REGULAR, BOLD, OBLIQUE = "DejaVuSans", "DejaVuSans-Bold", "DejaVuSans-Oblique"
+CJK = "HeiseiKakuGo-W5"
+FILES = {REGULAR: "DejaVuSans.ttf", BOLD: "DejaVuSans-Bold.ttf", OBLIQUE: "DejaVuSans-Oblique.ttf"}
+
+
+@lru_cache(maxsize=1)
+def register() -> frozenset[int]:
+    """Register the fonts with ReportLab (once per process); the code points DejaVu has a glyph for."""
+    folder = resources.files("otb_billing") / "fonts"
+    for name, file in FILES.items():
+        with resources.as_file(folder / file) as path:
+            pdfmetrics.registerFont(TTFont(name, str(path)))
+    addMapping(REGULAR, 0, 0, REGULAR)
+    addMapping(REGULAR, 1, 0, BOLD)
+    addMapping(REGULAR, 0, 1, OBLIQUE)
+    addMapping(REGULAR, 1, 1, BOLD)
+    pdfmetrics.registerFont(UnicodeCIDFont(CJK))
+    return frozenset(pdfmetrics.getFont(REGULAR).face.charToGlyph)
+
+
+def covered(text: str) -> bool:
+    """True when every character of `text` has a DejaVu glyph (or is a control character the layout drops)."""
+    glyphs = register()
+    return all(ord(ch) in glyphs or ord(ch) < 32 for ch in text)
+
+
+def runs(text: str) -> list[tuple[bool, str]]:
+    """`text` cut into (covered by DejaVu, chunk) runs."""
+    glyphs = register()
+    out: list[tuple[bool, str]] = []
+    for ch in text:
+        ok = ord(ch) in glyphs or ord(ch) < 32
+        if out and out[-1][0] == ok:
+            out[-1] = (ok, out[-1][1] + ch)
+        else:
+            out.append((ok, ch))
+    return out
+
+
+def markup(text: str) -> str:
+    """Paragraph markup for plain `text`: escaped, with runs DejaVu lacks set in the CJK font."""
+    if covered(text):
+        return escape(text)
+    return "".join(escape(chunk) if ok else f'<font face="{CJK}">{escape(chunk)}</font>' for ok, chunk in runs(text))
+
+
+def width(text: str, font: str, size: float) -> float:
+    """The width of `text` as `draw` sets it."""
+    return sum(pdfmetrics.stringWidth(chunk, font if ok else CJK, size) for ok, chunk in runs(text))
+
+
+def draw(canvas, x: float, y: float, text: str, font: str, size: float, align: str = "left") -> None:
+    """canvas.drawString for any text: left, right or centre aligned at x."""
+    total = width(text, font, size)
+    start = {"left": x, "right": x - total, "centre": x - total / 2}[align]
+    for ok, chunk in runs(text):
+        face = font if ok else CJK
+        canvas.setFont(face, size)
+        canvas.drawString(start, y, chunk)
+        start += pdfmetrics.stringWidth(chunk, face, size)
