@@ -275,18 +275,30 @@ def sweep(root: Path) -> int:
 
 
 def write_outputs(root: Path, files: Mapping[Path, bytes | str]) -> None:
-    """Regenerable output (build/): each file replaced whole through a temp file in .otb/tmp, not fsynced.
+    """Regenerable output (build/): each file replaced whole through a temp file in .otb/tmp, not fsynced; a file
+    that already holds these bytes is not touched.
 
     A kill leaves each file old or new, never half written, and no temp file outside .otb (swept next run).
     """
     scratch = state_dir(root) / "tmp"
     scratch.mkdir(parents=True, exist_ok=True)
+    umask = os.umask(0)
+    os.umask(umask)
     for number, (path, content) in enumerate(files.items()):
         target = path if path.is_absolute() else root / path
+        data = _bytes(content)
+        try:
+            st = os.stat(target)
+        except FileNotFoundError:
+            mode = 0o666 & ~umask
+        else:
+            mode = st.st_mode & 0o777
+            if st.st_size == len(data) and target.read_bytes() == data:
+                continue  # the same bytes: left alone (a rebill then rewrites only what changed)
         temp = scratch / f"{os.getpid()}-{number}"
         with open(temp, "wb") as handle:
-            handle.write(_bytes(content))
-        os.chmod(temp, mode_for(target))
+            handle.write(data)
+        os.chmod(temp, mode)
         _replace(temp, target)
 
 

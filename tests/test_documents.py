@@ -249,3 +249,36 @@ def test_a_snapshot_stored_before_ticket_dates_still_loads():
     stored["tickets"] = [t[:4] for t in stored["tickets"]]
     invoice = snapshot.from_json(json.dumps(stored))
     assert [(t.ticket, str(t.hours), t.dates) for t in invoice.tickets] == [("T-911", "1.5", ()), ("T-912", "3.0", ())]
+
+
+def test_a_rebill_renders_only_the_pdfs_whose_invoice_changed(repo):
+    for account in ("A1", "B2", "C3"):
+        repo.client(account, name=f"Client {account}")
+    repo.csv("2024-10", "users.csv", USERS, "A1,a,A,,true", "B2,b,B,,true", "C3,c,C,,true")
+    ok(repo, "bill", "2024-10")
+    build = repo.root / "build/2024-10"
+    before = {n: (build / f"{n}-202410.pdf").stat().st_ino for n in ("A1", "B2", "C3")}
+    keys = json.loads((build / "pdf-keys.json").read_text())
+    assert sorted(keys) == ["A1-202410", "B2-202410", "C3-202410"]
+    repo.client("B2", 'rates: {per_user: 20.00}\n', name="Client B2")
+    ok(repo, "bill", "2024-10")
+    after = {n: (build / f"{n}-202410.pdf").stat().st_ino for n in ("A1", "B2", "C3")}
+    assert after["A1"] == before["A1"] and after["C3"] == before["C3"]  # not rewritten
+    assert after["B2"] != before["B2"] and "$22.60" in pdf_text((build / "B2-202410.pdf").read_bytes())[0]
+    assert "Every draft PDF is up to date" in ok(repo, "pdf", "2024-10")
+    forced = ok(repo, "pdf", "2024-10", "--force")
+    assert forced.count("Wrote build/2024-10/") == 3
+    # a PDF deleted by hand is made again
+    (build / "C3-202410.pdf").unlink()
+    assert "Wrote build/2024-10/C3-202410.pdf" in ok(repo, "pdf", "2024-10")
+
+
+def test_rendering_many_pdfs_shows_a_progress_bar(repo):
+    rows = []
+    for n in range(22):
+        repo.client(f"P{n:02d}", name=f"Client {n}")
+        rows.append(f"P{n:02d},u{n},U,,true")
+    repo.csv("2024-10", "users.csv", USERS, *rows)
+    result = repo.run("bill", "2024-10")
+    assert result.exit_code == 0
+    assert "Draft PDFs" in result.stderr

@@ -394,6 +394,7 @@ def test_rebilling_a_finalized_month_keeps_its_csvs_pdfs_and_zip(a1):
         "Alpha Dental-A1-202410.csv",
         "bill-report.json",
         "invoices-2024-10.zip",
+        "pdf-keys.json",
         "quickbooks-invoices-2024-10.csv",
     ]
     ok(a1, "bill", "2024-10")
@@ -419,6 +420,7 @@ def test_a_client_taken_out_of_a_month_loses_its_draft_outputs(repo):
         "Alpha-A1-202410.csv",
         "bill-report.json",
         "invoices-2024-10.zip",
+        "pdf-keys.json",
         "quickbooks-invoices-2024-10.csv",
     ]
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import sys
 import zoneinfo
 from pathlib import Path
 
@@ -125,6 +126,27 @@ def _parse_at(at: str | None) -> dt.datetime:
     except ValueError:
         raise click.BadParameter(f"'{at}' is not a date and time", param_hint="--at") from None
     return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
+class PdfProgress:
+    """For jobs that render PDFs: called once with how many there are, then once per PDF; shows a bar on stderr
+    when there are more than a handful, and `close()` ends it."""
+
+    def __init__(self, label: str, above: int = 20) -> None:
+        self.label, self.above, self.bar = label, above, None
+
+    def __call__(self, total: int | None = None) -> None:
+        if total is not None:
+            if total > self.above:
+                self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr)
+                self.bar.__enter__()
+        elif self.bar is not None:
+            self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
 
 
 def _existing_root(root: Path) -> Path:

@@ -13,6 +13,7 @@ from ..fsutil import write_atomic
 from ..render.moneyfmt import money
 from . import (
     PROGRESS_ABOVE,
+    PdfProgress,
     ProblemsFound,
     _count_clients,
     _existing_root,
@@ -53,16 +54,20 @@ def bill(month: Month, clients, as_json: bool, dry_run: bool, adjust, day, pdf: 
         click.echo(f"Review it with `git diff ledger/`, then issue it with `otb finalize {month}`.")
         return
     gc.disable()  # a short run that allocates millions of acyclic objects: collection only costs time
+    pdf_bar = PdfProgress("Draft PDFs") if not as_json else None
     try:
         with locked(root):
             count = _count_clients(root)
             if count > PROGRESS_ABOVE and not as_json:
                 with click.progressbar(length=count, label=f"Billing {month}", file=sys.stderr) as bar:
-                    outcome = run_bill(root, month, clients, dry_run, progress=lambda: bar.update(1), pdf=pdf)
+                    outcome = run_bill(root, month, clients, dry_run, progress=lambda: bar.update(1), pdf=pdf,
+                                       pdf_progress=pdf_bar)
             else:
-                outcome = run_bill(root, month, clients, dry_run, pdf=pdf)
+                outcome = run_bill(root, month, clients, dry_run, pdf=pdf, pdf_progress=pdf_bar)
     finally:
         gc.enable()
+        if pdf_bar is not None:
+            pdf_bar.close()
     if as_json:
         click.echo(result_json(outcome.result, outcome.invoices), nl=False)
         return
@@ -112,17 +117,26 @@ def init(directory: Path, name: str):
 @main.command()
 @click.argument("month", callback=parse_month)
 @click.option("--client", "clients", multiple=True, metavar="ACCOUNT")
+@click.option("--force", is_flag=True, help="Render every draft again, even those whose content has not changed.")
 @root_option
-def pdf(month, clients, root: Path):
-    """Render MONTH's draft invoices as DRAFT PDFs into build/MONTH/ (finalized ones are in ledger/documents/)."""
+def pdf(month, clients, force: bool, root: Path):
+    """Render MONTH's draft invoices as DRAFT PDFs into build/MONTH/ (finalized ones are in ledger/documents/).
+    A draft whose content has not changed since its PDF was made keeps that PDF (see --force)."""
     from ..jobs.show import month_pdfs
     from ..journal import write_outputs
 
     root = _existing_root(root)
-    files, finals = _run(month_pdfs, root, month, clients)
+    bar = PdfProgress("Draft PDFs")
+    try:
+        files, finals = _run(month_pdfs, root, month, clients, force, bar)
+    finally:
+        bar.close()
     write_outputs(root, files)
-    for path in sorted(files):
+    pdfs = [path for path in sorted(files) if path.suffix == ".pdf"]
+    for path in pdfs:
         click.echo(f"Wrote {path.relative_to(root)}")
+    if not pdfs:
+        click.echo("Every draft PDF is up to date (--force renders them again).")
     for line in finals:
         click.echo(line)
 

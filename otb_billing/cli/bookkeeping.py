@@ -10,6 +10,7 @@ from ..core.errors import InputErrors
 from ..core.month import Month
 from ..render.moneyfmt import money
 from . import (
+    PdfProgress,
     ProblemsFound,
     _existing_root,
     _parse_at,
@@ -35,7 +36,11 @@ def finalize(month: Month, clients, at: str | None, root: Path):
 
     root = _existing_root(root)
     when = _parse_at(at)
-    result = _run(run_finalize, root, month, clients, when)
+    bar = PdfProgress("Issued PDFs")
+    try:
+        result = _run(run_finalize, root, month, clients, when, bar)
+    finally:
+        bar.close()
     if not result.done and not result.failed:
         click.echo(f"No drafts to finalize in {month}.")
         return

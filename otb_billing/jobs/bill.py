@@ -37,6 +37,7 @@ def run_bill(
     dry_run: bool = False,
     progress: Callable[[], None] | None = None,
     pdf: bool = True,
+    pdf_progress: Callable | None = None,
 ) -> BillOutcome:
     """Bill the month and, unless `dry_run`, write the ledger files (one checked, all-or-nothing change) and
     then the build/ files (QuickBooks CSVs, their ZIP and, with `pdf`, DRAFT-watermarked PDFs)."""
@@ -59,8 +60,7 @@ def run_bill(
     if pdf:
         from .documents import draft_pdfs
 
-        for number, data in draft_pdfs(root, config, fresh, result.credit_applied).items():
-            build_files[build / f"{number}.pdf"] = data
+        build_files.update(draft_pdfs(root, config, fresh, result.credit_applied, pdf_progress))
     changed = commit_ledger(root, ledger_files, f"otb bill {month}")
     write_outputs(root, build_files)
     remove_outputs(stale_outputs(build, expected))

@@ -11,6 +11,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 
 from beancount.core import data
@@ -115,10 +116,57 @@ def _render(job: tuple) -> bytes:
     return invoice_pdf(view_of(invoice, paper, draft, credit_applied=credit, created=created), Path(root))
 
 
-def draft_pdfs(root: Path, config: Config, invoices, credit) -> dict[str, bytes]:
-    """Invoice number -> DRAFT-watermarked PDF, rendered on every core."""
+PDF_KEYS = "pdf-keys.json"  # in build/MONTH/: what each DRAFT PDF there was rendered from
+
+
+@lru_cache(maxsize=1)
+def renderer_key() -> str:
+    """What else decides a PDF's bytes: the code that draws it and the fonts (a change re-renders every draft)."""
+    digest = hashlib.sha256()
+    package = Path(__file__).resolve().parent.parent
+    for name in ("render/pdf.py", "render/document.py", "render/i18n.py", "render/moneyfmt.py", "render/fonts.py",
+                 "core/summary.py", "jobs/documents.py"):
+        digest.update((package / name).read_bytes())
+    for font in sorted((package / "fonts").glob("*.ttf")):
+        digest.update(f"{font.name}:{font.stat().st_size}".encode())
+    return digest.hexdigest()
+
+
+def _job_key(job: tuple) -> str:
+    invoice, paper, draft, credit, _, created = job
+    return hashlib.sha256(repr((renderer_key(), invoice, paper, draft, str(credit), created)).encode()).hexdigest()
+
+
+def draft_pdfs(root: Path, config: Config, invoices, credit, progress=None, force: bool = False
+               ) -> dict[Path, bytes]:
+    """build/MONTH/<number>.pdf, DRAFT-watermarked, rendered on every core, for the invoices whose content (or
+    the renderer) changed since their PDF there was made; and build/MONTH/pdf-keys.json, which records that.
+    An unchanged invoice's PDF is left as it is. `progress(total)` is called first, then `progress()` per PDF."""
     jobs = [(inv, Paper.of(config, inv), True, credit(inv), str(root), None) for inv in invoices]
-    return dict(zip((inv.number for inv in invoices), render_all(_render, jobs), strict=False))
+    keys: dict[Path, dict[str, str]] = {}
+    todo = []
+    for job in jobs:
+        build = root / "build" / str(job[0].month)
+        if build not in keys:
+            try:
+                keys[build] = json.loads((build / PDF_KEYS).read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                keys[build] = {}
+        key = _job_key(job)
+        if force or keys[build].get(job[0].number) != key or not (build / f"{job[0].number}.pdf").is_file():
+            keys[build][job[0].number] = key
+            todo.append(job)
+    if progress is not None:
+        progress(len(todo))
+    pdfs = render_all(_render, todo, progress=progress)
+    files: dict[Path, bytes] = {}
+    for job, pdf in zip(todo, pdfs, strict=True):
+        files[root / "build" / str(job[0].month) / f"{job[0].number}.pdf"] = pdf
+    for build, found in keys.items():
+        present = {number: key for number, key in sorted(found.items())
+                   if build / f"{number}.pdf" in files or (build / f"{number}.pdf").is_file()}
+        files[build / PDF_KEYS] = (json.dumps(present, indent=1) + "\n").encode("utf-8")
+    return files
 
 
 def document_paths(ledger: Path, invoice: Invoice) -> tuple[Path, Path]:
@@ -127,7 +175,7 @@ def document_paths(ledger: Path, invoice: Invoice) -> tuple[Path, Path]:
 
 
 def final_documents(
-    root: Path, config: Config, invoices: list[Invoice], at: dt.datetime | None = None
+    root: Path, config: Config, invoices: list[Invoice], at: dt.datetime | None = None, progress=None
 ) -> tuple[dict[Path, bytes], list[str]]:
     """PDF and snapshot files of finalized invoices (dated `at`, when they are issued), and the `document`
     directives that point to them."""
@@ -135,10 +183,11 @@ def final_documents(
     files: dict[Path, bytes] = {}
     directives = []
     papers = [Paper.of(config, inv) for inv in invoices]
-    pdfs = render_all(
-        _render, [(inv, paper, False, ZERO, str(root), at) for inv, paper in zip(invoices, papers, strict=False)]
-    )
-    for invoice, paper, pdf in zip(invoices, papers, pdfs, strict=False):
+    jobs = [(inv, paper, False, ZERO, str(root), at) for inv, paper in zip(invoices, papers, strict=True)]
+    if progress is not None:
+        progress(len(jobs))
+    pdfs = render_all(_render, jobs, progress=progress)
+    for invoice, paper, pdf in zip(invoices, papers, pdfs, strict=True):
         pdf_path, json_path = document_paths(ledger, invoice)
         record = json.loads(snapshot.to_json(invoice))
         record["paper"] = paper.to_dict()

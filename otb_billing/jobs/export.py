@@ -43,8 +43,7 @@ def run_export(root: Path, month: Month, pdf: bool = True) -> list[Path]:
     build = root / "build" / str(month)
     if pdf:
         if result is not None:
-            for number, data in draft_pdfs(root, config, list(fresh.values()), result.credit_applied).items():
-                files[build / f"{number}.pdf"] = data
+            files.update(draft_pdfs(root, config, list(fresh.values()), result.credit_applied))
         for doc in books.docs:
             issued = ledger / "documents" / f"{doc.date.year:04d}" / f"{doc.number}.pdf"
             if doc.number in blocks and not doc.draft and issued.exists():

@@ -42,7 +42,7 @@ class FinalizeResult(NamedTuple):
     failed: list[tuple[str, list[Problem]]]
 
 
-def run_finalize(root: Path, month: Month, only: Collection[str], at: dt.datetime) -> FinalizeResult:
+def run_finalize(root: Path, month: Month, only: Collection[str], at: dt.datetime, progress=None) -> FinalizeResult:
     """Seal the month's drafts (of the `only` accounts, if given)."""
     config, books = open_books(root)
     ledger = root / "ledger"
@@ -57,7 +57,7 @@ def run_finalize(root: Path, month: Month, only: Collection[str], at: dt.datetim
     if not chosen:
         return FinalizeResult([], [])
     invoices, failed = _documents_for(root, month, chosen, blocks, accounts)
-    files, directives = final_documents(root, config, invoices, at)
+    files, directives = final_documents(root, config, invoices, at, progress)
     parts = {inv.number: (inv, {p: d for p, d in files.items() if p.stem == inv.number}, directives[k])
              for k, inv in enumerate(invoices)}
 

@@ -51,7 +51,8 @@ def invoice_html(root: Path, number: str, as_of: dt.date) -> str:
     return render(root, "invoice.html.j2", view=view)
 
 
-def month_pdfs(root: Path, month: Month, only) -> tuple[dict[Path, bytes], list[str]]:
+def month_pdfs(root: Path, month: Month, only, force: bool = False, progress=None
+               ) -> tuple[dict[Path, bytes], list[str]]:
     """DRAFT PDFs of the month's drafts into build/MONTH/; finalized invoices are listed with their stored PDF."""
     config, books = open_books(root)
     _, blocks = billed_month(root, month)
@@ -64,9 +65,7 @@ def month_pdfs(root: Path, month: Month, only) -> tuple[dict[Path, bytes], list[
     if stale:
         raise InputErrors([Problem(None, f"{n}: the inputs no longer give the draft in the ledger",
                                    f"bill the month again first: otb bill {month}") for n in stale])
-    pdfs = draft_pdfs(root, config, drafts, lambda inv: 0)
-    build = root / "build" / str(month)
-    return {build / f"{n}.pdf": data for n, data in pdfs.items()}, finals
+    return draft_pdfs(root, config, drafts, lambda inv: 0, progress, force), finals
 
 
 def statement_document(root: Path, account: str, start: dt.date | None, end: dt.date) -> tuple[Path, bytes]:

@@ -276,9 +276,7 @@ class WatchSession:
         if self.pdf:
             from .documents import draft_pdfs
 
-            again = [inv for inv in fresh if inv.number in changed_drafts or not (build / f"{inv.number}.pdf").exists()]
-            for number, data in draft_pdfs(self.root, config, again, result.credit_applied).items():
-                files[build / f"{number}.pdf"] = data
+            files.update(draft_pdfs(self.root, config, list(fresh), result.credit_applied))
         changed = {path: data for path, data in files.items() if self.written.get(path) != data}
         self.zip_due = self.zip_due or any(path.suffix == ".csv" for path in changed) or not self.written
         write_outputs(self.root, changed)

@@ -41,12 +41,16 @@ def register() -> frozenset[int]:
 
 def covered(text: str) -> bool:
     """True when every character of `text` has a DejaVu glyph (or is a control character the layout drops)."""
+    if text.isascii():  # nearly every string of an invoice: DejaVu has all of ASCII
+        return True
     glyphs = register()
     return all(ord(ch) in glyphs or ord(ch) < 32 for ch in text)
 
 
 def runs(text: str) -> list[tuple[bool, str]]:
     """`text` cut into (covered by DejaVu, chunk) runs."""
+    if covered(text):
+        return [(True, text)] if text else []
     glyphs = register()
     out: list[tuple[bool, str]] = []
     for ch in text:

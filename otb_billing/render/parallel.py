@@ -12,11 +12,21 @@ R = TypeVar("R")
 SERIAL_BELOW = 24
 
 
-def render_all(function: Callable[[T], R], items: Sequence[T], workers: int | None = None) -> list[R]:
-    """`[function(item) for item in items]`, in order, on up to `workers` processes (default: every core)."""
+def render_all(function: Callable[[T], R], items: Sequence[T], workers: int | None = None,
+               progress: Callable[[], None] | None = None) -> list[R]:
+    """`[function(item) for item in items]`, in order, on up to `workers` processes (default: every core);
+    `progress()` is called as each one is done."""
     workers = workers or os.cpu_count() or 1
+    tick = progress or (lambda: None)
+    results: list[R] = []
     if len(items) < SERIAL_BELOW or workers < 2:
-        return [function(item) for item in items]
+        for item in items:
+            results.append(function(item))
+            tick()
+        return results
     chunk = max(1, len(items) // (workers * 8))
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(function, items, chunksize=chunk))
+        for result in pool.map(function, items, chunksize=chunk):
+            results.append(result)
+            tick()
+    return results

@@ -149,8 +149,8 @@ def _watermark_image(mark: str) -> ImageReader:
     from PIL import Image as PILImage
     from PIL import ImageDraw, ImageFont
 
-    with resources.as_file(resources.files("otb_billing") / "fonts" / fonts.FILES[BOLD]) as path:
-        font = ImageFont.truetype(str(path), 200)
+    with resources.as_file(resources.files("otb_billing") / "fonts" / fonts.FILES[fonts.BOLD]) as path:
+        font = ImageFont.truetype(str(path), 90)  # about 130 dpi across the page: soft, small to store
     left, top, right, bottom = font.getbbox(mark)
     image = PILImage.new("LA", (right - left + 40, bottom - top + 40), (0, 0))
     ImageDraw.Draw(image).text((20 - left, 20 - top), mark, font=font, fill=(0, 255))
@@ -162,11 +162,17 @@ def _watermark_image(mark: str) -> ImageReader:
 
 
 def _watermark(canvas, mark: str) -> None:
-    """The DRAFT mark across the page, drawn last (over the content, under nothing a reader extracts)."""
-    image = _watermark_image(mark)
-    w, h = image.getSize()
-    scale = min(7.5 * inch / w, 8.5 * inch / h)
-    canvas.drawImage(image, (LETTER[0] - w * scale) / 2, (LETTER[1] - h * scale) / 2, w * scale, h * scale, mask="auto")
+    """The DRAFT mark across the page, drawn last (over the content, under nothing a reader extracts). The
+    picture is stored once per document, as a form every page draws."""
+    if not canvas.hasForm("otb-draft"):
+        image = _watermark_image(mark)
+        w, h = image.getSize()
+        scale = min(7.5 * inch / w, 8.5 * inch / h)
+        canvas.beginForm("otb-draft")
+        canvas.drawImage(image, (LETTER[0] - w * scale) / 2, (LETTER[1] - h * scale) / 2, w * scale, h * scale,
+                         mask="auto")
+        canvas.endForm()
+    canvas.doForm("otb-draft")
 
 
 def _letterhead(lh: Letterhead, title: str, root: Path | None) -> Table:
