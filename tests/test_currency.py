@@ -124,6 +124,8 @@ def test_a_usd_overpayment_is_credit_used_by_the_next_invoice_and_everything_end
     ok(usd, "fx", "set", "USD", "1.2000", "--date", "2024-11-30")
     november = json.loads(ok(usd, "bill", "2024-11", "--json"))["invoices"][0]
     assert (november["total"], november["credit_applied"], november["amount_due"]) == ("144.08", "7.08", "137.00")
+    # said in the invoice's currency, not as dollars of the books
+    assert "U1-202411: credit applied US$7.08, amount due US$137.00" in ok(usd, "bill", "2024-11")
     ok(usd, "finalize", "2024-11", "--at", "2024-12-01T00:00:00Z")
     text = (usd.root / "ledger/payments/2024.beancount").read_text()
     assert 'Credit on account applied to U1-202411" ^U1-202411' in text

@@ -282,3 +282,18 @@ def test_rendering_many_pdfs_shows_a_progress_bar(repo):
     result = repo.run("bill", "2024-10")
     assert result.exit_code == 0
     assert "Draft PDFs" in result.stderr
+
+
+def test_a_rate_with_more_than_cents_reads_the_same_everywhere(repo):
+    repo.client("A1", "rates: {per_user: 12.345}\n", name="Alpha")
+    repo.csv("2024-10", "users.csv", USERS, "A1,u1,One,,true", "A1,u2,Two,,true")
+    invoice = repo.invoice()
+    # each user line is 1 x 12.345 = 12.345 -> 12.35 (half-up, per line); the rate keeps its three decimals
+    assert [(ln["quantity"], ln["rate"], ln["amount"]) for ln in invoice["lines"]] == [("1", "12.345", "12.35"),
+                                                                                       ("1", "12.345", "12.35")]
+    ok(repo, "bill", "2024-10")
+    build = repo.root / "build/2024-10"
+    assert ",1,12.345,12.35," in (build / "Alpha-A1-202410.csv").read_text()
+    assert ",Users,2,12.345,24.70," in (build / "quickbooks-invoices-2024-10.csv").read_text()
+    pages = pdf_text((build / "A1-202410.pdf").read_bytes())
+    assert "Users 2 $12.345 $24.70" in pages[0] and "User: One 1 $12.345 $12.35" in pages[-1]

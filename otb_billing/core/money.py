@@ -137,6 +137,18 @@ def fmt_display(amount: Decimal, symbol: str = "$") -> str:
     return f"{sign}{symbol}{abs(value):,.2f}"
 
 
+def rate_places(rate: Decimal) -> int:
+    """Decimals a rate is shown with: two, or as many as it really has (12.345 per user, 0.0005 per request), so
+    quantity x the rate shown = the amount, to the cent, on every output."""
+    exponent = rate.normalize().as_tuple().exponent
+    return max(2, -exponent) if isinstance(exponent, int) else 2
+
+
+def fmt_rate(rate: Decimal) -> str:
+    """A rate for machines (JSON, CSV): `15.00`, `12.345`, `0.0005`. The one rate format (see rate_places)."""
+    return f"{rate:.{rate_places(rate)}f}"
+
+
 def fmt_quantity(quantity: Decimal) -> str:
     """A quantity without float noise or needless zeros: 1, 12.5, 0.1234."""
     if quantity == quantity.to_integral_value():

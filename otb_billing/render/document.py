@@ -108,8 +108,7 @@ def invoice_view(invoice: Invoice, letterhead: Letterhead, client_lines: tuple[s
         description = lang.group(line.description) if line.category in GROUP_LABELS else lang.describe(
             line.description)
         rows.append((description + mark, lang.quantity(_qty(line.quantity)),
-                     lang.money(line.rate, cur) if line.rate >= Decimal("0.01") or not line.rate
-                     else lang.quantity(f"{line.rate}"), lang.money(line.amount, cur)))
+                     lang.rate(line.rate, cur), lang.money(line.amount, cur)))
     totals = [(lang.t("subtotal"), lang.money(invoice.subtotal, cur))]
     for tax in invoice.taxes:
         label = (
@@ -194,7 +193,7 @@ def appendix(invoice: Invoice, lang: Lang | None = None) -> list[Section]:
             (
                 lang.describe(ln.description),
                 lang.quantity(_qty(ln.quantity)),
-                lang.money(ln.rate, cur),
+                lang.rate(ln.rate, cur),
                 lang.money(ln.amount, cur),
             )
             for ln in invoice.lines

@@ -16,7 +16,9 @@ from babel.dates import format_date
 from babel.numbers import format_currency
 
 from ..core.model import LANGUAGES
+from ..core.money import rate_places
 from .moneyfmt import money as money_en
+from .moneyfmt import rate as rate_en
 
 WORDS: dict[str, tuple[str, str]] = {  # key: (English, French)
     "invoice": ("Invoice", "Facture"),
@@ -170,6 +172,15 @@ class Lang:
         if self.language == "fr":
             return _money_fr(amount, currency or "CAD")
         return money_en(amount, currency)
+
+    def rate(self, value: Decimal, currency: str) -> str:
+        """A line's rate: like money, with the rate's own extra decimals (`12,345 $`)."""
+        if self.language == "fr":
+            if rate_places(value) == 2:
+                return _money_fr(value, currency or "CAD")
+            text = format_currency(value, currency or "CAD", locale="fr_CA", decimal_quantization=False)
+            return text.replace("\u202f", " ").replace("\u00a0", " ")
+        return rate_en(value, currency)
 
     def tax(self, name: str) -> str:
         if self.language == "fr":

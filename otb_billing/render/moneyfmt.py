@@ -7,7 +7,7 @@ from functools import lru_cache
 
 from babel.numbers import format_currency
 
-from ..core.money import cents
+from ..core.money import cents, rate_places
 
 LOCALES = {"EUR": "de_DE", "GBP": "en_GB", "CHF": "de_CH"}  # everything else is written the Canadian way
 
@@ -30,6 +30,17 @@ def money(amount: Decimal, currency: str = "CAD") -> str:
     if symbol is not None:
         return f"{'-' if value < 0 else ''}{symbol}{abs(value):,.2f}"
     return _money(value, currency)
+
+
+def rate(value: Decimal, currency: str = "CAD") -> str:
+    """A rate for people: money, with more than two decimals only when the rate has them (`$12.345`)."""
+    places = rate_places(value)
+    if places == 2:
+        return money(value, currency)
+    symbol = FAST_SYMBOLS.get(currency or "CAD")
+    if symbol is not None:
+        return f"{'-' if value < 0 else ''}{symbol}{abs(value):,.{places}f}"
+    return format_currency(value, currency, locale=_pattern(currency), decimal_quantization=False)
 
 
 @lru_cache(maxsize=8192)

@@ -10,10 +10,9 @@ import csv
 import io
 import re
 import zipfile
-from decimal import Decimal
 
 from ..core.model import Invoice
-from ..core.money import fmt_money, fmt_quantity
+from ..core.money import fmt_money, fmt_quantity, fmt_rate
 
 COLUMNS = ["InvoiceNo", "Customer", "InvoiceDate", "DueDate", "Item(Product/Service)", "Description", "Qty", "Rate",
            "Amount", "TaxCode"]
@@ -22,11 +21,6 @@ ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 def neutralize(cell: str) -> str:
     return "'" + cell if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
-
-
-def fmt_rate(rate: Decimal) -> str:
-    """Two decimals, or as many as the rate really has (0.0005 per request stays 0.0005)."""
-    return fmt_money(rate) if rate == rate.quantize(Decimal("0.01")) else fmt_quantity(rate)
 
 
 def tax_code(invoice: Invoice, taxable: bool) -> str:

@@ -17,9 +17,9 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from ..core.model import Invoice, QuickBooks
-from ..core.money import ZERO, cents, fmt_money, fmt_quantity
+from ..core.money import ZERO, cents, fmt_money, fmt_quantity, fmt_rate
 from ..core.summary import grouped_lines
-from .qbcsv import fmt_rate, neutralize
+from .qbcsv import neutralize
 
 INVOICE_COLUMNS = ["InvoiceNo", "Customer", "InvoiceDate", "DueDate", "Terms", "Location", "Memo",
                    "Item(Product/Service)", "ItemDescription", "ItemQuantity", "ItemRate", "ItemAmount", "ItemTaxCode",

@@ -6,7 +6,7 @@ import json
 from decimal import Decimal
 
 from ..core.model import BillResult, Invoice
-from ..core.money import ZERO, fmt_display, fmt_money, fmt_quantity
+from ..core.money import ZERO, fmt_display, fmt_money, fmt_quantity, fmt_rate
 from .moneyfmt import money
 
 CHANGE_FLAG = Decimal(20)  # percent
@@ -73,9 +73,7 @@ def invoice_json(invoice: Invoice, credit_applied: Decimal = ZERO) -> dict:
                 "category": line.category,
                 "description": line.description,
                 "quantity": fmt_quantity(line.quantity),
-                "rate": fmt_quantity(line.rate)
-                if line.rate != line.rate.quantize(Decimal("0.01"))
-                else fmt_money(line.rate),
+                "rate": fmt_rate(line.rate),
                 "amount": fmt_money(line.amount),
             }
             for line in invoice.lines
@@ -164,7 +162,8 @@ def result_table(result: BillResult, invoices: tuple[Invoice, ...] | None = None
         applied = result.credit_applied(inv)
         if applied:
             out.append(
-                f"{inv.number}: credit applied {fmt_display(applied)}, amount due {fmt_display(inv.total - applied)}"
+                f"{inv.number}: credit applied {money(applied, inv.currency)}, "
+                f"amount due {money(inv.total - applied, inv.currency)}"
             )
     if result.warnings:
         out.append("")
