@@ -97,7 +97,8 @@ def _relative(root: Path, path: Path) -> str:
 
 def _replace(source: Path, target: Path) -> None:
     """os.replace, or a synced copy beside the target when the two are on different file systems."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.parent.is_dir():
+        target.parent.mkdir(parents=True, exist_ok=True)
     faults.point("replace", target)
     try:
         os.replace(source, target)

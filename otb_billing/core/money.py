@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0")
@@ -127,7 +128,16 @@ def plain(value: Decimal) -> str:
 
 def fmt_money(amount: Decimal) -> str:
     """Plain two-decimal text for machines: JSON, CSV and the ledger (`-1234.50`)."""
-    return f"{cents(amount):.2f}"
+    return _money_text(str(amount))
+
+
+# The formatters below are memoized by the number's own text (never by equality: 1.0 and 1.00, 0 and -0 are
+# equal and may print differently): a month's 70,000 lines repeat a few hundred rates, quantities and amounts.
+
+
+@lru_cache(maxsize=16384)
+def _money_text(text: str) -> str:
+    return f"{cents(Decimal(text)):.2f}"
 
 
 def fmt_display(amount: Decimal, symbol: str = "$") -> str:
@@ -146,11 +156,23 @@ def rate_places(rate: Decimal) -> int:
 
 def fmt_rate(rate: Decimal) -> str:
     """A rate for machines (JSON, CSV): `15.00`, `12.345`, `0.0005`. The one rate format (see rate_places)."""
+    return _rate_text(str(rate))
+
+
+@lru_cache(maxsize=4096)
+def _rate_text(text: str) -> str:
+    rate = Decimal(text)
     return f"{rate:.{rate_places(rate)}f}"
 
 
 def fmt_quantity(quantity: Decimal) -> str:
     """A quantity without float noise or needless zeros: 1, 12.5, 0.1234."""
+    return _quantity_text(str(quantity))
+
+
+@lru_cache(maxsize=4096)
+def _quantity_text(text: str) -> str:
+    quantity = Decimal(text)
     if quantity == quantity.to_integral_value():
         return str(quantity.quantize(Decimal(1)))
     text = format(quantity, "f")

@@ -23,7 +23,6 @@ from ..core.money import ZERO
 from ..core.month import Month
 from ..render.document import InvoiceView, Letterhead, invoice_view
 from ..render.parallel import render_all
-from ..render.pdf import invoice_pdf
 
 DOCUMENTS_FILE = "documents.beancount"
 
@@ -112,6 +111,8 @@ def view_of(invoice: Invoice, paper: Paper, draft: bool, **amounts) -> InvoiceVi
 
 def _render(job: tuple) -> bytes:
     """One PDF, view and all, so that a worker process does the whole job (formatting money is not free)."""
+    from ..render.pdf import invoice_pdf  # ReportLab and the fonts: loaded only by a run that draws a PDF
+
     invoice, paper, draft, credit, root, created = job
     return invoice_pdf(view_of(invoice, paper, draft, credit_applied=credit, created=created), Path(root))
 

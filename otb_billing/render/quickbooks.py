@@ -93,15 +93,14 @@ def invoice_rows(invoice: Invoice, settings: QuickBooks, with_currency: bool) ->
     taxable = [line.amount if line.taxable else ZERO for line in lines]
     taxes = shares(invoice.tax, taxable)
     memo = f"{invoice.month.label}: {invoice.plan}, {invoice.term}" if invoice.plan else invoice.month.label
-    head = [invoice.number, neutralize(invoice.client), _date(invoice.date, settings), _date(invoice.due, settings),
+    day = _date(invoice.date, settings)
+    head = [invoice.number, neutralize(invoice.client), day, _date(invoice.due, settings),
             terms(invoice), neutralize(settings.location), neutralize(memo)]
-    rows = []
-    for line, tax in zip(lines, taxes, strict=False):
-        rows.append(head + [neutralize(line.item), neutralize(line.description), fmt_quantity(line.quantity),
-                            fmt_rate(line.rate), fmt_money(line.amount), tax_code(invoice, line.taxable, settings),
-                            fmt_money(tax), _date(invoice.date, settings)]
-                    + ([invoice.currency] if with_currency else []))
-    return rows
+    codes = {flag: tax_code(invoice, flag, settings) for flag in (True, False)}
+    tail = [invoice.currency] if with_currency else []
+    return [head + [neutralize(line.item), neutralize(line.description), fmt_quantity(line.quantity),
+                    fmt_rate(line.rate), fmt_money(line.amount), codes[line.taxable], fmt_money(tax), day] + tail
+            for line, tax in zip(lines, taxes, strict=True)]
 
 
 def _csv(header: list[str], rows: Iterable[list[str]]) -> bytes:
