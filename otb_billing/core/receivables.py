@@ -22,11 +22,25 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from enum import StrEnum
 from typing import NamedTuple
 
 from .money import ZERO
 
-STATUSES = ("draft", "open", "partial", "paid", "overdue", "cancelled")
+
+class Status(StrEnum):
+    """An invoice's status on a day, always derived from the ledger (never stored). A StrEnum: it prints, sorts
+    and compares (`status == "paid"`) as its text, in JSON, CSV and Fava's queries alike."""
+
+    DRAFT = "draft"  # billed, not finalized
+    OPEN = "open"  # issued, nothing paid or credited, not yet due
+    PARTIAL = "partial"  # issued, part paid or credited, not yet due
+    PAID = "paid"  # nothing left to pay (paid, or credited in part and the rest paid)
+    OVERDUE = "overdue"  # something left to pay after the due date
+    CANCELLED = "cancelled"  # credited in full
+
+
+STATUSES = tuple(Status)
 AGING_BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
 
 
@@ -85,7 +99,7 @@ class InvoiceState:
     credited: Decimal = ZERO  # credit notes on it
     overpaid: Decimal = ZERO  # paid + credited beyond its total: moved to credit on account
     credit_applied: Decimal = ZERO  # credit on account used on it
-    status: str = "open"
+    status: Status = Status.OPEN
     days_overdue: int = 0
 
     @property
@@ -162,20 +176,20 @@ def derive(docs: Iterable[Doc], payments: Iterable[Payment], credits: Iterable[C
     return book
 
 
-def _status(state: InvoiceState, as_of: dt.date) -> tuple[str, int]:
+def _status(state: InvoiceState, as_of: dt.date) -> tuple[Status, int]:
     doc = state.doc
     if doc.draft:
-        return "draft", 0
+        return Status.DRAFT, 0
     if doc.total > 0 and state.credited >= doc.total:
-        return "cancelled", 0
+        return Status.CANCELLED, 0
     if state.balance <= 0:
-        return "paid", 0
+        return Status.PAID, 0
     overdue = (as_of - doc.due).days
     if overdue > 0:
-        return "overdue", overdue
+        return Status.OVERDUE, overdue
     if state.paid or state.credited or state.credit_applied:
-        return "partial", 0
-    return "open", 0
+        return Status.PARTIAL, 0
+    return Status.OPEN, 0
 
 
 def bucket(days_past_due: int) -> str:
