@@ -37,7 +37,7 @@ from beancount import loader  # noqa: E402
 from click.testing import CliRunner  # noqa: E402
 
 from otb_billing import faults  # noqa: E402
-from otb_billing.books.reader import split_blocks  # noqa: E402
+from otb_billing.books.invoice_files import split_blocks  # noqa: E402
 from otb_billing.cli import main  # noqa: E402
 
 AT = "--at"

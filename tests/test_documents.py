@@ -14,8 +14,8 @@ import pytest
 from beancount import loader
 from conftest import REPO, ok
 
-from otb_billing.render.document import Letterhead, invoice_view
 from otb_billing.render.pdf import invoice_pdf
+from otb_billing.render.views import Letterhead, invoice_view
 
 USERS = "account,user_id,name,email,active"
 

@@ -17,7 +17,7 @@ from beancount.parser import parser
 from ..core.errors import Problem
 from ..core.receivables import Application, Book, Credit, Doc, Payment, derive
 from .accounts import DEPOSITS_ROOT, RECEIVABLE_ROOT
-from .reader import source_of
+from .invoice_files import source_of
 
 
 @dataclass

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from beancount.core import data
 
-from ..books import accounts, reader, writer
-from ..books.documents import parse_block
+from ..books import accounts, invoice_files, writer
+from ..books.entries import parse_block
 from ..books.prices import read_prices
 from ..core.errors import InputErrors, Problem
 from ..core.model import Counts, Invoice, Line, TaxLine
@@ -56,9 +56,8 @@ def run_adjust(root: Path, month: Month, account: str, day: dt.date) -> Invoice:
         if found is None:
             raise InputErrors(problems + [Problem(None, why)])
         fx = found
-    earlier = [
-        (n, b) for n, b in sorted(blocks.items()) if n.startswith(f"{base_number}-A") and reader.is_adjustment(b[1])
-    ]
+    earlier = [(n, b) for n, b in sorted(blocks.items())
+               if n.startswith(f"{base_number}-A") and invoice_files.is_adjustment(b[1])]
     billed = posted_in_invoice_currency(
         [parse_block(base[1])] + [parse_block(text) for _, (flag, text) in earlier if flag == "*"]
     )
@@ -147,7 +146,7 @@ def run_adjust(root: Path, month: Month, account: str, day: dt.date) -> Invoice:
     all_blocks = {n: t for n, (_, t) in blocks.items()}
     all_blocks[number] = text
     ledger = root / "ledger"
-    path = reader.month_file(ledger, month)
+    path = invoice_files.month_file(ledger, month)
     month_text = writer.render_month_file(month, all_blocks.items())
     accounts_path = ledger / "accounts.beancount"
     old_accounts = accounts_path.read_text(encoding="utf-8")

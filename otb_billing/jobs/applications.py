@@ -23,7 +23,7 @@ from beancount.core import data
 from beancount.parser import parser
 
 from ..books.accounts import DEPOSITS_ROOT, RECEIVABLE_ROOT, deposits
-from ..books.documents import render_credit_application
+from ..books.entries import render_credit_application
 from ..books.extract import Books, extract_records
 from ..core.money import ZERO
 

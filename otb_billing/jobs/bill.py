@@ -8,8 +8,8 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 
-from ..books import accounts, reader, writer
-from ..books.documents import parse_block
+from ..books import accounts, invoice_files, writer
+from ..books.entries import parse_block
 from ..core.errors import InputErrors, Problem, Source
 from ..core.model import BillResult, Config, Invoice
 from ..core.money import ZERO, fmt_money
@@ -58,7 +58,7 @@ def run_bill(
                                                                   {inv.number: inv for inv in fresh})
     build_files[build / "bill-report.json"] = bill_report(month, result)
     if pdf:
-        from .documents import draft_pdfs
+        from .invoice_pdfs import draft_pdfs
 
         build_files.update(draft_pdfs(root, config, fresh, result.credit_applied, pdf_progress))
     changed = commit_ledger(root, ledger_files, f"otb bill {month}")
@@ -123,7 +123,7 @@ def month_outputs(root: Path, config: Config, month: Month, month_blocks: dict[s
 
 def month_invoices(root: Path, month: Month, month_blocks: dict[str, str], fresh: dict[str, Invoice]) -> list[Invoice]:
     """Every invoice of the month file as an Invoice, by number (see month_outputs)."""
-    from .documents import invoice_from_entry, load_snapshot
+    from .invoice_pdfs import invoice_from_entry, load_snapshot
 
     invoices, kept = {}, {}
     for number, text in sorted(month_blocks.items()):
@@ -134,7 +134,7 @@ def month_invoices(root: Path, month: Month, month_blocks: dict[str, str], fresh
         stored = load_snapshot(root / "ledger", number, entry.date.year) if entry.flag == "*" else None
         if stored is not None:
             invoices[number] = stored[0]
-        elif reader.is_adjustment(text) or entry.flag == "*":
+        elif invoice_files.is_adjustment(text) or entry.flag == "*":
             invoices[number] = invoice_from_entry(entry, month)
         else:
             kept[number] = (str(entry.meta.get("account", "")), entry, text)
@@ -192,7 +192,7 @@ def _ledger_files(ledger: Path, config: Config, month: Month, blocks: dict, fres
     month_blocks = {
         number: text
         for number, (flag, text) in blocks.items()
-        if flag == "*" or reader.is_adjustment(text) or (replaced is not None and number not in replaced)
+        if flag == "*" or invoice_files.is_adjustment(text) or (replaced is not None and number not in replaced)
     }
     month_blocks.update({inv.number: writer.render_invoice(inv) for inv in fresh})
     files: dict[Path, str] = {}
@@ -202,7 +202,7 @@ def _ledger_files(ledger: Path, config: Config, month: Month, blocks: dict, fres
     accounts_text = writer.with_accounts(old_accounts, writer.accounts_for(fresh, names))
     if accounts_text != old_accounts or not accounts_path.exists():
         files[accounts_path] = accounts_text
-    month_path = reader.month_file(ledger, month)
+    month_path = invoice_files.month_file(ledger, month)
     month_text = writer.render_month_file(month, month_blocks.items())
     if month_blocks or month_path.exists():
         files[month_path] = month_text

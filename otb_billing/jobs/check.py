@@ -6,7 +6,7 @@ from pathlib import Path
 
 from beancount import loader
 
-from ..books.reader import source_of
+from ..books.invoice_files import source_of
 from ..core.errors import InputErrors, Problem
 from ..core.month import Month
 from ..readers.config import read_config_collecting

@@ -15,7 +15,7 @@ from typing import NamedTuple
 from beancount.core import data
 
 from ..books.accounts import deposits
-from ..books.documents import render_credit_note, seal
+from ..books.entries import render_credit_note, seal
 from ..core.errors import InputErrors, Problem, did_you_mean
 from ..core.money import ZERO, check_amount
 from .applications import applications, lot_open_after, parsed

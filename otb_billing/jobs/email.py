@@ -24,7 +24,7 @@ from ..core.model import Smtp
 from ..core.month import Month
 from ..journal import write_outputs
 from ..render.email import Overdue, message, reminder_message
-from .documents import load_snapshot
+from .invoice_pdfs import load_snapshot
 from .ledger_edit import appended, commit_ledger, ledger_file_edits, open_books
 
 

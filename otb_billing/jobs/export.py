@@ -12,13 +12,13 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from ..books import reader
+from ..books import invoice_files
 from ..core.errors import InputErrors, Problem
 from ..core.month import Month
 from ..journal import remove_outputs, write_outputs
 from ..render import quickbooks
 from .bill import month_outputs, posting_changes, stale_outputs
-from .documents import draft_pdfs
+from .invoice_pdfs import draft_pdfs
 from .ledger_edit import billed_month, open_books
 from .pipeline import compute, credit_on_account
 from .quickbooks_books import credit_memos, payment_rows
@@ -28,7 +28,7 @@ def run_export(root: Path, month: Month, pdf: bool = True) -> list[Path]:
     config, books = open_books(root)
     ledger = root / "ledger"
     _, blocks = billed_month(root, month)
-    drafts = {n for n, (flag, text) in blocks.items() if flag == "!" and not reader.is_adjustment(text)}
+    drafts = {n for n, (flag, text) in blocks.items() if flag == "!" and not invoice_files.is_adjustment(text)}
     fresh, result = {}, None
     if drafts:
         _, result, _ = compute(root, month, sorted({d.account for d in books.docs if d.number in drafts}))

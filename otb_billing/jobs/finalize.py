@@ -14,14 +14,14 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import NamedTuple
 
-from ..books import reader, writer
-from ..books.documents import parse_block, seal
+from ..books import invoice_files, writer
+from ..books.entries import parse_block, seal
 from ..core.errors import InputErrors, Problem, did_you_mean
 from ..core.model import Invoice
 from ..core.month import Month
 from .applications import applications
 from .bill import posting_changes
-from .documents import DOCUMENTS_FILE, final_documents, invoice_from_entry
+from .invoice_pdfs import DOCUMENTS_FILE, final_documents, invoice_from_entry
 from .ledger_edit import (
     appended,
     billed_month,
@@ -94,7 +94,7 @@ def run_finalize(root: Path, month: Month, only: Collection[str], at: dt.datetim
 def _documents_for(root: Path, month: Month, chosen, blocks, accounts) -> tuple[list[Invoice], list]:
     """The invoices to issue, each checked against its draft in the ledger (the PDF shows the ledger's numbers),
     and those that cannot be issued with why."""
-    adjustments = {n for n in chosen if reader.is_adjustment(blocks[n][1])}
+    adjustments = {n for n in chosen if invoice_files.is_adjustment(blocks[n][1])}
     billed_accounts = {accounts[n] for n in chosen if n not in adjustments}
     fresh = {}
     if billed_accounts:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from ..books.accounts import FX_ACCOUNT, deposits
-from ..books.documents import render_payment
+from ..books.entries import render_payment
 from ..core.errors import InputErrors
 from ..core.receivables import Payment
 from ..readers.bank import BankRow, read_bank_csv

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from .. import journal
-from ..books import reader, verify, writer
+from ..books import invoice_files, verify, writer
 from ..books.extract import Books, load_books
 from ..core.errors import InputErrors, Problem
 from ..core.model import Config
@@ -33,10 +33,10 @@ def open_books(root: Path) -> tuple[Config, Books]:
 
 def billed_month(root: Path, month) -> tuple[Path, dict[str, tuple[str, str]]]:
     """The month file and its blocks by invoice number; InputErrors if the month was never billed."""
-    path = reader.month_file(root / "ledger", month)
+    path = invoice_files.month_file(root / "ledger", month)
     if not path.exists():
         raise InputErrors([Problem(None, f"{month} has not been billed", f"run: otb bill {month}")])
-    return path, reader.split_blocks(path.read_text(encoding="utf-8"))[1]
+    return path, invoice_files.split_blocks(path.read_text(encoding="utf-8"))[1]
 
 
 def require_good_ledger(root: Path) -> None:

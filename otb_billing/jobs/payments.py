@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from ..books.accounts import DEPOSITS_ROOT, FX_ACCOUNT, deposits
-from ..books.documents import render_foreign_payment, render_payment, reversal_of
+from ..books.entries import render_foreign_payment, render_payment, reversal_of
 from ..books.extract import Books
 from ..books.prices import read_prices
 from ..core.errors import InputErrors, Problem, did_you_mean

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from ..books import reader
+from ..books import invoice_files
 from ..books.extract import scan_books
 from ..books.prices import Prices, read_prices
 from ..core.billing import bill_month
@@ -44,9 +44,9 @@ class LedgerContext:
 
 def ledger_context(root: Path, month: Month, base_currency: str, problems: list[Problem]) -> LedgerContext:
     ledger = root / "ledger"
-    priors = reader.read_priors(ledger, problems)
-    path = reader.month_file(ledger, month)
-    blocks = reader.split_blocks(path.read_text(encoding="utf-8"))[1] if path.exists() else {}
+    priors = invoice_files.read_priors(ledger, problems)
+    path = invoice_files.month_file(ledger, month)
+    blocks = invoice_files.split_blocks(path.read_text(encoding="utf-8"))[1] if path.exists() else {}
     return LedgerContext(blocks, [p for p in priors if p.month != month], recorded_prices(ledger, blocks, month),
                          read_prices(ledger, base_currency, problems))
 
@@ -79,11 +79,11 @@ def compute(root: Path, month: Month, only: Collection[str] = (), progress=None)
 def recorded_prices(ledger: Path, blocks: dict, month: Month) -> dict[str, PriceBook]:
     """By account: the prices the month's finalized invoice was issued at, from the data stored with its PDF, so
     billing a finalized month again compares what was billed, not a price changed since (those apply later)."""
-    from .documents import load_snapshot
+    from .invoice_pdfs import load_snapshot
 
     found = {}
     for number, (flag, text) in blocks.items():
-        if flag != "*" or reader.is_adjustment(text):
+        if flag != "*" or invoice_files.is_adjustment(text):
             continue
         stored = load_snapshot(ledger, number, month.last_day.year)
         if stored is not None and stored[0].prices is not None:

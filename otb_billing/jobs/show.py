@@ -12,11 +12,11 @@ from pathlib import Path
 from ..core.errors import InputErrors, Problem, did_you_mean
 from ..core.month import Month
 from ..core.receivables import aging
-from ..render.document import Letterhead, statement_view
 from ..render.pdf import statement_pdf
 from ..render.templates import render
+from ..render.views import Letterhead, statement_view
 from .bill import posting_changes
-from .documents import Paper, draft_pdfs, load_snapshot, view_of
+from .invoice_pdfs import Paper, draft_pdfs, load_snapshot, view_of
 from .ledger_edit import billed_month, open_books
 from .pipeline import compute
 from .reports import client_statement

@@ -24,7 +24,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from .. import journal
-from ..books import reader, verify
+from ..books import invoice_files, verify
 from ..core.billing import bill_month, split_exports
 from ..core.errors import InputErrors, Problem
 from ..core.model import BillResult, Config, Exports, Invoice
@@ -274,7 +274,7 @@ class WatchSession:
         files[build / "bill-report.json"] = bill_report(self.month, replace(result, warnings=tuple(warnings)))
         changed_drafts = {c.number for c in changes}
         if self.pdf:
-            from .documents import draft_pdfs
+            from .invoice_pdfs import draft_pdfs
 
             files.update(draft_pdfs(self.root, config, list(fresh), result.credit_applied))
         changed = {path: data for path, data in files.items() if self.written.get(path) != data}
@@ -310,7 +310,7 @@ class WatchSession:
 
 def _is_draft(blocks: dict, number: str) -> bool:
     flag, text = blocks.get(number, ("!", ""))
-    return flag != "*" and not reader.is_adjustment(text)
+    return flag != "*" and not invoice_files.is_adjustment(text)
 
 
 def _changed_accounts(old_rows, new_rows) -> set[str]:

@@ -1,4 +1,4 @@
-"""PDF invoices and statements with ReportLab, from the view models in render/document.py.
+"""PDF invoices and statements with ReportLab, from the view models in render/views.py.
 
 ReportLab's invariant mode fixes the document id, and the creation date is the invoice's own (its date for a
 draft, the moment it was finalized once issued), so the same invoice always gives the same bytes. Text is set in
@@ -34,8 +34,8 @@ from reportlab.platypus import (
 )
 
 from . import fonts
-from .document import InvoiceView, Letterhead, Section, StatementView
 from .fonts import BOLD, OBLIQUE, REGULAR
+from .views import InvoiceView, Letterhead, Section, StatementView
 
 fonts.register()
 

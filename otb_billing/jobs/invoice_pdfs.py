@@ -21,8 +21,8 @@ from ..books.writer import quote
 from ..core.model import Config, Counts, Invoice, Line, TaxLine
 from ..core.money import ZERO
 from ..core.month import Month
-from ..render.document import InvoiceView, Letterhead, invoice_view
 from ..render.parallel import render_all
+from ..render.views import InvoiceView, Letterhead, invoice_view
 
 DOCUMENTS_FILE = "documents.beancount"
 
@@ -125,8 +125,8 @@ def renderer_key() -> str:
     """What else decides a PDF's bytes: the code that draws it and the fonts (a change re-renders every draft)."""
     digest = hashlib.sha256()
     package = Path(__file__).resolve().parent.parent
-    for name in ("render/pdf.py", "render/document.py", "render/i18n.py", "render/moneyfmt.py", "render/fonts.py",
-                 "core/summary.py", "jobs/documents.py"):
+    for name in ("render/pdf.py", "render/views.py", "render/i18n.py", "render/moneyfmt.py", "render/fonts.py",
+                 "core/summary.py", "jobs/invoice_pdfs.py"):
         digest.update((package / name).read_bytes())
     for font in sorted((package / "fonts").glob("*.ttf")):
         digest.update(f"{font.name}:{font.stat().st_size}".encode())
