@@ -22,6 +22,7 @@ from .model import (
 from .money import ZERO
 from .month import Month
 from .rules import bill_client, invoice_number, invoice_number_problem
+from .tax import DEFAULT_RULES
 
 
 def split_exports(exports: Exports) -> dict[str, Inventory]:
@@ -83,6 +84,7 @@ def bill_month(
     for prior in priors:
         priors_by_account[prior.account].append(prior)
 
+    tax_rules = config.settings.tax_rules + DEFAULT_RULES  # the settings' own rows win over the built-in rates
     invoices: list[Invoice] = []
     for client in sorted(config.clients, key=lambda c: c.account):
         if only and client.account not in only:
@@ -113,8 +115,8 @@ def bill_month(
             errors.append(Problem(client.source, why, "shorten the account, or invoice.number in settings.yaml"))
             continue
         invoice = bill_client(
-            client, plan, inventory, month, config.settings, config.services, config.tax_rules, used, errors,
-            client_fx, (recorded or {}).get(client.account),
+            client, plan, inventory, month, config.settings, config.services, tax_rules, used, errors, client_fx,
+            (recorded or {}).get(client.account),
         )
         if inventory.empty:
             warnings.append(Problem(client.source, f"{client.name} ({client.account}) has no export rows for {month}"))

@@ -1,0 +1,72 @@
+"""What the month's exports say: users, devices, time and usage rows, and each client's share of them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import NamedTuple
+
+from .errors import Source
+from .month import Month
+
+# --- Exports: the month's inventory and usage --------------------------------------------------------------
+
+
+class UserRow(NamedTuple):
+    account: str
+    user_id: str
+    name: str
+    email: str
+    active: bool
+    source: Source
+
+
+class AssetRow(NamedTuple):
+    account: str
+    asset_id: str
+    hostname: str
+    type: str  # as exported, lower-cased; resolved against aliases when billed
+    backup_tb: Decimal
+    source: Source
+
+
+class TimeRow(NamedTuple):
+    account: str
+    ticket: str
+    subject: str
+    when: dt.datetime  # in the settings timezone
+    hours: Decimal
+    billable: bool
+    source: Source
+
+
+class UsageRow(NamedTuple):
+    account: str
+    service: str
+    quantity: Decimal
+    description: str
+    source: Source
+
+
+@dataclass(frozen=True, slots=True)
+class Exports:
+    month: Month
+    users: tuple[UserRow, ...] = ()
+    assets: tuple[AssetRow, ...] = ()
+    tickets: tuple[TimeRow, ...] = ()
+    usage: tuple[UsageRow, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Inventory:
+    """One client's share of the exports."""
+
+    users: tuple[UserRow, ...] = ()
+    assets: tuple[AssetRow, ...] = ()
+    tickets: tuple[TimeRow, ...] = ()
+    usage: tuple[UsageRow, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not (self.users or self.assets or self.tickets or self.usage)
