@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass
 from decimal import Decimal
 
 from beancount.core import data
@@ -53,18 +54,33 @@ def _payment_head(ref, account, client, day, allocations, method, note) -> list[
     return lines
 
 
-def render_payment(
-    *, ref: str, account: str, client: str, day: dt.date, amount: Decimal, allocations, bank: str, currency: str,
-    method: str = "", note: str = "",
-) -> str:
-    """A payment received. Allocations: (invoice, amount) it settles; the rest is credit on account."""
-    lines = _payment_head(ref, account, client, day, allocations, method, note)
-    lines.append(posting(bank, amount, currency))
+@dataclass(frozen=True)
+class PaymentEntry:
+    """A payment received, as the ledger records it: who paid how much, when, how, into which bank account, and
+    which invoices it settles (`allocations`: (invoice, amount); the rest is credit on account)."""
+
+    ref: str
+    account: str
+    client: str  # the client's name, for the narration
+    day: dt.date
+    amount: Decimal  # in `currency`, the client's invoice currency
+    allocations: tuple[tuple[str, Decimal], ...]
+    bank: str
+    currency: str
+    method: str = ""
+    note: str = ""
+
+
+def render_payment(p: PaymentEntry) -> str:
+    """A payment received in the books' own currency."""
+    lines = _payment_head(p.ref, p.account, p.client, p.day, p.allocations, p.method, p.note)
+    lines.append(posting(p.bank, p.amount, p.currency))
     allocated = ZERO
-    for number, part in allocations:
-        lines.append(posting(receivable(account), -part, currency))
+    for number, part in p.allocations:
+        lines.append(posting(receivable(p.account), -part, p.currency))
         lines.append(f"{INDENT * 2}invoice: {quote(number)}")
         allocated += part
+    account, amount, currency = p.account, p.amount, p.currency
     if amount - allocated:
         lines.append(posting(receivable(account), -(amount - allocated), currency))
         lines.append(f"{INDENT * 2}unapplied: TRUE")
@@ -90,12 +106,12 @@ def posting_text(p: data.Posting, negate: bool = False) -> str:
     return posting(p.account, number, p.units.currency, suffix)
 
 
-def render_foreign_payment(
-    *, ref: str, account: str, client: str, day: dt.date, amount: Decimal, allocations, lots: dict, bank: str,
-    currency: str, base: str, rate: Decimal, method: str = "", note: str = "",
-) -> str:
-    """A payment in the invoice currency, booked at the day's rate against each invoice's lot (its rate then);
-    the difference is the realized exchange gain or loss in Income:FX. `lots`: invoice -> (rate, date)."""
+def render_foreign_payment(p: PaymentEntry, *, base: str, rate: Decimal, lots: dict) -> str:
+    """A payment in the invoice currency, booked at the day's rate (`rate` of the books' currency `base`) against
+    each invoice's lot (its rate then); the difference is the realized exchange gain or loss in Income:FX.
+    `lots`: invoice -> (rate, date)."""
+    ref, account, client, day, amount, allocations = p.ref, p.account, p.client, p.day, p.amount, p.allocations
+    bank, currency, method, note = p.bank, p.currency, p.method, p.note
     lines = _payment_head(ref, account, client, day, allocations, method, note)
     lines.append(f"{INDENT}fx_rate: {plain(rate)}")
     lines.append(posting(bank, amount, currency, f"@ {plain(rate)} {base}"))

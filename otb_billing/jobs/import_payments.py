@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from ..books.accounts import FX_ACCOUNT, deposits
-from ..books.entries import render_payment
+from ..books.entries import PaymentEntry, render_payment
 from ..core.errors import InputErrors
 from ..core.receivables import Payment
 from ..readers.bank import BankRow, read_bank_csv
@@ -97,37 +97,13 @@ def run_import(root: Path, path: Path, apply: bool, currency: str | None = None)
             continue
         allocations, unapplied = allocate(books, account, row.amount, invoices, row.date)
         note = f"bank import: {' '.join(row.text.split())}"[:120]
+        entry = PaymentEntry(row.ref, account, client.name, row.date, row.amount, tuple(allocations),
+                             config.bank_for(currency), currency, "eft", note)
         if currency == base:
-            block = render_payment(
-                ref=row.ref,
-                account=account,
-                client=client.name,
-                day=row.date,
-                amount=row.amount,
-                allocations=allocations,
-                bank=config.bank_for(currency),
-                currency=currency,
-                method="eft",
-                note=note,
-            )
+            block = render_payment(entry)
         else:
             try:
-                block = foreign_payment(
-                    root,
-                    config,
-                    books,
-                    client,
-                    row.ref,
-                    row.date,
-                    row.amount,
-                    allocations,
-                    unapplied,
-                    config.bank_for(currency),
-                    currency,
-                    "eft",
-                    note,
-                    None,
-                )
+                block = foreign_payment(root, config, books, entry, None)
             except InputErrors as exc:
                 unmatched.append((row, str(exc.problems[-1].message)))
                 continue

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from ..books.accounts import DEPOSITS_ROOT, FX_ACCOUNT, deposits
-from ..books.entries import render_foreign_payment, render_payment, reversal_of
+from ..books.entries import PaymentEntry, render_foreign_payment, render_payment, reversal_of
 from ..books.extract import Books
 from ..books.prices import read_prices
 from ..core.errors import InputErrors, Problem, did_you_mean
@@ -99,19 +99,16 @@ def allocate(books: Books, account: str, amount: Decimal, invoices: Sequence[str
     return tuple(allocations), left
 
 
-def foreign_payment(root, config, books, client, ref, day, amount, allocations, unapplied, bank, currency, method,
-                     note, rate):
+def foreign_payment(root: Path, config, books: Books, entry: PaymentEntry, rate: Decimal | None) -> str:
     """A payment in the client's own currency, at the day's rate (from ledger/prices.beancount or --rate)."""
     if rate is None:
         problems: list[Problem] = []
-        found, why = read_prices(root / "ledger", config.settings.currency, problems).rate_on(currency, day)
+        found, why = read_prices(root / "ledger", config.settings.currency, problems).rate_on(entry.currency, entry.day)
         if found is None:
             raise InputErrors(problems + [Problem(None, why.replace("otb fx set", "use --rate, or otb fx set"))])
         rate = found[1]
-    lots = {d.number: (d.fx_rate, d.date) for d in books.docs if d.account == client.account and d.fx_rate}
-    return render_foreign_payment(ref=ref, account=client.account, client=client.name, day=day, amount=amount,
-                                  allocations=allocations, lots=lots, bank=bank, currency=currency,
-                                  base=config.settings.currency, rate=rate, method=method, note=note)
+    lots = {d.number: (d.fx_rate, d.date) for d in books.docs if d.account == entry.account and d.fx_rate}
+    return render_foreign_payment(entry, base=config.settings.currency, rate=rate, lots=lots)
 
 
 def _same(payment: Payment, account: str, day: dt.date, amount: Decimal) -> bool:
@@ -162,12 +159,9 @@ def run_pay(root: Path, account: str, amount: Decimal, day: dt.date, ref: str | 
     allocations, unapplied = allocate(books, account, amount, invoices, day)
     bank = config.bank_for(currency)
     base = config.settings.currency
-    if currency == base:
-        block = render_payment(ref=ref, account=account, client=clients[account].name, day=day, amount=amount,
-                               allocations=allocations, bank=bank, currency=currency, method=method, note=note)
-    else:
-        block = foreign_payment(root, config, books, clients[account], ref, day, amount, allocations, unapplied,
-                                bank, currency, method, note, rate)
+    entry = PaymentEntry(ref, account, clients[account].name, day, amount, tuple(allocations), bank, currency,
+                         method, note)
+    block = render_payment(entry) if currency == base else foreign_payment(root, config, books, entry, rate)
     blocks = {path: [block]}
     for other, extra in applications(root, base, books, parsed([block])).items():
         blocks.setdefault(other, []).extend(extra)
