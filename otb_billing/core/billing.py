@@ -21,7 +21,7 @@ from .model import (
 )
 from .money import ZERO
 from .month import Month
-from .rules import bill_client, invoice_number, invoice_number_problem
+from .rules import MonthContext, bill_client, invoice_number, invoice_number_problem
 from .tax import DEFAULT_RULES
 
 
@@ -84,7 +84,8 @@ def bill_month(
     for prior in priors:
         priors_by_account[prior.account].append(prior)
 
-    tax_rules = config.settings.tax_rules + DEFAULT_RULES  # the settings' own rows win over the built-in rates
+    # the settings' own tax rows win over the built-in rates
+    context = MonthContext(month, config.settings, config.services, config.settings.tax_rules + DEFAULT_RULES)
     invoices: list[Invoice] = []
     for client in sorted(config.clients, key=lambda c: c.account):
         if only and client.account not in only:
@@ -115,8 +116,7 @@ def bill_month(
             errors.append(Problem(client.source, why, "shorten the account, or invoice.number in settings.yaml"))
             continue
         invoice = bill_client(
-            client, plan, inventory, month, config.settings, config.services, tax_rules, used, errors, client_fx,
-            (recorded or {}).get(client.account),
+            client, plan, inventory, context, used, errors, client_fx, (recorded or {}).get(client.account),
         )
         if inventory.empty:
             warnings.append(Problem(client.source, f"{client.name} ({client.account}) has no export rows for {month}"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
 
 from .adjustments import discount_lines, prorate
@@ -307,14 +307,22 @@ def invoice_number_problem(number: str) -> str:
     return ""
 
 
+@dataclass(frozen=True)
+class MonthContext:
+    """What every client of a month is billed against: the month, the settings, the service catalog and the tax
+    rules (the settings' own rows, then the built-in rates)."""
+
+    month: Month
+    settings: Settings
+    services: Mapping[str, Service]
+    tax_rules: Sequence[TaxRule]
+
+
 def bill_client(
     client: Client,
     plan: Plan,
     inventory: Inventory,
-    month: Month,
-    settings: Settings,
-    services: Mapping[str, Service],
-    tax_rules: Sequence[TaxRule],
+    context: MonthContext,
     pool_used_before: Decimal,
     problems: list[Problem],
     fx: tuple[dt.date, Decimal] | None = None,
@@ -326,6 +334,7 @@ def bill_client(
     are converted at that rate; amounts written in the client file are already in the client's currency.
     `prices` (those a finalized invoice recorded) replace the current rates, catalog rates and fee.
     """
+    month, settings, services, tax_rules = context.month, context.settings, context.services, context.tax_rules
     fx_rate = fx[1] if fx else None
     if fx_rate is not None:
         services = {code: replace(svc, rate=convert(svc.rate, fx_rate)) for code, svc in services.items()}
