@@ -96,6 +96,7 @@ def discount_lines(lines: Sequence[Line], discounts: Iterable[Discount], month: 
             off = {flag: cents(value * discount.percent / 100) for flag, value in parts.items()}
             what = f"{fmt_quantity(discount.percent)}% off {_scope_text(discount)}"
         else:
+            assert discount.amount is not None  # a discount has a percent or an amount (readers/clients.py)
             total = min(discount.amount, base)
             taxable = cents(total * parts[True] / base)
             off = {True: taxable, False: total - taxable}

@@ -103,11 +103,13 @@ def bill_month(
         plan = config.plans[client.plan]
         pool_year = month.pool_year(client.prepaid.year_starts_month)
         used = pool_used_before(priors_by_account[client.account], client.account, month, pool_year)
-        client_fx = None
+        client_fx: tuple | None = None
         if client.currency and client.currency != config.settings.currency:
-            client_fx = (fx or {}).get(client.currency)
-            if not isinstance(client_fx, tuple):
-                why = client_fx or (f"no {client.currency} rate for {month.last_day} "
+            found = (fx or {}).get(client.currency)
+            if isinstance(found, tuple):
+                client_fx = found
+            else:
+                why = found or (f"no {client.currency} rate for {month.last_day} "
                                     f"(add it: otb fx set {client.currency} RATE --date {month.last_day})")
                 errors.append(Problem(client.source, f"{client.name} is invoiced in {client.currency}: {why}"))
                 continue

@@ -133,10 +133,10 @@ def derive(docs: Iterable[Doc], payments: Iterable[Payment], credits: Iterable[C
     for credit in credits:
         if credit.date > as_of:
             continue
-        state = book.invoices.get(credit.invoice)
-        if state is not None and not state.doc.draft:
-            state.credited += credit.amount
-            state.overpaid += credit.to_account
+        credited = book.invoices.get(credit.invoice)
+        if credited is not None and not credited.doc.draft:
+            credited.credited += credit.amount
+            credited.overpaid += credit.to_account
         else:  # a credit note on an invoice not (yet) issued: the plugin reports it; the money still counts
             pool[credit.account] += credit.amount
     for payment in payments:
@@ -144,16 +144,16 @@ def derive(docs: Iterable[Doc], payments: Iterable[Payment], credits: Iterable[C
             continue
         unallocated = payment.amount
         for number, amount in payment.allocations:
-            state = book.invoices.get(number)
-            if state is not None and not state.doc.draft:
-                state.paid += amount
+            settled = book.invoices.get(number)
+            if settled is not None and not settled.doc.draft:
+                settled.paid += amount
                 unallocated -= amount
         pool[payment.account] += unallocated
     in_books = {state.doc.account for state in book.invoices.values() if state.doc.fx_rate is not None}
     for application in applications:
-        state = book.invoices.get(application.invoice)
-        if application.date <= as_of and state is not None:
-            state.credit_applied += application.amount
+        applied_to = book.invoices.get(application.invoice)
+        if application.date <= as_of and applied_to is not None:
+            applied_to.credit_applied += application.amount
             pool[application.account] -= application.amount
     for account, states in by_account.items():
         states.sort(key=lambda s: (s.doc.date, s.doc.number))
@@ -228,11 +228,11 @@ def aging(book: Book, names: dict[str, str]) -> list[AgingRow]:
         row.buckets[bucket((book.as_of - state.doc.due).days)] += state.balance
     for account, credit in book.credit.items():
         if credit:
-            row = rows.get(account)
-            currency = row.currency if row else next(
+            held = rows.get(account)
+            currency = held.currency if held else next(
                 (s.doc.currency for s in book.invoices.values() if s.doc.account == account), "")
             rows[account] = AgingRow(account, names.get(account, account), currency,
-                                     row.buckets if row else {b: ZERO for b in AGING_BUCKETS}, credit)
+                                     held.buckets if held else {b: ZERO for b in AGING_BUCKETS}, credit)
     return sorted(rows.values(), key=lambda r: r.account)
 
 

@@ -260,6 +260,7 @@ def bill_line_items(
         else:
             text = f"{item.name}: {item.description}" if item.description else item.name
             taxable = True if item.taxable is None else item.taxable
+            assert item.rate is not None  # every line item but a service one has its amount (readers/clients.py)
             lines.append(_line(f"item:{item.name}", text, item.quantity, item.rate, item.name, taxable))
     return lines
 
@@ -363,13 +364,13 @@ def bill_client(
         lines.append(
             _line("fx_fee", f"Currency conversion fee ({fmt_quantity(pct)}%)", ONE, fee, "Currency Conversion")
         )
-    lines = tuple(lines)
+    billed = tuple(lines)
     tickets = summarize_tickets(inventory.tickets)
-    if not lines:
+    if not billed:
         return None
     date = month.last_day
     terms = client.terms_days if client.terms_days is not None else settings.terms_days
-    taxable = sum((line.amount for line in lines if line.taxable), ZERO)
+    taxable = sum((line.amount for line in billed if line.taxable), ZERO)
     taxes, notes = compute_taxes(client, settings, date, taxable, tax_rules)
     kinds = [line.category for line in asset_lines]
     counts = Counts(
@@ -395,7 +396,7 @@ def bill_client(
         plan=plan.name,
         term=client.term,
         support_level=level,
-        lines=lines,
+        lines=billed,
         taxes=taxes,
         counts=counts,
         notes=notes,
@@ -408,7 +409,7 @@ def bill_client(
         fx_date=fx[0] if fx else None,
         prices=PriceBook(
             rates,
-            {code: services[code].rate for code in sorted(_services_billed(lines)) if code in services},
+            {code: services[code].rate for code in sorted(_services_billed(billed)) if code in services},
             fee_pct if fx_rate is not None else Decimal(0),
         ),
     )

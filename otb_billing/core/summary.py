@@ -22,7 +22,7 @@ def grouped_lines(invoice: Invoice) -> tuple[Line, ...]:
             custom = "custom rate" in line.description
             free = "(free" in line.description
             label = GROUP_LABELS[line.category] + (" (free)" if free else " (custom rate)" if custom else "")
-            key = ("group", label, line.rate, line.taxable)
+            key: tuple = ("group", label, line.rate, line.taxable)
             if key not in grouped:
                 grouped[key] = [line.category, label, ZERO, line.rate, ZERO, line.taxable, line.item]
                 order.append(key)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from functools import lru_cache
 
@@ -87,7 +88,7 @@ def _n(text: str) -> str:
     return text.replace(".", ",")
 
 
-DESCRIPTIONS_FR: list[tuple[re.Pattern, object]] = [
+DESCRIPTIONS_FR: list[tuple[re.Pattern, Callable[[re.Match], str]]] = [
     (re.compile(r"^(User|Workstation|Server|VM|Switch|Firewall|Device): (.*?)((?: \((?:[^()]*)\))*)$"),
      lambda m: f"{KINDS_FR[m.group(1)]} : {m.group(2)}" + re.sub(
          r"\(([^()]*)\)", lambda n: "(" + ", ".join(_note_fr(x) for x in n.group(1).split(", ")) + ")", m.group(3))),

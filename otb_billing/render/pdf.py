@@ -152,9 +152,9 @@ def _watermark_image(mark: str) -> ImageReader:
     with resources.as_file(resources.files("otb_billing") / "fonts" / fonts.FILES[fonts.BOLD]) as path:
         font = ImageFont.truetype(str(path), 90)  # about 130 dpi across the page: soft, small to store
     left, top, right, bottom = font.getbbox(mark)
-    image = PILImage.new("LA", (right - left + 40, bottom - top + 40), (0, 0))
+    image = PILImage.new("LA", (int(right - left) + 40, int(bottom - top) + 40), (0, 0))
     ImageDraw.Draw(image).text((20 - left, 20 - top), mark, font=font, fill=(0, 255))
-    image = image.rotate(35, expand=True, resample=PILImage.BICUBIC)
+    image = image.rotate(35, expand=True, resample=PILImage.Resampling.BICUBIC)
     alpha = image.getchannel("A").point(lambda a: a * 31 // 255)  # 12% opaque
     red = PILImage.new("RGBA", image.size, (217, 26, 26, 0))
     red.putalpha(alpha)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from decimal import Decimal
 
 from ..core.money import fmt_money
@@ -14,7 +14,7 @@ from .moneyfmt import money
 from .qbcsv import neutralize
 
 
-def table(header: Sequence[str], rows: Sequence[Sequence[str]], right: set[int] = frozenset(),
+def table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Set[int] = frozenset(),
           total: Sequence[str] | None = None) -> str:
     """Columns padded to their widest cell, a rule under the header (and above a total row)."""
     everything = [list(header), *map(list, rows)] + ([list(total)] if total else [])
