@@ -137,3 +137,12 @@ def test_payments_and_credit_memos_of_the_month(example):
     assert sum(Decimal(m["ItemAmount"]) for m in memos) == Decimal("50.00")
     assert sum(Decimal(m["ItemTaxAmount"]) for m in memos) == Decimal("2.50")
     assert {m["ItemTaxCode"] for m in memos} == {"GST"}
+
+
+def test_a_quickbooks_section_without_a_date_format_uses_the_default(example):
+    """Found by mypy: the default was read from the slotted class, which gives a descriptor, not the text."""
+    settings = example / "settings.yaml"
+    settings.write_text(settings.read_text() + "quickbooks: {location: Toronto}\n")
+    assert run(example, "bill", "2024-10").exit_code == 0
+    _, rows = rows_of(example / "build/2024-10/quickbooks-invoices-2024-10.csv")
+    assert {(r["InvoiceDate"], r["Location"]) for r in rows} == {("31/10/2024", "Toronto")}

@@ -237,7 +237,7 @@ def _read_quickbooks(f: Fields, problems: list[Problem]) -> QuickBooks:
         return QuickBooks()
     q = Fields(qmap, problems, "quickbooks")
     q.check_keys(("date_format", "tax_codes", "location"))
-    date_format = q.text("date_format", QuickBooks.date_format)
+    date_format = q.text("date_format", QuickBooks().date_format)
     sample = dt.date(2024, 10, 31)
     try:
         round_trip = dt.datetime.strptime(sample.strftime(date_format), date_format).date()
@@ -249,7 +249,7 @@ def _read_quickbooks(f: Fields, problems: list[Problem]) -> QuickBooks:
             f"quickbooks.date_format '{date_format}' does not write a whole date that reads back",
             'use strftime codes, e.g. "%d/%m/%Y" (31/10/2024) or "%m/%d/%Y" (10/31/2024)',
         )
-        date_format = QuickBooks.date_format
+        date_format = QuickBooks().date_format
     codes: dict[str, str] = {}
     if (cmap := q.mapping("tax_codes")) is not None:
         c = Fields(cmap, problems, "quickbooks.tax_codes")
