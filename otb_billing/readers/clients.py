@@ -53,8 +53,10 @@ def read_clients(root: Path, settings: Settings, plans: dict[str, Plan], problem
     seen: dict[str, Client] = {}
     terms = {name: tuple(plan.terms) for name, plan in plans.items()}  # all a client file is checked against
     for path in sorted((root / "clients").glob("*.yaml"), key=lambda p: p.name) if (root / "clients").is_dir() else []:
-        client = cached("client", path, (settings, terms), problems,
-                        lambda found, path=path: _read_client_file(path, root, settings, plans, found))
+        def read(found: list[Problem], path: Path = path) -> Client | None:
+            return _read_client_file(path, root, settings, plans, found)
+
+        client = cached("client", path, (settings, terms), problems, read)
         if client is None:
             continue
         key = client.account.casefold()
@@ -145,7 +147,7 @@ def read_client(data: YMap, settings: Settings, plans: dict[str, Plan], problems
         proration=f.choice("proration", ("daily", "none")),
         start_day=start_day,
         end_day=end_day,
-        language=f.choice("language", LANGUAGES, "en"),
+        language=f.choice("language", LANGUAGES, "en") or "en",
     )
     return client if len(problems) == before else None
 
@@ -238,7 +240,9 @@ def _read_overrides(f: Fields, key: str, kinds, what: str, make) -> dict:
 
 def _entries(f: Fields, key: str, what: str):
     items = f.sequence(key)
-    for index, entry in enumerate(items or []):
+    if items is None:
+        return
+    for index, entry in enumerate(items):
         if not isinstance(entry, YMap):
             where = Source(items.file, items.line_of(index))
             f.problems.append(Problem(where, f"{key}: each entry should be a mapping"))

@@ -24,7 +24,7 @@ from .settings import read_settings
 def read_config(root: Path) -> Config:
     """The whole repo's YAML; raises InputErrors listing every problem found."""
     config, problems = read_config_collecting(root)
-    if problems:
+    if problems or config is None:
         raise InputErrors(problems)
     return config
 
@@ -46,7 +46,7 @@ def read_config_collecting(root: Path) -> tuple[Config | None, list[Problem]]:
                 if item.kind == "service" and item.service not in services:
                     problems.append(Problem(item.source, f"service '{item.service}' is not in services.yaml",
                                             did_you_mean(item.service, services)))
-    if problems:
+    if problems or settings is None:
         return (Config(settings, plans, tuple(clients), services) if settings else None), problems
     return Config(settings=settings, plans=plans, clients=tuple(clients), services=services), problems
 

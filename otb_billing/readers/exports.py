@@ -157,7 +157,7 @@ def _assets(c: _Cells):
         i = c.required(cells[asset_id], "asset_id", source)
         t = c.required(cells[kind], "type", source)
         tb = c.decimal(cells[backup], "backup_tb", source, ZERO)
-        return AssetRow(a, i, cells[hostname], t, tb, source) if a and i and t else None
+        return AssetRow(a, i, cells[hostname], t, tb if tb is not None else ZERO, source) if a and i and t else None
 
     return build
 

@@ -99,7 +99,7 @@ class Fields:
         value = self.map.get(key)
         if value is None:
             return ()
-        if isinstance(value, list):
+        if isinstance(value, YList):
             out = []
             for index, item in enumerate(value):
                 if isinstance(item, (dict, list)) or item is None:

@@ -65,7 +65,9 @@ def read_vendor_files(root: Path, profile: ImportProfile, files: list[Path], mon
     home = zoneinfo.ZoneInfo(timezone)
     vendor_zone = zoneinfo.ZoneInfo(profile.timezone) if profile.timezone else home
     rows: dict[Month, list[dict[str, str]]] = defaultdict(list)
-    unmatched, skipped, by_client = Counter(), Counter(), Counter()
+    unmatched: Counter[str] = Counter()
+    skipped: Counter[tuple[str, str]] = Counter()
+    by_client: Counter[str] = Counter()
     warnings: list[Problem] = []
     for path in files:
         name = relative_name(path, root)
