@@ -106,16 +106,20 @@ def repo(tmp_path) -> Repo:
     return Repo(tmp_path / "repo")
 
 
-@pytest.fixture
-def example(tmp_path) -> Path:
-    """A copy of the example billing repo that ships with the project."""
-    target = tmp_path / "example"
-    target.mkdir()
+def example_repo(target: Path) -> Path:
+    """A copy of the example billing repo that ships with the project, at `target` (made here)."""
+    target.mkdir(parents=True)
     for name in ("settings.yaml", "services.yaml"):
         shutil.copy(REPO / name, target / name)
     for folder in ("plans", "clients", "exports", "ledger"):
         shutil.copytree(REPO / folder, target / folder)
     return target
+
+
+@pytest.fixture
+def example(tmp_path) -> Path:
+    """A copy of the example billing repo that ships with the project."""
+    return example_repo(tmp_path / "example")
 
 
 def ok(repo: Repo, *args: str) -> str:

@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from beancount import loader  # noqa: E402
 from click.testing import CliRunner  # noqa: E402
+from conftest import example_repo  # noqa: E402
 
 from otb_billing import faults  # noqa: E402
 from otb_billing.books.invoice_files import split_blocks  # noqa: E402
@@ -51,15 +52,6 @@ BANK_CSV = """date,amount,description,reference
 def _cli(root: Path, *args: str) -> None:
     result = CliRunner().invoke(main, [*args, "--root", str(root)], catch_exceptions=False)
     assert result.exit_code == 0, (args, result.output)
-
-
-def example_repo(target: Path) -> Path:
-    target.mkdir(parents=True)
-    for name in ("settings.yaml", "services.yaml"):
-        shutil.copy(REPO / name, target / name)
-    for folder in ("plans", "clients", "exports", "ledger"):
-        shutil.copytree(REPO / folder, target / folder)
-    return target
 
 
 @dataclass

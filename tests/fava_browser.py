@@ -17,6 +17,10 @@ import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from conftest import example_repo  # noqa: E402,F401  (also used by test_fava_browser.py)
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -62,15 +66,6 @@ def dom(url: str, profile: Path) -> str:
 
 def screenshot(url: str, path: Path, profile: Path, size: str = "1400,1500") -> None:
     chromium(f"--window-size={size}", f"--screenshot={path}", url, profile=profile)
-
-
-def example_repo(target: Path) -> Path:
-    target.mkdir(parents=True)
-    for name in ("settings.yaml", "services.yaml"):
-        shutil.copy(REPO / name, target / name)
-    for folder in ("plans", "clients", "exports", "ledger"):
-        shutil.copytree(REPO / folder, target / folder)
-    return target
 
 
 if __name__ == "__main__":

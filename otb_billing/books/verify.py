@@ -135,6 +135,9 @@ def remember_good(root: Path) -> None:
     os.replace(temp, path)
 
 
+HALF_CENT = Decimal("0.005")  # what Beancount's default tolerance lets a transaction of cents be off by
+
+
 def check_entries(texts: list[str], opened: set[str]) -> list[Problem]:
     """A quick check of new invoice entries, for `otb watch`'s refreshes: each one parses, balances within half a
     cent, and posts only to open accounts. The next other otb command checks the whole ledger again (a watch
@@ -156,5 +159,3 @@ def check_entries(texts: list[str], opened: set[str]) -> list[Problem]:
                 problems.append(Problem(None, f"bean-check: {posting.account} is not open"))
     return problems
 
-
-HALF_CENT = Decimal("0.005")

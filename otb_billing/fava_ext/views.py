@@ -39,6 +39,8 @@ def shown_invoices(filtered_entries) -> set[str]:
 
 
 def amount(value: Decimal, currency: str) -> dict:
+    """An amount as Fava's chart components read it (a JSON number). Charts only: every figure a page shows as
+    text is formatted from the Decimal, and nothing drawn here is read back as money."""
     return {"number": float(value), "currency": currency}
 
 

@@ -89,7 +89,8 @@ class OutputMemo:
             found = self._csv[invoice.number] = (invoice, qbcsv.invoice_csv(invoice).encode("utf-8"))
         return found[1]
 
-    def rows(self, invoice: Invoice, settings, with_currency: bool) -> tuple[int, str]:
+    def quickbooks_text(self, invoice: Invoice, settings, with_currency: bool) -> tuple[int, str]:
+        """quickbooks.invoice_text, once per invoice object."""
         found = self._rows.get(invoice.number)
         if found is None or found[0] is not invoice or found[1] != (settings, with_currency):
             text = quickbooks.invoice_text(invoice, settings, with_currency)
@@ -115,7 +116,7 @@ def month_outputs(root: Path, config: Config, month: Month, month_blocks: dict[s
     if with_zip:  # otb watch builds it once the saves have settled (WatchSession.settle)
         files[build / f"invoices-{month}.zip"] = qbcsv.month_zip(csvs)
     for name, content in quickbooks.invoice_files(invoices, str(month), config.settings.quickbooks,
-                                                  config.settings.currency, memo.rows).items():
+                                                  config.settings.currency, memo.quickbooks_text).items():
         files[build / name] = content
     expected = {path.name for path in files} | {f"{number}.pdf" for number in month_blocks} | {f"invoices-{month}.zip"}
     return files, expected, {inv.number: inv for inv in invoices}

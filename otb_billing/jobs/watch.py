@@ -201,7 +201,7 @@ class WatchSession:
             report.problems = exc.problems
             return
         report.written += len(changed)
-        self._remember(config, exports, month_blocks, fresh)
+        self._remember(config, exports, month_blocks, fresh, files)
         report.written += self._write_build(config, result, fresh, month_blocks, report.changes, all_warnings)
 
     def _changes(self, targets: set[str], fresh: dict[str, Invoice], month_blocks: dict[str, str]) -> list[Change]:
@@ -238,8 +238,10 @@ class WatchSession:
 
         return check
 
-    def _remember(self, config: Config, exports: Exports, month_blocks: dict[str, str], fresh) -> None:
-        """After a commit: the clean inputs, the month file's blocks, and the invoices, for the next refresh."""
+    def _remember(self, config: Config, exports: Exports, month_blocks: dict[str, str], fresh,
+                  written: dict[Path, str]) -> None:
+        """After a commit: the clean inputs, the month file's blocks, the invoices and the accounts now open
+        (from the files just written), for the next refresh."""
         assert self.context is not None
         flags = {number: flag for number, (flag, _) in self.context.blocks.items()}
         self.context.blocks = {number: (flags.get(number, "!"), text) for number, text in month_blocks.items()}
@@ -247,7 +249,8 @@ class WatchSession:
         for number in [n for n in self.invoices if n not in month_blocks]:
             del self.invoices[number]
         self.invoices.update({inv.number: inv for inv in fresh})
-        self.opened |= set(OPEN_RE.findall((self.root / "ledger" / "accounts.beancount").read_text(encoding="utf-8")))
+        for text in written.values():
+            self.opened.update(OPEN_RE.findall(text))
 
     def _keep_warnings(self, config: Config, targets: set[str], billed, warnings: list[Problem]) -> list[Problem]:
         """The month's warnings as a whole `otb bill` would give them: those of the clients billed now replace

@@ -74,11 +74,9 @@ class Collector:
             try:
                 found.add(self._queue.get(timeout=0.05))
                 last = time.monotonic()
-                continue
             except queue.Empty:
-                pass
-            if found and time.monotonic() - last >= quiet:
-                break
+                if found and time.monotonic() - last >= quiet:
+                    break
         return found
 
 

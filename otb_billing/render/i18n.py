@@ -177,10 +177,7 @@ class Lang:
     def rate(self, value: Decimal, currency: str) -> str:
         """A line's rate: like money, with the rate's own extra decimals (`12,345 $`)."""
         if self.language == "fr":
-            if rate_places(value) == 2:
-                return _money_fr(value, currency or "CAD")
-            text = format_currency(value, currency or "CAD", locale="fr_CA", decimal_quantization=False)
-            return text.replace("\u202f", " ").replace("\u00a0", " ")
+            return _money_fr(value, currency or "CAD", exact=rate_places(value) > 2)
         return rate_en(value, currency)
 
     def tax(self, name: str) -> str:
@@ -230,7 +227,8 @@ class Lang:
 
 
 @lru_cache(maxsize=4096)
-def _money_fr(amount: Decimal, currency: str) -> str:
-    """`1 234,56 $` (Babel's fr_CA, with plain spaces: the PDF's font has no narrow no-break space)."""
-    text = format_currency(amount, currency, locale="fr_CA")
+def _money_fr(amount: Decimal, currency: str, exact: bool = False) -> str:
+    """`1 234,56 $` (Babel's fr_CA, with plain spaces: the PDF's font has no narrow no-break space); `exact`
+    keeps decimals beyond the cent (a rate of `12,345 $`)."""
+    text = format_currency(amount, currency, locale="fr_CA", decimal_quantization=not exact)
     return text.replace("\u202f", " ").replace("\u00a0", " ")

@@ -25,21 +25,21 @@ def money(amount: Decimal, currency: str = "CAD") -> str:
     value = cents(amount)
     if not value:
         value = Decimal("0.00")  # -0.00 equals 0.00 (and hashes alike): never print "-$0.00"
-    currency = currency or "CAD"
-    symbol = FAST_SYMBOLS.get(currency)
-    if symbol is not None:
-        return f"{'-' if value < 0 else ''}{symbol}{abs(value):,.2f}"
-    return _money(value, currency)
+    return _written(value, currency or "CAD", 2)
 
 
 def rate(value: Decimal, currency: str = "CAD") -> str:
     """A rate for people: money, with more than two decimals only when the rate has them (`$12.345`)."""
     places = rate_places(value)
-    if places == 2:
-        return money(value, currency)
-    symbol = FAST_SYMBOLS.get(currency or "CAD")
+    return money(value, currency) if places == 2 else _written(value, currency or "CAD", places)
+
+
+def _written(value: Decimal, currency: str, places: int) -> str:
+    symbol = FAST_SYMBOLS.get(currency)
     if symbol is not None:
         return f"{'-' if value < 0 else ''}{symbol}{abs(value):,.{places}f}"
+    if places == 2:
+        return _money(value, currency)
     return format_currency(value, currency, locale=_pattern(currency), decimal_quantization=False)
 
 
