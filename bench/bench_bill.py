@@ -5,12 +5,17 @@ script builds the repo once (not timed), then runs `otb bill 2024-10` as a separ
 the median wall time and the peak memory (max RSS) of the billing process. PDFs are left out (`--no-pdf`):
 bench/bench_pdf.py measures those.
 
-    python bench/bench_bill.py 100 1000 10000 [--runs 3] [--keep DIR]
+    python bench/bench_bill.py 100 1000 10000 [--runs 3] [--keep DIR] [--baseline REV]
+
+With --baseline, each run of this version is followed by a run of the git revision REV (checked out in a
+temporary worktree) on the same repo, and the ratio of the medians is printed: figures from the same minutes of
+the same machine, which is what a noisy shared machine allows comparing.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import shutil
@@ -75,17 +80,44 @@ def build(root: Path, n: int, seed: int = 7) -> None:
     (exports / "tickets.csv").write_text("\n".join(tickets) + "\n")
 
 
-def run_once(root: Path) -> tuple[float, int]:
-    """(wall seconds, max RSS in MiB) of one `otb bill` process."""
-    otb = shutil.which("otb", path=str(Path(sys.executable).parent)) or "otb"
+def run_once(root: Path, code: Path | None = None, args: tuple[str, ...] = ("bill", "2024-10", "--no-pdf")
+             ) -> tuple[float, int]:
+    """(wall seconds, max RSS in MiB) of one `otb` process (by default `otb bill 2024-10 --no-pdf`); `code`: run
+    the otb_billing package found there instead of the installed one."""
+    env = dict(os.environ)
+    if code is not None:
+        env["PYTHONPATH"] = str(code)
     start = time.perf_counter()
-    proc = subprocess.Popen([otb, "bill", "2024-10", "--no-pdf", "--root", str(root)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen([sys.executable, "-m", "otb_billing", *args, "--root", str(root)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     if status != 0:
-        raise SystemExit(f"otb bill failed: {proc.stderr.read().decode()[:2000]}")
+        raise SystemExit(f"otb {args[0]} failed: {proc.stderr.read().decode()[:2000]}")
     return wall, usage.ru_maxrss // 1024
+
+
+@contextlib.contextmanager
+def baseline_worktree(rev: str | None):
+    """A temporary git worktree of `rev` (None: no baseline), removed afterwards."""
+    if rev is None:
+        yield None
+        return
+    repo = Path(__file__).resolve().parent.parent
+    folder = Path(tempfile.mkdtemp(prefix="otb-baseline-"))
+    subprocess.run(["git", "-C", str(repo), "worktree", "add", "--detach", "-f", str(folder), rev], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield folder
+    finally:
+        subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(folder)], check=False)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def fresh(root: Path) -> None:
+    """The repo as before any bill: no ledger, no build/, no otb state."""
+    for name in ("ledger", "build", ".otb"):
+        shutil.rmtree(root / name, ignore_errors=True)
 
 
 def main() -> None:
@@ -93,25 +125,38 @@ def main() -> None:
     parser.add_argument("sizes", nargs="*", type=int, default=[100, 1000, 10000])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--keep", type=Path, help="build the repos under this folder and keep them")
+    parser.add_argument("--baseline", metavar="REV", help="also time this git revision, interleaved, for ratios")
     args = parser.parse_args()
     base = args.keep or Path(tempfile.mkdtemp(prefix="otb-bench-"))
-    print(f"{'clients':>8} {'rows':>9} {'median s':>9} {'min s':>7} {'max s':>7} {'µs/row':>7} {'max RSS MiB':>12}")
+    print("first: a new month billed (no ledger yet); again: the same month billed again, nothing changed")
+    print(f"{'clients':>8} {'rows':>9} {'version':>9} {'first s':>8} {'again s':>8} {'µs/row':>7} {'max RSS MiB':>12}")
     try:
-        for n in args.sizes:
-            root = base / f"n{n}"
-            if root.exists():
-                shutil.rmtree(root)
-            build(root, n)
-            rows = sum(sum(1 for _ in open(p)) - 1 for p in (root / "exports/2024-10").glob("*.csv"))
-            results = []
-            for _ in range(args.runs):
-                shutil.rmtree(root / "ledger", ignore_errors=True)
-                shutil.rmtree(root / "build", ignore_errors=True)
-                results.append(run_once(root))
-            walls = [w for w, _ in results]
-            median = statistics.median(walls)
-            print(f"{n:>8} {rows:>9} {median:>9.2f} {min(walls):>7.2f} {max(walls):>7.2f} "
-                  f"{median / rows * 1e6:>7.1f} {max(r for _, r in results):>12}", flush=True)
+        with baseline_worktree(args.baseline) as old:
+            for n in args.sizes:
+                root = base / f"n{n}"
+                if root.exists():
+                    shutil.rmtree(root)
+                build(root, n)
+                rows = sum(sum(1 for _ in open(p)) - 1 for p in (root / "exports/2024-10").glob("*.csv"))
+                versions = {"this": None} if old is None else {"this": None, args.baseline[:9]: old}
+                first: dict[str, list] = {name: [] for name in versions}
+                again: dict[str, list] = {name: [] for name in versions}
+                for _ in range(args.runs):
+                    for name, code in versions.items():
+                        fresh(root)
+                        first[name].append(run_once(root, code))
+                        again[name].append(run_once(root, code))
+                medians = {}
+                for name in versions:
+                    f = statistics.median(w for w, _ in first[name])
+                    a = statistics.median(w for w, _ in again[name])
+                    rss = max(r for _, r in first[name] + again[name])
+                    medians[name] = (f, a, rss)
+                    print(f"{n:>8} {rows:>9} {name:>9} {f:>8.2f} {a:>8.2f} {f / rows * 1e6:>7.1f} {rss:>12}",
+                          flush=True)
+                if old is not None:
+                    (f0, a0, r0), (f1, a1, r1) = medians["this"], medians[args.baseline[:9]]
+                    print(f"{'':>8} {'':>9} {'ratio':>9} {f0 / f1:>8.2f} {a0 / a1:>8.2f} {'':>7} {r0 / r1:>12.2f}")
     finally:
         if not args.keep:
             shutil.rmtree(base, ignore_errors=True)

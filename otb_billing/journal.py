@@ -27,7 +27,7 @@ import shutil
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
-from . import faults
+from . import faults, forked
 from .core.errors import InputErrors, Problem, Source
 
 STATE = ".otb"  # the repo's working folder for otb itself: git-ignored, never holds anything of value
@@ -116,11 +116,14 @@ def _replace(source: Path, target: Path) -> None:
 Check = Callable[[dict[str, Path | None]], list[Problem]]
 
 
-def commit(root: Path, files: Mapping[Path, Content], check: Check | None = None, label: str = "") -> list[str]:
+def commit(root: Path, files: Mapping[Path, Content], check: Check | None = None, label: str = "",
+           meanwhile: Callable[[], object] | None = None) -> list[str]:
     """Apply every change in `files` as one unit, or none of them; returns the relative paths that changed.
 
     `check` gets {relative path: staged file, or None for a deletion} and returns problems; any problem means
     nothing is written and InputErrors is raised. Files whose content would not change are left out.
+    `meanwhile` (work that writes nothing, such as rendering the outputs written after the commit) runs while a
+    forked child does the check; it runs once in any case, before anything is committed.
     """
     root = Path(root)
     txn = state_dir(root) / "txn"
@@ -149,8 +152,15 @@ def commit(root: Path, files: Mapping[Path, Content], check: Check | None = None
             staged[relative] = txn / name
         if not entries:
             _discard(txn)
+            if meanwhile is not None:
+                meanwhile()
             return []
-        problems = check(staged) if check is not None else []
+        if check is not None and meanwhile is not None:
+            problems = forked.beside(lambda: check(staged), meanwhile)
+        else:
+            if meanwhile is not None:
+                meanwhile()
+            problems = check(staged) if check is not None else []
         if problems:
             raise InputErrors(problems)
         _fsync_dir(txn)

@@ -13,13 +13,15 @@ ALLOWED = {
     "core": set(),
     "faults": set(),
     "fsutil": {"journal"},  # both are the file layer: fsutil writes the one file a user named
-    "journal": {"core", "faults"},
-    "readers": {"core"},
-    "books": {"core", "faults", "fsutil", "journal"},
+    "journal": {"core", "faults", "forked"},
+    "forked": set(),
+    "filecache": {"core"},  # what readers made of unchanged files, kept by their stat
+    "readers": {"core", "filecache"},
+    "books": {"core", "faults", "fsutil", "journal", "filecache"},
     "render": {"core"},
-    "jobs": {"core", "readers", "books", "render", "journal", "faults", "fsutil"},
+    "jobs": {"core", "readers", "books", "render", "journal", "faults", "fsutil", "filecache"},
     "fava_ext": {"core", "readers", "books", "render", "jobs"},
-    "cli": {"core", "readers", "books", "render", "jobs", "journal", "faults", "fsutil"},
+    "cli": {"core", "readers", "books", "render", "jobs", "journal", "faults", "fsutil", "filecache"},
     "__main__": {"cli"},
     "__init__": set(),
 }

@@ -17,6 +17,7 @@ from ..core.errors import Problem, Source
 from ..core.model import PriorInvoice
 from ..core.money import ZERO
 from ..core.month import Month
+from ..filecache import cached
 from .accounts import RECEIVABLE_ROOT
 
 HEADER_RE = re.compile(r"^\d{4}-\d{2}-\d{2}\s+(\*|!|txn)\s")
@@ -27,22 +28,32 @@ def month_file(ledger: Path, month: Month) -> Path:
     return ledger / "invoices" / f"{month.year:04d}" / f"{month}.beancount"
 
 
-def read_priors(ledger: Path, problems: list[Problem]) -> list[PriorInvoice]:
-    """Every invoice transaction in ledger/invoices/*/*.beancount."""
+def read_priors(ledger: Path, problems: list[Problem], skip: Path | None = None) -> list[PriorInvoice]:
+    """Every invoice transaction in ledger/invoices/*/*.beancount but the file `skip` (the month being billed,
+    whose invoices are made anew). A file unchanged since an earlier run is not parsed again (filecache.py)."""
     priors: list[PriorInvoice] = []
     folder = ledger / "invoices"
     if not folder.is_dir():
         return priors
     for path in sorted(folder.glob("*/*.beancount")):
-        entries, errors, _ = parser.parse_file(str(path))
-        for error in errors:
-            problems.append(Problem(source_of(error.source, ledger), f"ledger: {error.message}",
-                                    "fix the hand edit, or delete the file and bill the month again"))
-        for entry in entries:
-            if isinstance(entry, data.Transaction) and "invoice" in entry.meta:
-                prior = _prior(entry)
-                if prior is not None:
-                    priors.append(prior)
+        if skip is not None and path == skip:
+            continue
+        priors.extend(cached("priors", path, None, problems,
+                             lambda found, path=path: _file_priors(path, ledger, found)))
+    return priors
+
+
+def _file_priors(path: Path, ledger: Path, problems: list[Problem]) -> list[PriorInvoice]:
+    entries, errors, _ = parser.parse_file(str(path))
+    for error in errors:
+        problems.append(Problem(source_of(error.source, ledger), f"ledger: {error.message}",
+                                "fix the hand edit, or delete the file and bill the month again"))
+    priors = []
+    for entry in entries:
+        if isinstance(entry, data.Transaction) and "invoice" in entry.meta:
+            prior = _prior(entry)
+            if prior is not None:
+                priors.append(prior)
     return priors
 
 

@@ -54,14 +54,21 @@ def run_bill(
     replaced = {invoice_number(config.settings, a, month) for a in only} if only else None
     ledger_files, month_blocks = _ledger_files(root / "ledger", config, month, blocks, fresh, replaced)
     build = root / "build" / str(month)
-    build_files, expected, outcome.month_invoices = month_outputs(root, config, month, month_blocks,
-                                                                  {inv.number: inv for inv in fresh})
-    build_files[build / "bill-report.json"] = bill_report(month, result)
-    if pdf:
-        from .invoice_pdfs import draft_pdfs
+    build_files: dict[Path, bytes] = {}
+    expected: set[str] = set()
 
-        build_files.update(draft_pdfs(root, config, fresh, result.credit_applied, pdf_progress))
-    changed = commit_ledger(root, ledger_files, f"otb bill {month}")
+    def render_outputs() -> None:  # while the other core checks the new ledger
+        files, names, outcome.month_invoices = month_outputs(root, config, month, month_blocks,
+                                                             {inv.number: inv for inv in fresh})
+        files[build / "bill-report.json"] = bill_report(month, result)
+        if pdf:
+            from .invoice_pdfs import draft_pdfs
+
+            files.update(draft_pdfs(root, config, fresh, result.credit_applied, pdf_progress))
+        build_files.update(files)
+        expected.update(names)
+
+    changed = commit_ledger(root, ledger_files, f"otb bill {month}", meanwhile=render_outputs)
     write_outputs(root, build_files)
     remove_outputs(stale_outputs(build, expected))
     outcome.written = [root / path for path in changed] + list(build_files)

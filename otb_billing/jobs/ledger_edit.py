@@ -8,6 +8,7 @@ Every such command refuses to start on a ledger that bean-check rejects, and che
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from .. import journal
@@ -143,10 +144,12 @@ def trial_ledger(root: Path, files: dict[Path, str | bytes | None]) -> list[Prob
     return journal.trial(root, files, _checker(root))
 
 
-def commit_ledger(root: Path, files: dict[Path, str | bytes | None], label: str = "") -> list[str]:
+def commit_ledger(root: Path, files: dict[Path, str | bytes | None], label: str = "",
+                  meanwhile: Callable[[], object] | None = None) -> list[str]:
     """Write the files as one unit after checking the whole ledger as it would be; InputErrors (and nothing
-    written) if bean-check with the plugin would report anything."""
-    changed = journal.commit(root, files, _checker(root), label)
+    written) if bean-check with the plugin would report anything. `meanwhile` runs while the check does (see
+    journal.commit)."""
+    changed = journal.commit(root, files, _checker(root), label, meanwhile)
     if any(path.startswith("ledger/") for path in changed):
         verify.remember_good(root)
     return changed

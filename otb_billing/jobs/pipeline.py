@@ -19,6 +19,7 @@ from ..core.billing import bill_month
 from ..core.errors import InputErrors, Problem, did_you_mean
 from ..core.model import BillResult, Config, PriceBook, PriorInvoice
 from ..core.month import Month
+from ..filecache import persisted
 from ..readers.config import read_config_collecting
 from ..readers.exports import read_exports
 
@@ -44,8 +45,8 @@ class LedgerContext:
 
 def ledger_context(root: Path, month: Month, base_currency: str, problems: list[Problem]) -> LedgerContext:
     ledger = root / "ledger"
-    priors = invoice_files.read_priors(ledger, problems)
     path = invoice_files.month_file(ledger, month)
+    priors = invoice_files.read_priors(ledger, problems, skip=path)
     blocks = invoice_files.split_blocks(path.read_text(encoding="utf-8"))[1] if path.exists() else {}
     return LedgerContext(blocks, [p for p in priors if p.month != month], recorded_prices(ledger, blocks, month),
                          read_prices(ledger, base_currency, problems))
@@ -58,7 +59,13 @@ def unknown_accounts(config: Config, only: Collection[str]) -> list[Problem]:
 
 
 def compute(root: Path, month: Month, only: Collection[str] = (), progress=None) -> tuple[Config, BillResult, dict]:
-    """Read everything and bill; raises InputErrors with every problem in the inputs."""
+    """Read everything and bill; raises InputErrors with every problem in the inputs. Files unchanged since an
+    earlier run are not parsed again (filecache.persisted)."""
+    with persisted(root):
+        return _compute(root, month, only, progress)
+
+
+def _compute(root: Path, month: Month, only: Collection[str], progress) -> tuple[Config, BillResult, dict]:
     config, problems = read_config_collecting(root)
     if config is None:  # no usable settings.yaml: exports cannot be read without its timezone
         raise InputErrors(problems)

@@ -8,7 +8,7 @@ refreshes after each burst of saves (see jobs/watch_events.py for which files co
 - an export of the month: the accounts whose rows in it changed;
 - settings.yaml, services.yaml, templates, or anything else: every client.
 
-Inputs are read through a stat-keyed cache (readers/cache.py), what billing takes from the rest of the ledger is
+Inputs are read through a stat-keyed cache (filecache.py), what billing takes from the rest of the ledger is
 read once (the session holds the repo lock, so nothing else changes it), and only the changed drafts' CSVs and
 QuickBooks rows are rendered again. A refresh with problems in the inputs writes nothing and keeps the clients it
 would have billed pending until the inputs are clean again, so the last good drafts stay in the ledger.
@@ -30,8 +30,8 @@ from ..core.errors import InputErrors, Problem
 from ..core.model import BillResult, Config, Exports, Invoice
 from ..core.month import Month
 from ..core.rules import invoice_number
+from ..filecache import FileCache, caching
 from ..journal import remove_outputs, write_outputs
-from ..readers.cache import FileCache, caching
 from ..readers.config import read_config_collecting
 from ..readers.exports import read_exports
 from ..render import qbcsv

@@ -29,7 +29,7 @@ from ..core.model import (
 from ..core.money import ZERO
 from ..core.month import Month
 from ..core.tax import PROVINCES
-from .cache import cached
+from ..filecache import cached
 from .catalog import read_rate_changes
 from .fields import Fields, normalize_word
 from .sources import ACCOUNT_RE, EMAIL_RE, _expect_mapping, read_yaml_file

@@ -14,6 +14,7 @@ from ..core.model import (
     Config,
     Settings,
 )
+from ..filecache import persisted
 from .catalog import read_plans, read_services
 from .clients import read_clients
 from .settings import read_settings
@@ -33,8 +34,14 @@ def read_config_collecting(root: Path) -> tuple[Config | None, list[Problem]]:
     """The whole repo's YAML and every problem found; the Config is None when there are problems.
 
     `settings` is returned separately usable (via Config.settings) only when clean; callers that want to go on
-    reading exports after a config problem use the timezone from `read_settings` themselves.
+    reading exports after a config problem use the timezone from `read_settings` themselves. Files unchanged
+    since an earlier run are not parsed again (filecache.persisted).
     """
+    with persisted(root):
+        return _read_config(root)
+
+
+def _read_config(root: Path) -> tuple[Config | None, list[Problem]]:
     problems: list[Problem] = []
     settings = read_settings(root, problems)
     services = read_services(root, problems)

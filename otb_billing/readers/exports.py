@@ -23,7 +23,7 @@ from ..core.money import (
     parse_number,
 )
 from ..core.month import Month
-from .cache import cached
+from ..filecache import cached
 from .csvfile import open_csv
 from .fields import BOOL_WORDS
 from .sources import present, relative_name

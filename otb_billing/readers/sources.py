@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 from ..core.errors import Problem, Source
-from .cache import cached
+from ..filecache import cached
 from .fields import type_name
 from .yamlsrc import YMap, load_yaml, yaml_error_line
 

@@ -1,0 +1,151 @@
+"""The shortcuts that make a rebill fast must never change an answer: the YAML and ledger files kept between runs
+(filecache.persisted) and the Beancount check run in a forked child (forked.beside)."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import time
+
+import pytest
+
+from otb_billing import filecache, forked
+from otb_billing.core.errors import InputErrors, Problem, Source
+from otb_billing.filecache import CACHE_FILE
+
+USERS = "account,user_id,name,email,active"
+LONG_AGO = time.time() - 3600
+
+
+def _age(path) -> None:
+    """Give a file an old mtime, so it is no longer 'racy' and the cache keeps it between runs."""
+    os.utime(path, (LONG_AGO, LONG_AGO))
+
+
+def _stored(repo) -> dict:
+    with open(repo.root / CACHE_FILE, "rb") as handle:
+        return pickle.load(handle)[1]
+
+
+@pytest.fixture
+def cached_repo(repo):
+    path = repo.client("A1", name="Alpha", extra="users: {u1: {type: custom, rate: 20.00}}\n")
+    repo.csv("2024-10", "users.csv", USERS, "A1,u1,One,,true", "A1,u2,Two,,true")
+    for file in [path, *repo.root.glob("*.yaml"), *repo.root.glob("plans/*.yaml")]:
+        _age(file)
+    assert repo.invoice()["subtotal"] == "35.00"  # 20.00 (custom) + 15.00
+    return repo, path
+
+
+def test_unchanged_files_are_kept_between_runs_and_edits_are_read_again(cached_repo):
+    repo, path = cached_repo
+    kinds = {kind for kind, _ in _stored(repo)}
+    assert {"yaml", "client"} <= kinds
+    # same size, same mtime: only the ctime (which no program can set back) tells the new file from the old
+    path.write_text(path.read_text().replace("20.00", "30.00"))
+    _age(path)
+    assert repo.invoice()["subtotal"] == "45.00"
+
+
+def test_a_file_saved_in_the_last_seconds_is_not_kept(cached_repo):
+    repo, path = cached_repo
+    path.write_text(path.read_text().replace("20.00", "25.00"))  # mtime: now
+    assert repo.invoice()["subtotal"] == "40.00"
+    assert ("yaml", str(path)) not in _stored(repo)
+
+
+def test_a_damaged_or_foreign_cache_is_ignored(cached_repo, monkeypatch):
+    repo, _ = cached_repo
+    (repo.root / CACHE_FILE).write_bytes(b"not a pickle")
+    assert repo.invoice()["subtotal"] == "35.00"
+    stale = {key: (stat, depends, "a value from other code", problems)
+             for key, (stat, depends, _, problems) in _stored(repo).items()}
+    (repo.root / CACHE_FILE).write_bytes(pickle.dumps(("another version of otb", stale)))
+    assert repo.invoice()["subtotal"] == "35.00"
+
+
+def test_problems_found_in_a_kept_file_are_reported_again(repo):
+    path = repo.client("A1", extra="users: {u1: {type: custom, rate: lots}}\n")
+    repo.csv("2024-10", "users.csv", USERS, "A1,u1,One,,true")
+    _age(path)
+    for _ in range(2):
+        result = repo.run("bill", "2024-10")
+        assert result.exit_code != 0
+        assert "clients/A1.yaml:6" in result.output and "rate" in result.output
+    assert ("yaml", str(path)) in _stored(repo)
+
+
+def test_earlier_months_are_read_from_the_cache_until_they_change(repo):
+    path = repo.client("A1", extra="prepaid_hours: {yearly: 10}\n")
+    repo.csv("2024-09", "tickets.csv", "account,ticket,date,hours", "A1,T1,2024-09-10,4")
+    repo.csv("2024-10", "tickets.csv", "account,ticket,date,hours", "A1,T2,2024-10-10,4")
+    _age(path)
+    assert repo.run("bill", "2024-09").exit_code == 0
+    september = repo.root / "ledger/invoices/2024/2024-09.beancount"
+    _age(september)
+    first = repo.invoice("2024-10")
+    assert ("priors", str(september)) in _stored(repo)
+    assert repo.invoice("2024-10") == first
+    # September billed again with fewer hours: October's pool sees it, though the file was cached
+    repo.csv("2024-09", "tickets.csv", "account,ticket,date,hours", "A1,T1,2024-09-10,9")
+    assert repo.run("bill", "2024-09").exit_code == 0
+    assert repo.invoice("2024-10") != first
+
+
+def test_a_check_in_the_child_gives_its_answer_and_the_parent_did_its_work():
+    parent, done = os.getpid(), []
+    assert forked.beside(lambda: ("checked by", os.getpid() != parent), lambda: done.append(os.getpid())) == (
+        "checked by", True)
+    assert done == [parent]
+
+
+def test_what_the_child_raised_is_raised_here_with_its_problems():
+    problem = Problem(Source("ledger/main.beancount", 3), "bean-check: something", "a fix")
+
+    def work():
+        raise InputErrors([problem])
+
+    with pytest.raises(InputErrors) as caught:
+        forked.beside(work, lambda: None)
+    assert caught.value.problems == [problem]
+
+
+def test_a_child_that_dies_is_replaced_by_doing_the_work_here():
+    parent = os.getpid()
+
+    def work():
+        if os.getpid() != parent:
+            os._exit(3)  # as if killed
+        return "done here"
+
+    assert forked.beside(work, lambda: None) == "done here"
+
+
+def test_when_the_work_here_fails_the_child_is_stopped():
+    def meanwhile():
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError):
+        forked.beside(lambda: time.sleep(30), meanwhile)  # would hang the test if the child were waited for
+
+
+def test_a_bill_the_check_refuses_writes_nothing(repo, monkeypatch):
+    from otb_billing.books import verify
+
+    repo.client("A1")
+    repo.csv("2024-10", "users.csv", USERS, "A1,u1,One,,true")
+    monkeypatch.setattr(verify, "check_change", lambda root, staged: [Problem(Source("ledger/x"), "refused")])
+    before = repo.snapshot()
+    result = repo.run("bill", "2024-10")
+    assert result.exit_code != 0 and "refused" in result.output
+    assert repo.snapshot() == before
+
+
+def test_code_version_changes_with_the_code(tmp_path, monkeypatch):
+    first = filecache._code_version()
+    assert filecache._code_version() == first
+    module = tmp_path / "otb_billing" / "filecache.py"
+    module.parent.mkdir()
+    module.write_text("")
+    monkeypatch.setattr(filecache, "__file__", str(module))
+    assert filecache._code_version() != first
