@@ -13,6 +13,7 @@ client file is read against, the time zone and number format of an export).
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import os
 import pickle
@@ -43,10 +44,11 @@ class FileCache:
         self._entries: dict[tuple[str, str], tuple[tuple, Any, Any, list[Problem]]] = {}
         self.hits = 0
         self.misses = 0
+        self.missed_kinds: set[str] = set()
 
     def read(self, kind: str, path: Path, depends: Any, problems: list[Problem], make: Callable[[list[Problem]], Any]):
         """`make(problems)` for this file, or what it gave the last time if the file and `depends` are the same."""
-        key = (kind, str(path))
+        key = (kind, os.path.abspath(path))
         stat = stat_key(path)
         entry = self._entries.get(key)
         if stat is not None and entry is not None and entry[0] == stat and entry[1] == depends:
@@ -54,6 +56,7 @@ class FileCache:
             problems.extend(entry[3])
             return entry[2]
         self.misses += 1
+        self.missed_kinds.add(kind)
         found: list[Problem] = []
         value = make(found)
         problems.extend(found)
@@ -89,14 +92,11 @@ RACY_SECONDS = 2.0  # a file changed this recently may change again within one m
 
 def _code_version() -> str:
     """What the cached values were made by: Python, and the size and mtime of every module of otb_billing."""
-    package = Path(__file__).resolve().parent.parent
+    package = Path(__file__).resolve().parent
     digest = hashlib.sha256(sys.version.encode())
-    for folder, dirs, names in os.walk(package):
-        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
-        for name in sorted(names):
-            if name.endswith(".py"):
-                st = os.stat(os.path.join(folder, name))
-                digest.update(f"{folder}/{name}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    for name in sorted(glob.glob(f"{package}/*.py") + glob.glob(f"{package}/*/*.py")):
+        st = os.stat(name)
+        digest.update(f"{name}|{st.st_size}|{st.st_mtime_ns}\n".encode())
     return digest.hexdigest()
 
 
@@ -147,6 +147,6 @@ def persisted(root: Path) -> Iterator[FileCache | None]:
 
 
 def _save_quietly(cache: FileCache, path: Path, version: str) -> None:
-    if cache.misses:
+    if cache.missed_kinds & set(PERSISTED_KINDS):
         with contextlib.suppress(OSError):
             _save(cache, path, version)

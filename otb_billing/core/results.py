@@ -91,6 +91,13 @@ class Invoice:
     fx_rate: Decimal | None = None  # base currency per unit of the invoice currency, on fx_date
     fx_date: dt.date | None = None
     prices: PriceBook | None = None  # the prices it was billed at (None: an adjustment, or issued before 0.2)
+    # sums of the lines and taxes, added once here: writers ask for them many times per invoice
+    _subtotal: Decimal = field(default=ZERO, init=False, repr=False, compare=False)
+    _tax: Decimal = field(default=ZERO, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_subtotal", sum((line.amount for line in self.lines), ZERO))
+        object.__setattr__(self, "_tax", sum((tax.amount for tax in self.taxes), ZERO))
 
     @property
     def foreign(self) -> bool:
@@ -106,7 +113,7 @@ class Invoice:
 
     @property
     def subtotal(self) -> Decimal:
-        return sum((line.amount for line in self.lines), ZERO)
+        return self._subtotal
 
     @property
     def taxable_subtotal(self) -> Decimal:
@@ -114,11 +121,11 @@ class Invoice:
 
     @property
     def tax(self) -> Decimal:
-        return sum((tax.amount for tax in self.taxes), ZERO)
+        return self._tax
 
     @property
     def total(self) -> Decimal:
-        return self.subtotal + self.tax
+        return self._subtotal + self._tax
 
     def group_totals(self) -> dict[str, Decimal]:
         totals = {group: ZERO for group in GROUPS}

@@ -38,18 +38,20 @@ def open_csv(path: Path, name: str, problems: list[Problem], hint: str = "export
         return None
     columns = [c.strip().lower() if lower else c.strip() for c in header]
 
+    count = len(columns)
+
     def rows() -> Rows:
         line = reader.line_num
         try:
             for record in reader:
                 start, line = line + 1, reader.line_num
-                if not "".join(record).strip():
-                    continue
-                if line > start and len(record) < len(columns) and any("\n" in cell for cell in record):
+                if not (record and record[0] and not record[0].isspace()) and not "".join(record).strip():
+                    continue  # a blank row
+                if line > start and len(record) < count and any("\n" in cell for cell in record):
                     problems.append(Problem(Source(name, start), f"a quote opened on this line is not closed: the "
                                             f"cell runs on to line {line}", "close the quote, or remove it"))
                     continue
-                if len(record) > len(columns) and any(cell.strip() for cell in record[len(columns):]):
+                if len(record) > count and any(cell.strip() for cell in record[count:]):
                     problems.append(Problem(Source(name, start), f"the row has {len(record)} cells but the header "
                                             f"names {len(columns)} columns",
                                             "a comma inside a value? put the value in double quotes"))

@@ -7,6 +7,7 @@ the column's default. Numbers go straight to Decimal. Every row keeps its file a
 from __future__ import annotations
 
 import datetime as dt
+import re
 import zoneinfo
 from collections import Counter
 from collections.abc import Callable
@@ -36,6 +37,12 @@ EXPORT_FILES = {
 }
 
 
+# Numbers that need no more checks (below 999,999,999.99, at most 10 decimals, not negative): digits alone mean
+# the same in every number_format; digits with a decimal dot only in the default one.
+_SIMPLE = {DEFAULT_FORMAT: re.compile(r"\d{1,9}(?:\.\d{1,10})?\Z")}
+_DIGITS_ONLY = re.compile(r"\d{1,9}\Z")
+
+
 class _Cells:
     """Typed access to the cells of one file's rows, by column name, with problems recorded per row.
 
@@ -46,6 +53,7 @@ class _Cells:
     def __init__(self, columns: list[str], problems: list[Problem], style: str = DEFAULT_FORMAT):
         self.problems = problems
         self.style = style
+        self.simple = _SIMPLE.get(style, _DIGITS_ONLY)
         self.pos: dict[str, int] = {}
         for position, column in enumerate(columns):
             self.pos.setdefault(column, position)
@@ -62,6 +70,8 @@ class _Cells:
         return value
 
     def decimal(self, value: str, column: str, source: Source, default: Decimal | None = None) -> Decimal | None:
+        if self.simple.match(value):  # the common case, fast
+            return Decimal(value)
         if not value:
             if default is None:
                 self.error(source, f"empty '{column}'", "write a number, e.g. 1.5")
@@ -102,12 +112,15 @@ def _records(path: Path, name: str, required: tuple, problems: list[Problem]):
         problems.append(Problem(Source(name, 1), f"missing required column(s): {', '.join(missing)}",
                                 f"the header row must name {', '.join(required)} (found: {', '.join(columns)})"))
         return None
-    width = len(columns) + 1
+    count = len(columns)
+    strip = str.strip
 
     def rows():
         for record, start in records:
-            cells = [cell.strip() for cell in record[:len(columns)]]
-            cells.extend([""] * (width - len(cells)))
+            cells = list(map(strip, record[:count]))
+            if len(cells) < count:
+                cells.extend([""] * (count - len(cells)))
+            cells.append("")
             yield cells, Source(name, start)
 
     return columns, rows()
@@ -141,8 +154,8 @@ def _users(c: _Cells):
     account, user_id, name, email, active = map(c.col, ("account", "user_id", "name", "email", "active"))
 
     def build(cells: list[str], source: Source) -> UserRow | None:
-        a = c.required(cells[account], "account", source)
-        u = c.required(cells[user_id], "user_id", source)
+        a = cells[account] or c.required("", "account", source)
+        u = cells[user_id] or c.required("", "user_id", source)
         is_active = c.boolean(cells[active], "active", source, True)
         return UserRow(a, u, cells[name], cells[email], is_active, source) if a and u else None
 
@@ -153,10 +166,10 @@ def _assets(c: _Cells):
     account, asset_id, hostname, kind, backup = map(c.col, ("account", "asset_id", "hostname", "type", "backup_tb"))
 
     def build(cells: list[str], source: Source) -> AssetRow | None:
-        a = c.required(cells[account], "account", source)
-        i = c.required(cells[asset_id], "asset_id", source)
-        t = c.required(cells[kind], "type", source)
-        tb = c.decimal(cells[backup], "backup_tb", source, ZERO)
+        a = cells[account] or c.required("", "account", source)
+        i = cells[asset_id] or c.required("", "asset_id", source)
+        t = cells[kind] or c.required("", "type", source)
+        tb = c.decimal(cells[backup], "backup_tb", source, ZERO) if cells[backup] else ZERO
         return AssetRow(a, i, cells[hostname], t, tb if tb is not None else ZERO, source) if a and i and t else None
 
     return build
@@ -192,9 +205,9 @@ def _tickets(month: Month, zone: zoneinfo.ZoneInfo):
             c.col, ("account", "ticket", "subject", "date", "hours", "billable"))
 
         def build(cells: list[str], source: Source) -> TimeRow | None:
-            a = c.required(cells[account], "account", source)
-            t = c.required(cells[ticket], "ticket", source)
-            raw = c.required(cells[date], "date", source)
+            a = cells[account] or c.required("", "account", source)
+            t = cells[ticket] or c.required("", "ticket", source)
+            raw = cells[date] or c.required("", "date", source)
             h = c.decimal(cells[hours], "hours", source)
             is_billable = c.boolean(cells[billable], "billable", source, True)
             if not raw:
