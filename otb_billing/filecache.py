@@ -90,7 +90,7 @@ CACHE_FILE = Path(".otb") / "cache" / "inputs.pickle"  # in the repo's git-ignor
 RACY_SECONDS = 2.0  # a file changed this recently may change again within one mtime tick: not kept between runs
 
 
-def _code_version() -> str:
+def code_version() -> str:
     """What the cached values were made by: Python, and the size and mtime of every module of otb_billing."""
     package = Path(__file__).resolve().parent
     digest = hashlib.sha256(sys.version.encode())
@@ -135,7 +135,7 @@ def persisted(root: Path) -> Iterator[FileCache | None]:
         yield None
         return
     path = root / CACHE_FILE
-    version = _code_version()
+    version = code_version()
     cache = _load(path, version)
     try:
         with caching(cache):

@@ -141,11 +141,58 @@ def test_a_bill_the_check_refuses_writes_nothing(repo, monkeypatch):
     assert repo.snapshot() == before
 
 
-def test_code_version_changes_with_the_code(tmp_path, monkeypatch):
-    first = filecache._code_version()
-    assert filecache._code_version() == first
+def testcode_version_changes_with_the_code(tmp_path, monkeypatch):
+    first = filecache.code_version()
+    assert filecache.code_version() == first
     module = tmp_path / "otb_billing" / "filecache.py"
     module.parent.mkdir()
     module.write_text("")
     monkeypatch.setattr(filecache, "__file__", str(module))
-    assert filecache._code_version() != first
+    assert filecache.code_version() != first
+
+
+# --- the records reports keep between runs (books/records_cache.py) -------------------------------------------
+
+
+def _report(root, *args):
+    from conftest import run
+
+    result = run(root, *args)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+REPORTS = [("status", "--as-of", "2024-12-31"), ("status", "--as-of", "2024-12-31", "--json"),
+           ("aging", "--as-of", "2024-12-31"), ("statement", "620547", "--to", "2024-12-31", "--json")]
+
+
+def test_reports_from_kept_records_equal_reports_from_a_full_load(example):
+    from otb_billing.books import records_cache
+
+    assert not (example / records_cache.CACHE_FILE).exists()
+    first = [_report(example, *args) for args in REPORTS]  # the first loads the ledger and keeps its records
+    assert (example / records_cache.CACHE_FILE).exists()
+    assert records_cache.load(example) is not None
+    assert [_report(example, *args) for args in REPORTS] == first
+
+
+def test_any_change_to_the_ledger_means_a_full_load_again(example):
+    from otb_billing.books import records_cache
+
+    before = _report(example, "status", "--as-of", "2024-12-31", "--json")
+    assert records_cache.load(example) is not None
+    _report(example, "pay", "620547", "100.00", "--date", "2024-12-01", "--ref", "CHQ-1")
+    assert records_cache.load(example) is None  # the payments file changed: the kept records are not used
+    after = _report(example, "status", "--as-of", "2024-12-31", "--json")
+    assert after != before
+    assert _report(example, "status", "--as-of", "2024-12-31", "--json") == after
+
+
+def test_damaged_kept_records_are_ignored(example):
+    from otb_billing.books import records_cache
+
+    before = _report(example, "aging", "--as-of", "2024-12-31")
+    path = example / records_cache.CACHE_FILE
+    path.write_bytes(path.read_bytes()[:1000])
+    assert records_cache.load(example) is None
+    assert _report(example, "aging", "--as-of", "2024-12-31") == before

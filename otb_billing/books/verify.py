@@ -101,8 +101,8 @@ def _versions() -> str:
 
 
 def signature(ledger: Path) -> str:
-    """The ledger's files as the file system sees them (names, sizes, mtimes, inodes) and the versions of otb and
-    Beancount: the same signature means the same bean-check result."""
+    """The ledger's files as the file system sees them (names, sizes, mtimes, ctimes, inodes) and the versions of
+    otb and Beancount: the same signature means the same bean-check result."""
     digest = hashlib.sha256(_versions().encode())
     for folder, dirs, names in os.walk(ledger):
         dirs.sort()
@@ -114,7 +114,8 @@ def signature(ledger: Path) -> str:
                 st = os.stat(path)
             except FileNotFoundError:
                 continue
-            digest.update(f"{os.path.relpath(path, ledger)}|{st.st_size}|{st.st_mtime_ns}|{st.st_ino}\n".encode())
+            stamp = f"{st.st_size}|{st.st_mtime_ns}|{st.st_ctime_ns}|{st.st_ino}"
+            digest.update(f"{os.path.relpath(path, ledger)}|{stamp}\n".encode())
     return digest.hexdigest()
 
 

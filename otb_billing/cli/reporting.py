@@ -35,7 +35,7 @@ def status(month, clients, as_of, as_json, root: Path):
 
     root = _existing_root(root)
     as_of = as_of or local_today(root)
-    books = _run(books_for_reports, root)
+    books = _run(books_for_reports, root, True)
     _, rows = status_rows(books, as_of, month, set(clients))
     click.echo(status_json(rows, as_of) if as_json else status_table(rows), nl=False)
 
@@ -51,7 +51,7 @@ def aging(as_of, as_json, root: Path):
 
     root = _existing_root(root)
     as_of = as_of or local_today(root)
-    rows = aging_rows(_run(books_for_reports, root), as_of)
+    rows = aging_rows(_run(books_for_reports, root, True), as_of)
     click.echo(aging_json(rows, as_of) if as_json else f"Aging as of {as_of}\n" + aging_table(rows), nl=False)
 
 
@@ -76,7 +76,7 @@ def statement(account, start, end, as_json, as_pdf, root: Path):
         write_atomic(path, data)
         click.echo(f"Wrote {path.relative_to(root)}")
         return
-    books = _run(books_for_reports, root)
+    books = _run(books_for_reports, root, True)
     st = client_statement_safe(books, account, start, end)
     name = books.names.get(account, account)
     currency = next((d.currency for d in books.docs if d.account == account), "")

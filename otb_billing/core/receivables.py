@@ -92,7 +92,7 @@ class Application(NamedTuple):
     amount: Decimal
 
 
-@dataclass
+@dataclass(slots=True)
 class InvoiceState:
     doc: Doc
     paid: Decimal = ZERO  # payments that name this invoice (net of reversals)

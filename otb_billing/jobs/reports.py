@@ -9,16 +9,25 @@ from pathlib import Path
 
 from beancount.core import data
 
+from ..books import records_cache
 from ..books.extract import Books, load_books
 from ..core.errors import InputErrors, Problem, did_you_mean
 from ..core.month import Month
 from ..core.receivables import Book, aging, statement
 
 
-def books_for_reports(root: Path) -> Books:
+def books_for_reports(root: Path, records_only: bool = False) -> Books:
+    """The ledger, loaded as bean-check loads it; InputErrors if it does not pass. With `records_only` (status,
+    aging, statements: no raw entries needed) an unchanged ledger's records come from the last full load
+    (books/records_cache.py)."""
+    if records_only:
+        kept = records_cache.load(root)
+        if kept is not None:
+            return kept
     books = load_books(root / "ledger")
     if books.problems:
         raise InputErrors(books.problems + [Problem(None, "reports need a ledger that passes bean-check")])
+    records_cache.store(root, books)
     return books
 
 

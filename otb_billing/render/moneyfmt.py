@@ -21,7 +21,10 @@ def _pattern(currency: str) -> str:
 FAST_SYMBOLS = {"CAD": "$", "USD": "US$"}
 
 
+@lru_cache(maxsize=1 << 16)
 def money(amount: Decimal, currency: str = "CAD") -> str:
+    """An amount rounded half-up to cents, with its currency's symbol. Memoized: a status table of 100,000
+    invoices repeats the same totals, payments and zeros."""
     value = cents(amount)
     if not value:
         value = Decimal("0.00")  # -0.00 equals 0.00 (and hashes alike): never print "-$0.00"
@@ -37,6 +40,10 @@ def rate(value: Decimal, currency: str = "CAD") -> str:
 def _written(value: Decimal, currency: str, places: int) -> str:
     symbol = FAST_SYMBOLS.get(currency)
     if symbol is not None:
+        if places == 2:  # whole cents as an int: formatting an int is several times faster than a Decimal
+            units = int(value.scaleb(2))
+            whole, part = divmod(-units if units < 0 else units, 100)
+            return f"{'-' if units < 0 else ''}{symbol}{whole:,}.{part:02d}"
         return f"{'-' if value < 0 else ''}{symbol}{abs(value):,.{places}f}"
     if places == 2:
         return _money(value, currency)

@@ -17,13 +17,12 @@ from .qbcsv import neutralize
 def table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Set[int] = frozenset(),
           total: Sequence[str] | None = None) -> str:
     """Columns padded to their widest cell, a rule under the header (and above a total row)."""
-    everything = [list(header), *map(list, rows)] + ([list(total)] if total else [])
-    widths = [max(len(r[i]) for r in everything) for i in range(len(header))]
+    everything = [header, *rows] + ([total] if total else [])
+    widths = [max(map(len, column)) for column in zip(*everything, strict=False)][:len(header)]
+    line = "  ".join(f"{{:{'>' if i in right else '<'}{w}}}" for i, w in enumerate(widths))
 
     def fmt(row):
-        return "  ".join(
-            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=False))
-        ).rstrip()
+        return line.format(*row).rstrip()
 
     rule = "  ".join("-" * w for w in widths)
     out = [fmt(header), rule, *(fmt(r) for r in rows)]
