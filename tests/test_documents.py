@@ -168,6 +168,28 @@ def test_a_500_device_client_flows_over_pages_with_repeated_headers(repo):
     assert all("Item Qty Rate Amount" in page for page in appendix)  # the header repeats on every page
     assert "Workstation: BIG-PC-499" in appendix[-1]
     assert "Workstations 500 $75.00 $37,500.00" in pages[0]
+    printed = re.findall(r"Workstation: (BIG-PC-\d{3})", "\n".join(appendix))
+    assert sorted(printed) == [f"BIG-PC-{i:03d}" for i in range(500)]  # each device once: none lost at a page break
+
+
+def test_a_grid_splits_between_rows_and_keeps_its_stripes_and_colours():
+    from reportlab.lib import colors
+    from reportlab.platypus import Paragraph
+
+    from otb_billing.render import grid
+
+    style = grid.Style(colors.black, colors.grey, colors.blue, colors.grey, colors.white)
+    rows = [(f"row {i}", Paragraph("a long text " * 30) if i == 5 else "x") for i in range(40)]
+    table = grid.Grid(("A", "B"), rows, [200, 200], {1}, style, tints={(39, 1): colors.red})
+    width, height = table.wrap(400, 10_000)
+    assert width == 400 and height == pytest.approx(15.1 + 39 * 16.3 + table.heights[5])
+    assert table.heights[5] > 16.3 * 3  # the paragraph wraps: its row is as tall as its lines
+    first, rest = table.split(400, 300)
+    assert (first.first, rest.first) == (0, len(first.rows))
+    assert [r[0] for r in first.rows + rest.rows] == [f"row {i}" for i in range(40)]
+    assert first.wrap(400, 300)[1] <= 300
+    assert rest.tints == {(39, 1): colors.red}
+    assert table.split(400, 20) == []  # not even one row fits: the table moves to the next page whole
 
 
 def test_statement_pdf(billed):

@@ -33,7 +33,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from . import fonts
+from . import fonts, grid
 from .fonts import BOLD, OBLIQUE, REGULAR
 from .views import InvoiceView, Letterhead, Section, StatementView
 
@@ -204,31 +204,15 @@ def _letterhead(lh: Letterhead, title: str, root: Path | None) -> Table:
 def _cell(text: str, width: float, right: bool):
     """Plain text when it fits on one line (fast to lay out), a wrapping Paragraph when it does not (or when it
     needs the CJK font for some of its characters)."""
-    if fonts.covered(text) and stringWidth(text, REGULAR, 9) <= width - 8:
-        return text
-    return p(text, RIGHT if right else BASE)
+    return text if grid.fits(text, width) else p(text, RIGHT if right else BASE)
 
 
-def _grid(header, rows, widths, right, zebra=True) -> Table:
-    data = [list(header)]
-    data += [[_cell(c, widths[i], i in right) for i, c in enumerate(row)] for row in rows]
-    table = Table(data, colWidths=widths, repeatRows=1)
-    style = [
-        ("FONT", (0, 0), (-1, 0), BOLD, 8),
-        ("TEXTCOLOR", (0, 0), (-1, 0), MUTED),
-        ("FONT", (0, 1), (-1, -1), REGULAR, 9),
-        ("TEXTCOLOR", (0, 1), (-1, -1), INK),
-        ("LINEBELOW", (0, 0), (-1, 0), 0.8, ACCENT),
-        ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ("TOPPADDING", (0, 0), (-1, -1), 2.5),
-        ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
-        ("LINEBELOW", (0, -1), (-1, -1), 0.5, RULE),
-    ]
-    style += [("ALIGN", (i, 0), (i, -1), "RIGHT") for i in right]
-    if zebra:
-        style += [("BACKGROUND", (0, i), (-1, i), ZEBRA) for i in range(2, len(data), 2)]
-    table.setStyle(TableStyle(style))
-    return table
+GRID_STYLE = grid.Style(INK, MUTED, ACCENT, RULE, ZEBRA)
+
+
+def _grid(header, rows, widths, right, zebra=True, tints=None) -> grid.Grid:
+    body = [[_cell(c, widths[i], i in right) for i, c in enumerate(row)] for row in rows]
+    return grid.Grid(header, body, widths, right, GRID_STYLE, zebra, tints=tints)
 
 
 def _pair_table(pairs, widths, bold_rows=(), right: bool | None = None) -> Table:
@@ -358,14 +342,11 @@ def statement_pdf(view: StatementView, root: Path | None = None) -> bytes:
         p(f"Period: {view.period}. Amounts in {view.currency}.", SMALL),
         Spacer(1, 0.15 * inch),
     ]
-    widths = [0.85 * inch, 1.45 * inch, WIDTH - 5.4 * inch, 1.0 * inch, 1.1 * inch, 1.0 * inch]
-    table = _grid(view.header, view.rows, widths, {3, 4, 5})
-    style = []
-    for i, balance in enumerate(view.balances, start=1):
-        colour = OWING if balance > 0 else CREDIT if balance < 0 else ZERO_BAL
-        style.append(("TEXTCOLOR", (5, i), (5, i), colour))
-    table.setStyle(TableStyle(style))
-    story.append(table)
+    # the payments column is wide enough for its header, "Payments/credits"
+    widths = [0.85 * inch, 1.2 * inch, WIDTH - 5.35 * inch, 1.0 * inch, 1.3 * inch, 1.0 * inch]
+    tints = {(i, 5): OWING if balance > 0 else CREDIT if balance < 0 else ZERO_BAL
+             for i, balance in enumerate(view.balances)}
+    story.append(_grid(view.header, view.rows, widths, {3, 4, 5}, tints=tints))
     if view.aging:
         story += [
             p("Aging of the balance", HEAD),
