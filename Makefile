@@ -18,7 +18,8 @@ help:
 	@echo "make fava                 browse the ledger on http://127.0.0.1:5000"
 	@echo "make test                 run the test suite"
 	@echo "make lint                 ruff on the code, tests and benchmarks; mypy on core/, readers/, render/"
-	@echo "make bench                time otb bill on $(N) clients, then 1000 PDFs"
+	@echo "make bench                time otb bill on $(N) clients, 1000 PDFs, status and aging on 120,000 invoices"
+	@echo "                          (BASELINE=REV also times that git revision, interleaved, for ratios)"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,8 +56,9 @@ lint: $(STAMP)
 	$(BIN)/mypy otb_billing/core otb_billing/readers otb_billing/render   # the other layers: docs/development.md
 
 bench: $(STAMP)
-	$(BIN)/python bench/bench_bill.py $(N)
-	$(BIN)/python bench/bench_pdf.py 1000
+	$(BIN)/python bench/bench_bill.py $(N) $(if $(BASELINE),--baseline $(BASELINE))
+	$(BIN)/python bench/bench_pdf.py 1000 $(if $(BASELINE),--baseline $(BASELINE))
+	$(BIN)/python bench/bench_reports.py 10000 $(if $(BASELINE),--baseline $(BASELINE))
 
 clean:
 	rm -rf build .pytest_cache

@@ -90,8 +90,12 @@ def run_once(root: Path, code: Path | None = None, args: tuple[str, ...] = ("bil
     env = dict(os.environ)
     if code is not None:
         env["PYTHONPATH"] = str(code)
+    else:
+        env.pop("PYTHONPATH", None)
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "otb_billing", *args, "--root", str(root)], env=env,
+    # cwd: the repo billed, never this checkout (`python -m` puts the cwd first on sys.path, which would run this
+    # checkout's otb_billing in place of the baseline's)
+    proc = subprocess.Popen([sys.executable, "-m", "otb_billing", *args, "--root", str(root)], env=env, cwd=root,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
@@ -111,6 +115,11 @@ def baseline_worktree(rev: str | None):
     subprocess.run(["git", "-C", str(repo), "worktree", "add", "--detach", "-f", str(folder), rev], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
+        env = {**os.environ, "PYTHONPATH": str(folder)}
+        found = subprocess.run([sys.executable, "-c", "import otb_billing; print(otb_billing.__file__)"], env=env,
+                               cwd=tempfile.gettempdir(), capture_output=True, text=True, check=True).stdout
+        if not found.startswith(str(folder)):  # the comparison would be of this version with itself
+            raise SystemExit(f"the baseline imports {found.strip()}, not the worktree {folder}")
         yield folder
     finally:
         subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(folder)], check=False)
