@@ -17,7 +17,7 @@ help:
 	@echo "make check [MONTH=...]    validate YAML, exports and the ledger"
 	@echo "make fava                 browse the ledger on http://127.0.0.1:5000"
 	@echo "make test                 run the test suite"
-	@echo "make lint                 ruff on the code, tests and benchmarks; mypy on core/, readers/, render/"
+	@echo "make lint                 ruff on the code, tests and benchmarks; mypy on the whole package"
 	@echo "make bench                time otb bill on $(N) clients, 1000 PDFs, status and aging on 120,000 invoices"
 	@echo "                          (BASELINE=REV also times that git revision, interleaved, for ratios)"
 
@@ -53,7 +53,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check otb_billing tests bench
-	$(BIN)/mypy otb_billing/core otb_billing/readers otb_billing/render   # the other layers: docs/development.md
+	$(BIN)/mypy otb_billing
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_bill.py $(N) $(if $(BASELINE),--baseline $(BASELINE))

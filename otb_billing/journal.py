@@ -129,7 +129,8 @@ def commit(root: Path, files: Mapping[Path, Content], check: Check | None = None
     txn = state_dir(root) / "txn"
     if txn.exists():  # a leftover that recover() did not see (a caller without the lock): never mix two changes
         recover(root)
-    entries, staged = [], {}
+    entries: list[dict] = []
+    staged: dict[str, Path | None] = {}
     txn.mkdir(parents=True)
     try:
         for number, (path, content) in enumerate(files.items(), 1):
@@ -276,11 +277,11 @@ def sweep(root: Path) -> int:
         base = root / top
         if not base.is_dir():
             continue
-        for folder, _, names in os.walk(base):
+        for where, _, names in os.walk(base):
             for name in names:
                 if name.startswith(".") and name.endswith(LEGACY_TEMP_SUFFIXES):
                     with contextlib.suppress(FileNotFoundError):
-                        os.unlink(os.path.join(folder, name))
+                        os.unlink(os.path.join(where, name))
                         removed += 1
     return removed
 

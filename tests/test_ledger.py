@@ -176,3 +176,21 @@ def test_many_clients_show_a_progress_bar(repo):
     assert result.exit_code == 0, result.output
     assert "Billing 2024-10" in result.output
     assert "301 invoice(s)" in result.output
+
+
+def test_an_amount_left_out_by_a_hand_edit_is_a_problem_with_its_line(billed):
+    """Beancount fills in one left-out amount per transaction, so bean-check passes; otb reads the amounts of its
+    own entries as written and says which line lacks one (before: a traceback)."""
+    path = billed.root / "ledger/invoices/2024/2024-10.beancount"
+    assert billed.run("finalize", "2024-10", "--at", "2024-11-01T12:00:00Z").exit_code == 0
+    text = path.read_text()
+    lines = text.splitlines()
+    number = next(i for i, line in enumerate(lines) if line.strip().startswith("Assets:Receivable:A1"))
+    lines[number] = "  Assets:Receivable:A1"
+    path.write_text("\n".join(lines) + "\n")
+    billed.csv("2024-11", "users.csv", USERS, "A1,u1,One,,true")
+    result = billed.run("bill", "2024-11")
+    assert result.exit_code != 0
+    assert f"ledger/invoices/2024/2024-10.beancount:{number + 1}" in result.output
+    assert "Assets:Receivable:A1 has no amount; write it out" in result.output
+    assert "Traceback" not in result.output

@@ -13,6 +13,7 @@ from beancount.core import data
 from beancount.parser import parser
 
 from ..core.money import ZERO, cents, plain
+from . import postings
 from .accounts import FX_ACCOUNT, RECEIVABLE_ROOT, deposits, receivable
 from .digest import entry_digest
 from .writer import INDENT, posting, quote
@@ -93,17 +94,14 @@ def _cost(number: Decimal, base: str, day, label: str) -> str:
 
 def posting_text(p: data.Posting, negate: bool = False) -> str:
     """A parsed posting written back, cost and price included, optionally negated."""
-    number = -p.units.number if negate else p.units.number
+    number = -postings.number(p) if negate else postings.number(p)
     suffix = ""
     if p.cost is not None:
-        per_unit = getattr(p.cost, "number", None)
-        if per_unit is None:
-            per_unit = p.cost.number_per
         label = f", {quote(p.cost.label)}" if p.cost.label else ""
-        suffix = f"{{{plain(per_unit)} {p.cost.currency}, {p.cost.date}{label}}}"
-    if p.price is not None:
+        suffix = f"{{{plain(postings.cost_per_unit(p))} {p.cost.currency}, {p.cost.date}{label}}}"
+    if p.price is not None and p.price.number is not None:
         suffix += (" " if suffix else "") + f"@ {plain(p.price.number)} {p.price.currency}"
-    return posting(p.account, number, p.units.currency, suffix)
+    return posting(p.account, number, postings.currency(p), suffix)
 
 
 def render_foreign_payment(p: PaymentEntry, *, base: str, rate: Decimal, lots: dict) -> str:
@@ -183,14 +181,14 @@ def credit_postings(invoice: data.Transaction, earlier: list, amount: Decimal, f
     remaining: dict[tuple[str, str], Decimal] = {}
     for p in invoice.postings:
         if not p.account.startswith(RECEIVABLE_ROOT + ":"):
-            key = (p.account, p.units.currency)
-            remaining[key] = remaining.get(key, ZERO) - p.units.number
+            key = (p.account, postings.currency(p))
+            remaining[key] = remaining.get(key, ZERO) - postings.number(p)
     if full:
         for note in earlier:
             for p in note.postings:
-                key = (p.account, p.units.currency)
+                key = (p.account, postings.currency(p))
                 if key in remaining:
-                    remaining[key] -= p.units.number
+                    remaining[key] -= postings.number(p)
         return [(a, v, c) for (a, c), v in remaining.items() if v]
     total = sum(remaining.values(), ZERO)
     shares = [(a, cents(v * amount / total), c) for (a, c), v in remaining.items()]
@@ -226,7 +224,7 @@ def render_credit_note(
     held = next(p for p in invoice.postings if p.account.startswith(RECEIVABLE_ROOT + ":"))
     cost = held.cost
     if cost is not None:  # a foreign-currency invoice: income and tax back at the invoice's own rate
-        rate = cost.number if getattr(cost, "number", None) is not None else cost.number_per
+        rate = postings.cost_per_unit(held)
         base_amount = cents(amount * rate)
     else:
         base_amount = amount
@@ -234,21 +232,21 @@ def render_credit_note(
     for acct, value, currency in reversed_:
         lines.append(posting(acct, value, currency))
     if cost is None:
-        lines.append(posting(receivable(account), -amount, held.units.currency))
+        lines.append(posting(receivable(account), -amount, postings.currency(held)))
         lines.append(f"{INDENT * 2}invoice: {quote(invoice_number)}")
         return "\n".join(lines) + "\n"
     lot_part = amount if from_lot is None else min(amount, max(ZERO, from_lot))
     if lot_part:
-        lines.append(posting(receivable(account), -lot_part, held.units.currency,
-                             _cost(rate, cost.currency, cost.date, cost.label or "")))
+        lines.append(posting(receivable(account), -lot_part, postings.currency(held),
+                             _cost(rate, postings.cost_currency(held), cost.date, cost.label or "")))
         lines.append(f"{INDENT * 2}invoice: {quote(invoice_number)}")
     if amount - lot_part:
-        lines.append(posting(deposits(account), -(amount - lot_part), held.units.currency,
-                             _cost(rate, cost.currency, day, "CR-" + number)))
+        lines.append(posting(deposits(account), -(amount - lot_part), postings.currency(held),
+                             _cost(rate, postings.cost_currency(held), day, "CR-" + number)))
         lines.append(f"{INDENT * 2}unapplied: TRUE")
     # a full credit reverses what each income and tax posting has left, each a sum of amounts rounded to the cent;
     # what that differs from the units at the invoice's rate by is a rounding difference of exchange
     rounding = cents(sum((value for _, value, _ in reversed_), ZERO) - amount * rate)
     if rounding:
-        lines.append(posting(FX_ACCOUNT, -rounding, cost.currency))
+        lines.append(posting(FX_ACCOUNT, -rounding, postings.cost_currency(held)))
     return "\n".join(lines) + "\n"

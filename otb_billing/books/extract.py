@@ -14,8 +14,9 @@ from beancount import loader
 from beancount.core import data
 from beancount.parser import parser
 
-from ..core.errors import Problem
+from ..core.errors import Problem, Source
 from ..core.receivables import Application, Book, Credit, Doc, Payment, derive
+from . import postings
 from .accounts import DEPOSITS_ROOT, RECEIVABLE_ROOT
 from .invoice_files import source_of
 
@@ -46,15 +47,15 @@ class Books:
 def _receivable(entry: data.Transaction) -> tuple[Decimal, str]:
     total, currency = Decimal(0), ""
     for posting in entry.postings:
-        if posting.account.startswith(RECEIVABLE_ROOT + ":") and posting.units is not None:
-            total += posting.units.number
-            currency = posting.units.currency
+        if posting.account.startswith(RECEIVABLE_ROOT + ":"):
+            total += postings.number(posting)
+            currency = postings.currency(posting)
     return total, currency
 
 
 def _deposits(entry: data.Transaction) -> Decimal:
     """Credit on account a payment or credit note leaves in a foreign currency (held in Liabilities:Deposits)."""
-    return sum((p.units.number for p in entry.postings if p.account.startswith(DEPOSITS_ROOT + ":")), Decimal(0))
+    return sum((postings.number(p) for p in entry.postings if p.account.startswith(DEPOSITS_ROOT + ":")), Decimal(0))
 
 
 def _date(value, fallback: dt.date) -> dt.date:
@@ -76,7 +77,7 @@ def load_books(ledger: Path) -> Books:
     books.entries, books.options = entries, options
     for error in errors:
         books.problems.append(Problem(source_of(error.source, ledger), f"bean-check: {error.message}"))
-    extract_records(books, entries)
+    extract_records(books, entries, ledger)
     return books
 
 
@@ -92,42 +93,53 @@ def scan_books(ledger: Path) -> Books:
             entries, errors, _ = parser.parse_file(str(path))
             for error in errors:
                 books.problems.append(Problem(source_of(error.source, ledger), f"ledger: {error.message}"))
-            extract_records(books, entries)
+            extract_records(books, entries, ledger)
     return books
 
 
-def extract_records(books: Books, entries) -> None:
+def extract_records(books: Books, entries, ledger: Path | None = None) -> None:
+    """The records of `entries` added to `books`; an entry otb cannot read (an amount left out) is a problem
+    with its file and line (relative to `ledger`'s repo when given)."""
     for entry in entries:
-        if isinstance(entry, data.Open) and entry.account.startswith(RECEIVABLE_ROOT + ":"):
-            if "account_number" in entry.meta:
-                books.names[str(entry.meta["account_number"])] = str(entry.meta.get("client", ""))
-        if not isinstance(entry, data.Transaction):
-            continue
-        meta = entry.meta
-        total, currency = _receivable(entry)
-        account = str(meta.get("account", ""))
-        if "invoice" in meta:
-            books.docs.append(Doc(str(meta["invoice"]), account, entry.payee or "", entry.date,
-                                  _date(meta.get("due"), entry.date), total, currency, entry.flag == "!",
-                                  str(meta.get("period", "")),
-                                  Decimal(str(meta["fx_rate"])) if "fx_rate" in meta else None))
-        elif "credit_application" in meta:
-            for p in entry.postings:
-                if p.account.startswith(RECEIVABLE_ROOT + ":") and p.meta and "invoice" in p.meta:
-                    books.applications.append(Application(str(p.meta["invoice"]), account, entry.date,
-                                                          -p.units.number))
-        elif "payment" in meta:
-            total += _deposits(entry)
-            allocations = tuple(
-                (str(p.meta["invoice"]), -p.units.number)
-                for p in entry.postings
-                if p.account.startswith(RECEIVABLE_ROOT + ":") and p.meta and "invoice" in p.meta
-            )
-            books.payments.append(Payment(str(meta["payment"]), account, entry.payee or "", entry.date, -total,
-                                          allocations, currency, str(meta.get("method", "")),
-                                          str(meta.get("reverses", ""))))
-        elif "credit_note" in meta:
-            held = _deposits(entry)  # the part of a credit on a paid foreign invoice held as credit on account
-            books.credits.append(Credit(str(meta["credit_note"]), str(meta.get("credits", "")), account,
-                                        entry.payee or "", entry.date, -(total + held), currency,
-                                        str(meta.get("reason", "")), -held))
+        try:
+            _extract(books, entry)
+        except postings.MissingAmount as exc:
+            source = source_of(exc.meta, ledger) if ledger is not None else Source(
+                str(exc.meta.get("filename", "ledger")), int(exc.meta.get("lineno", 0) or 0))
+            books.problems.append(Problem(source, f"ledger: {exc}"))
+
+
+def _extract(books: Books, entry) -> None:
+    if isinstance(entry, data.Open) and entry.account.startswith(RECEIVABLE_ROOT + ":"):
+        if "account_number" in entry.meta:
+            books.names[str(entry.meta["account_number"])] = str(entry.meta.get("client", ""))
+    if not isinstance(entry, data.Transaction):
+        return
+    meta = entry.meta
+    total, currency = _receivable(entry)
+    account = str(meta.get("account", ""))
+    if "invoice" in meta:
+        books.docs.append(Doc(str(meta["invoice"]), account, entry.payee or "", entry.date,
+                              _date(meta.get("due"), entry.date), total, currency, entry.flag == "!",
+                              str(meta.get("period", "")),
+                              Decimal(str(meta["fx_rate"])) if "fx_rate" in meta else None))
+    elif "credit_application" in meta:
+        for p in entry.postings:
+            if p.account.startswith(RECEIVABLE_ROOT + ":") and p.meta and "invoice" in p.meta:
+                books.applications.append(Application(str(p.meta["invoice"]), account, entry.date,
+                                                      -postings.number(p)))
+    elif "payment" in meta:
+        total += _deposits(entry)
+        allocations = tuple(
+            (str(p.meta["invoice"]), -postings.number(p))
+            for p in entry.postings
+            if p.account.startswith(RECEIVABLE_ROOT + ":") and p.meta and "invoice" in p.meta
+        )
+        books.payments.append(Payment(str(meta["payment"]), account, entry.payee or "", entry.date, -total,
+                                      allocations, currency, str(meta.get("method", "")),
+                                      str(meta.get("reverses", ""))))
+    elif "credit_note" in meta:
+        held = _deposits(entry)  # the part of a credit on a paid foreign invoice held as credit on account
+        books.credits.append(Credit(str(meta["credit_note"]), str(meta.get("credits", "")), account,
+                                    entry.payee or "", entry.date, -(total + held), currency,
+                                    str(meta.get("reason", "")), -held))

@@ -6,6 +6,7 @@ Uses Beancount's own parser (no booking, no plugins): fast, and the same grammar
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -18,6 +19,7 @@ from ..core.model import PriorInvoice
 from ..core.money import ZERO
 from ..core.month import Month
 from ..filecache import cached
+from . import postings
 from .accounts import RECEIVABLE_ROOT
 
 HEADER_RE = re.compile(r"^\d{4}-\d{2}-\d{2}\s+(\*|!|txn)\s")
@@ -38,8 +40,7 @@ def read_priors(ledger: Path, problems: list[Problem], skip: Path | None = None)
     for path in sorted(folder.glob("*/*.beancount")):
         if skip is not None and path == skip:
             continue
-        priors.extend(cached("priors", path, None, problems,
-                             lambda found, path=path: _file_priors(path, ledger, found)))
+        priors.extend(cached("priors", path, None, problems, functools.partial(_file_priors, path, ledger)))
     return priors
 
 
@@ -51,7 +52,11 @@ def _file_priors(path: Path, ledger: Path, problems: list[Problem]) -> list[Prio
     priors = []
     for entry in entries:
         if isinstance(entry, data.Transaction) and "invoice" in entry.meta:
-            prior = _prior(entry)
+            try:
+                prior = _prior(entry)
+            except postings.MissingAmount as exc:
+                problems.append(Problem(source_of(exc.meta, ledger), f"ledger: {exc}"))
+                continue
             if prior is not None:
                 priors.append(prior)
     return priors
@@ -76,8 +81,8 @@ def _prior(entry: data.Transaction) -> PriorInvoice | None:
         month = Month.of(entry.date)
     total = ZERO
     for post in entry.postings:
-        if post.account.startswith(RECEIVABLE_ROOT + ":") and post.units is not None:
-            total += post.units.number or ZERO
+        if post.account.startswith(RECEIVABLE_ROOT + ":"):
+            total += postings.number(post)
     return PriorInvoice(
         number=str(meta["invoice"]),
         account=str(meta.get("account", "")),
@@ -102,12 +107,13 @@ def split_blocks(text: str) -> tuple[list[str], dict[str, tuple[str, str]]]:
     blocks: dict[str, tuple[str, str]] = {}
     for chunk in re.split(r"\n\s*\n", text):
         lines = chunk.strip("\n").splitlines()
-        header = next((ln for ln in lines if HEADER_RE.match(ln)), None)
-        if header is None:
+        found = next(((ln, m) for ln in lines if (m := HEADER_RE.match(ln))), None)
+        if found is None:
             leading.extend(ln for ln in lines if ln.strip())
             continue
+        header, matched = found
         link = LINK_RE.search(header)
-        flag = HEADER_RE.match(header).group(1)
+        flag = matched.group(1)
         if link:
             blocks[link.group(1)] = ("*" if flag == "txn" else flag, "\n".join(lines) + "\n")
     return leading, blocks

@@ -23,6 +23,7 @@ from typing import NamedTuple
 
 from beancount.core import data
 
+from . import postings
 from .digest import entry_digest
 
 __plugins__ = ["check_invoices"]
@@ -37,7 +38,7 @@ class InvoiceError(NamedTuple):
 def _receivable_total(entry: data.Transaction) -> Decimal:
     """What the entry adds to the client's balance: receivable, and credit on account held as deposits."""
     return sum(
-        (p.units.number for p in entry.postings
+        (postings.number(p) for p in entry.postings
          if p.account.startswith(("Assets:Receivable:", "Liabilities:Deposits:")) and p.units),
         Decimal(0),
     )
@@ -68,8 +69,9 @@ def _check_lots(entries) -> list[InvoiceError]:
                 or not p.account.startswith(("Assets:Receivable:", "Liabilities:Deposits:"))
             ):
                 continue
-            key = (p.account, p.units.currency, p.cost.number, p.cost.currency, p.cost.date, p.cost.label)
-            held[key] += p.units.number
+            number, currency = postings.amount(p)
+            key = (p.account, currency, postings.cost_per_unit(p), p.cost.currency, p.cost.date, p.cost.label)
+            held[key] += number
             receivable = p.account.startswith("Assets:Receivable:")
             if (held[key] < 0) if receivable else (held[key] > 0):
                 what = f"invoice {p.cost.label}" if receivable else f"credit on account {p.cost.label}"

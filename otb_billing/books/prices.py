@@ -62,7 +62,7 @@ def read_prices(ledger: Path, base: str, problems: list[Problem]) -> Prices:
         problems.append(Problem(Source(f"ledger/{PRICES_FILE}", error.source.get("lineno", 0)),
                                 f"ledger: {error.message}"))
     for entry in entries:
-        if isinstance(entry, data.Price) and entry.amount.currency == base:
+        if isinstance(entry, data.Price) and entry.amount.currency == base and entry.amount.number is not None:
             prices.add(entry.currency, entry.date, entry.amount.number)
     return prices
 

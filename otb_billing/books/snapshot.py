@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from decimal import Decimal
+from typing import Any
 
 from ..core.model import Counts, Invoice, Line, PriceBook, Rates, TaxLine, TicketSummary
 from ..core.money import plain
@@ -56,8 +57,8 @@ def to_json(invoice: Invoice) -> str:
 
 def from_json(text: str) -> Invoice:
     data = json.loads(text)
-    counts = {k: (int(v) if k in ("users", "workstations", "servers", "vms", "switches", "firewalls") else _d(v))
-              for k, v in data["counts"].items()}
+    whole = ("users", "workstations", "servers", "vms", "switches", "firewalls")
+    counts: dict[str, Any] = {k: (int(v) if k in whole else _d(v)) for k, v in data["counts"].items()}
     return Invoice(
         number=data["number"], account=data["account"], client=data["client"], month=Month.parse(data["month"]),
         date=dt.date.fromisoformat(data["date"]), due=dt.date.fromisoformat(data["due"]),

@@ -92,21 +92,23 @@ def render_invoice(invoice: Invoice, flag: str = "!") -> str:
     for number, note in enumerate(invoice.notes, 1):
         meta.append((f"tax_note{'' if number == 1 else number}", quote(note)))
     postings = invoice_postings(invoice)
-    if invoice.foreign:
-        meta += [("fx_rate", plain(invoice.fx_rate)), ("fx_date", str(invoice.fx_date))]
+    rate = invoice.fx_rate
+    rows: list[tuple[str, Decimal, str, str]]  # account, amount, currency, the amount in the invoice's currency
+    if rate is not None:
+        meta += [("fx_rate", plain(rate)), ("fx_date", str(invoice.fx_date))]
         base = invoice.base_currency
         out = [head] + [f"{INDENT}{key}: {value}" for key, value in meta]
         out.append(posting(accounts.receivable(invoice.account), invoice.total, invoice.currency,
-                           lot(invoice.fx_rate, base, invoice.date, invoice.number)))
+                           lot(rate, base, invoice.date, invoice.number)))
         shown = dict(postings)
-        postings = [(name, amount, base, f"{fmt_money(-shown[name])} {invoice.currency}")
-                    for name, amount in in_base(postings, invoice.total, invoice.fx_rate)]
+        rows = [(name, amount, base, f"{fmt_money(-shown[name])} {invoice.currency}")
+                for name, amount in in_base(postings, invoice.total, rate)]
     else:
         out = [head] + [f"{INDENT}{key}: {value}" for key, value in meta]
         out.append(posting(accounts.receivable(invoice.account), invoice.total, invoice.currency))
-        postings = [(name, amount, invoice.currency, "") for name, amount in postings]
+        rows = [(name, amount, invoice.currency, "") for name, amount in postings]
     taxes = {accounts.tax(t): t for t in invoice.taxes}
-    for name, amount, currency, original in postings:
+    for name, amount, currency, original in rows:
         out.append(posting(name, amount, currency))
         if original:
             out.append(f"{INDENT * 2}invoice_amount: {quote(original)}")

@@ -10,6 +10,7 @@ import datetime as dt
 import sys
 import zoneinfo
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -133,7 +134,8 @@ class PdfProgress:
     when there are more than a handful, and `close()` ends it."""
 
     def __init__(self, label: str, above: int = 20) -> None:
-        self.label, self.above, self.bar = label, above, None
+        self.label, self.above = label, above
+        self.bar: Any = None  # a click progress bar once there are enough PDFs to show one
 
     def __call__(self, total: int | None = None) -> None:
         if total is not None:

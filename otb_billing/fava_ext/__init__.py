@@ -73,7 +73,7 @@ class Billing(_Billing):
         c = self.context(text)
         books, shown, base = c["books"], c["shown"], self.base
         filtered = [e for e in g.filtered.entries]
-        top = int(top_text) if (top_text or "").isdigit() and 0 < int(top_text) <= 100 else 10
+        top = int(top_text) if top_text and top_text.isdigit() and 0 < int(top_text) <= 100 else 10
         revenue = views.revenue_by_month(filtered, base)
         accounts = {d.account for d in books.docs if d.number in shown}
         periods = sorted({Month.parse(d.period) for d in books.docs if d.number in shown and d.period})

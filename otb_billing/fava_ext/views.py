@@ -17,6 +17,7 @@ from pathlib import Path
 
 from beancount.core import data
 
+from ..books import postings
 from ..books.extract import Books, extract_records
 from ..core.money import ZERO, cents
 from ..core.month import Month
@@ -73,7 +74,8 @@ def aging_rows(book: Book, books: Books, shown: set[str], base: str) -> tuple[li
     accounts = {s.doc.account for s in book.invoices.values() if s.doc.number in shown}
     view = Book(book.as_of, {n: s for n, s in book.invoices.items() if n in shown},
                 {a: c for a, c in book.credit.items() if a in accounts})
-    rows, totals = [], {}
+    rows: list = []
+    totals: dict[str, dict] = {}  # by currency: bucket sums, credit, balance
     for row in aging(view, books.names):
         cur = row.currency or base
         rows.append({"account": row.account, "client": row.client,
@@ -99,7 +101,8 @@ def _month_end(month: Month) -> dt.date:
 
 
 def _months(first: Month, last: Month, most: int = 12) -> list[Month]:
-    months, m = [], last
+    months: list[Month] = []
+    m = last
     while m >= first and len(months) < most:
         months.append(m)
         m = m.previous()
@@ -116,9 +119,9 @@ def revenue_by_month(entries, base: str) -> dict[Month, dict[str, Decimal]]:
         if "invoice" not in meta and "credit_note" not in meta:
             continue
         for p in entry.postings:
-            if p.account.startswith("Income:") and p.account != "Income:FX" and p.units.currency == base:
+            if p.account.startswith("Income:") and p.account != "Income:FX" and postings.currency(p) == base:
                 category = p.account.split(":")[1]
-                out[Month.of(entry.date)][category] -= p.units.number
+                out[Month.of(entry.date)][category] -= postings.number(p)
     return out
 
 
@@ -178,8 +181,8 @@ def top_clients(books: Books, entries, base: str, top: int) -> str:
         if isinstance(entry, data.Transaction) and ("invoice" in entry.meta or "credit_note" in entry.meta):
             account = str(entry.meta.get("account", ""))
             for p in entry.postings:
-                if p.account.startswith("Income:") and p.account != "Income:FX" and p.units.currency == base:
-                    totals[account] -= p.units.number
+                if p.account.startswith("Income:") and p.account != "Income:FX" and postings.currency(p) == base:
+                    totals[account] -= postings.number(p)
     ranked = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
     return query_table([("Client", "str"), ("Account", "str"), ("Revenue", "Amount")],
                        [[books.names.get(a, a), a, amount(v, base)] for a, v in ranked])
@@ -233,9 +236,9 @@ def prepaid_pools(books: Books, entries, clients) -> str:
     for client in clients:
         if client.prepaid.yearly <= 0:
             continue
-        year = latest.get(client.account)
-        spent = used.get((client.account, year), ZERO) if year is not None else ZERO
-        rows.append([client.name, client.account, year, float(client.prepaid.yearly), float(spent),
+        held = latest.get(client.account)
+        spent = used.get((client.account, held), ZERO) if held is not None else ZERO
+        rows.append([client.name, client.account, held, float(client.prepaid.yearly), float(spent),
                      float(client.prepaid.yearly - spent)])
     return query_table([("Client", "str"), ("Account", "str"), ("Pool year", "int"), ("Hours a year", "Decimal"),
                         ("Used", "Decimal"), ("Left", "Decimal")], rows)

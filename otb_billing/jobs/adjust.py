@@ -14,7 +14,7 @@ from pathlib import Path
 
 from beancount.core import data
 
-from ..books import accounts, invoice_files, writer
+from ..books import accounts, invoice_files, postings, writer
 from ..books.entries import parse_block
 from ..books.prices import read_prices
 from ..core.errors import InputErrors, Problem
@@ -35,7 +35,7 @@ def posted_in_invoice_currency(entries: list[data.Transaction]) -> dict[str, Dec
     for entry in entries:
         for p in entry.postings:
             shown = (p.meta or {}).get("invoice_amount")
-            amount = -Decimal(str(shown).split()[0]) if shown else p.units.number
+            amount = -Decimal(str(shown).split()[0]) if shown else postings.number(p)
             totals[p.account] = totals.get(p.account, ZERO) + amount
     return totals
 

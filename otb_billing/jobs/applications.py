@@ -16,12 +16,14 @@ one day in line order across files, so a later day is the only order that holds 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
 from beancount.core import data
 from beancount.parser import parser
 
+from ..books import postings
 from ..books.accounts import DEPOSITS_ROOT, RECEIVABLE_ROOT, deposits
 from ..books.entries import render_credit_application
 from ..books.extract import Books, extract_records
@@ -33,6 +35,16 @@ def _per_unit(cost) -> Decimal:
     return cost.number_per if number is None else number
 
 
+@dataclass
+class _Lot:
+    """Foreign credit on account still held in one deposit lot, used up as invoices take it."""
+
+    label: str
+    rate: Decimal
+    day: dt.date
+    left: Decimal
+
+
 def lots_held(entries, account: str) -> dict[str, tuple[Decimal, dt.date, Decimal]]:
     """A client's foreign credit on account still held: label -> (rate, date, units left, positive)."""
     held: dict[str, list] = {}
@@ -41,7 +53,7 @@ def lots_held(entries, account: str) -> dict[str, tuple[Decimal, dt.date, Decima
         for p in getattr(entry, "postings", ()):
             if p.account == name and p.cost is not None:
                 lot = held.setdefault(p.cost.label, [_per_unit(p.cost), p.cost.date, ZERO])
-                lot[2] -= p.units.number
+                lot[2] -= postings.number(p)
     return {label: (rate, day, left) for label, (rate, day, left) in held.items() if left}
 
 
@@ -54,7 +66,8 @@ class LotIndex:
         for entry in sorted((e for e in entries if isinstance(e, data.Transaction)), key=lambda e: e.date):
             for p in entry.postings:
                 if p.cost is not None:
-                    self.moves.setdefault((p.account, p.cost.label), []).append((entry.date, p.units.number))
+                    self.moves.setdefault((p.account, p.cost.label or ""), []).append(
+                        (entry.date, postings.number(p)))
 
 
 def lot_open_after(entries, account: str, label: str, day: dt.date, root: str = RECEIVABLE_ROOT) -> Decimal:
@@ -98,26 +111,28 @@ def applications(root: Path, base: str, books: Books, new_entries=(), issuing=()
     index = LotIndex(entries)
     for account in sorted({d.account for d in docs}):
         deposits_left = sorted(
-            ([label, rate, day, left] for label, (rate, day, left) in lots_held(entries, account).items() if left > 0),
-            key=lambda lot: (lot[2], lot[0]),
+            (_Lot(label, rate, day, left) for label, (rate, day, left) in lots_held(entries, account).items()
+             if left > 0),
+            key=lambda lot: (lot.day, lot.label),
         )
         if not deposits_left:
             continue
         for doc in sorted((d for d in docs if d.account == account), key=lambda d: (d.date, d.number)):
-            taken, day = [], doc.date
+            taken: list[tuple[str, Decimal, dt.date, Decimal]] = []  # (label, rate, date, units) of each lot used
+            day = doc.date
             for lot in deposits_left:
-                if lot[3] <= 0:
+                if lot.left <= 0:
                     continue
-                when = max(doc.date, lot[2]) + dt.timedelta(days=1)
+                when = max(doc.date, lot.day) + dt.timedelta(days=1)
                 room = min(
                     lot_open_after(index, account, doc.number, when) - sum((t[3] for t in taken), ZERO),
-                    lot_open_after(index, account, lot[0], when, DEPOSITS_ROOT),
+                    lot_open_after(index, account, lot.label, when, DEPOSITS_ROOT),
                 )
-                part = min(lot[3], room)
+                part = min(lot.left, room)
                 if part <= 0:
                     continue
-                taken.append((lot[0], lot[1], lot[2], part))
-                lot[3] -= part
+                taken.append((lot.label, lot.rate, lot.day, part))
+                lot.left -= part
                 day = when
             if not taken:
                 continue

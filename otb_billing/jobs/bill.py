@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 
-from ..books import accounts, invoice_files, writer
+from ..books import accounts, invoice_files, postings, writer
 from ..books.entries import parse_block
 from ..core.errors import InputErrors, Problem, Source
 from ..core.model import BillResult, Config, Invoice
@@ -240,11 +240,11 @@ def posting_changes(old_text: str, invoice: Invoice) -> list[tuple[str, Decimal,
     old_entry = parse_block(old_text)
     old: dict[str, Decimal] = {}
     for p in old_entry.postings:
-        old[p.account] = old.get(p.account, ZERO) + p.units.number
-    postings = writer.invoice_postings(invoice)
-    if invoice.foreign:  # income and tax are booked in the base currency at the invoice-date rate
-        postings = writer.in_base(postings, invoice.total, invoice.fx_rate)
-    new = {name: amount for name, amount in postings}
+        old[p.account] = old.get(p.account, ZERO) + postings.number(p)
+    lines = writer.invoice_postings(invoice)
+    if invoice.fx_rate is not None:  # income and tax are booked in the base currency at the invoice-date rate
+        lines = writer.in_base(lines, invoice.total, invoice.fx_rate)
+    new = {name: amount for name, amount in lines}
     receivable = accounts.receivable(invoice.account)
     new[receivable] = invoice.total
     changes = [(name, -old.get(name, ZERO), -new.get(name, ZERO)) for name in sorted(set(old) | set(new))

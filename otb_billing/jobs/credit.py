@@ -57,6 +57,9 @@ def run_credit(root: Path, invoice: str, amount: Decimal | None, full: bool, rea
         raise InputErrors([Problem(None, f"a credit note on {invoice} cannot be dated {day}, before the invoice "
                                    f"({entry.date})", f"use --date {entry.date} or later")])
     doc = books.doc(invoice)
+    if doc is None:  # the entry is there but carries no invoice record (edited by hand?)
+        raise InputErrors([Problem(None, f"{invoice} in the ledger is not an invoice otb can read",
+                                   "check its entry (the invoice: and account: metadata)")])
     mine = [c for c in books.credits if c.invoice == invoice]
     for done in mine:
         if done.date == day and done.reason == reason and (full or done.amount == amount):
@@ -69,7 +72,7 @@ def run_credit(root: Path, invoice: str, amount: Decimal | None, full: bool, rea
     if full:
         amount = left
     why = check_amount(amount) if amount is not None else "give --amount (or --full)"
-    if why:
+    if why or amount is None:
         raise InputErrors([Problem(None, f"credit amount {amount}: {why}")])
     if amount > left:
         raise InputErrors([Problem(None, f"a credit of {amount} is more than what is left of {invoice} ({left})",

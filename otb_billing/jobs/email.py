@@ -13,6 +13,7 @@ import os
 import smtplib
 import ssl
 from dataclasses import dataclass, field
+from email.message import EmailMessage
 from pathlib import Path
 from typing import NamedTuple
 
@@ -81,6 +82,8 @@ class Mailer:
             self.server.login(s.username, secret)
 
     def send(self, msg, recipients) -> None:
+        if self.server is None:
+            raise smtplib.SMTPServerDisconnected("not connected")
         self.server.send_message(msg, to_addrs=list(recipients) + list(self.smtp.bcc))
 
     def close(self) -> None:
@@ -109,17 +112,17 @@ class Job(NamedTuple):
     name: str
     numbers: tuple[str, ...]
     recipients: tuple[str, ...]
-    message: object
+    message: EmailMessage
 
 
 def _batch(
     root: Path, jobs: list[Job], dry_run: bool, kind: str, at: dt.datetime, outcome: Outcome, settings
 ) -> list[str]:
     """Send (or write to build/outbox/) each job's message; returns ledger lines for what the server accepted."""
-    records = []
+    records: list[str] = []
     if dry_run:
         outbox = root / "build" / "outbox"
-        files = {}
+        files: dict[Path, bytes] = {}
         for job in jobs:
             path = outbox / f"{job.name}-{kind}.eml"
             files[path] = job.message.as_bytes()

@@ -26,7 +26,8 @@ def rate_problem(currency: str, day: dt.date, rate: Decimal, base: str) -> str:
     if not MIN_RATE <= rate <= MAX_RATE:
         return (f"{currency} rate {plain(rate)} on {day} is outside {MIN_RATE} to {MAX_RATE:,} {base} per "
                 f"{currency}: a typo?")
-    if rate.as_tuple().exponent < -10:
+    exponent = rate.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -10:
         return f"{currency} rate {plain(rate)} has more than 10 decimals"
     return ""
 

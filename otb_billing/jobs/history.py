@@ -49,7 +49,9 @@ def parse_log(text: str) -> list[Change]:
         head, _, diff = record.partition("\x1f")
         commit, date, author, subject = (head.strip().split("\x1d") + ["", "", "", ""])[:4]
         for section in diff.split("\ndiff --git ")[0:]:
-            file, edits, removed, added = "", [], [], []
+            file, edits = "", []
+            removed: list[str] = []
+            added: list[str] = []
             for line in section.splitlines():
                 if line.startswith("+++ "):
                     file = line[4:].removeprefix("b/")

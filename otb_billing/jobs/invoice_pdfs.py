@@ -16,7 +16,7 @@ from pathlib import Path
 
 from beancount.core import data
 
-from ..books import accounts, snapshot
+from ..books import accounts, postings, snapshot
 from ..books.writer import quote
 from ..core.model import Config, Counts, Invoice, Line, TaxLine
 from ..core.money import ZERO
@@ -91,7 +91,8 @@ def _texts(settings, language: str) -> tuple[str, str]:
     if language == "fr":
         return pairs[0][1], pairs[1][1]
     if language == "bilingual":
-        return tuple(en if fr == en else f"{en} / {fr}" for en, fr in pairs)
+        both = [en if fr == en else f"{en} / {fr}" for en, fr in pairs]
+        return both[0], both[1]
     return pairs[0][0], pairs[1][0]
 
 
@@ -215,11 +216,11 @@ def invoice_from_entry(entry: data.Transaction, month: Month) -> Invoice:
     posting, taxes from the tax postings, in the invoice's own currency (`invoice_amount` on a foreign one)."""
     meta = entry.meta
     held = next(p for p in entry.postings if p.account.startswith(accounts.RECEIVABLE_ROOT + ":"))
-    currency = held.units.currency
+    currency = postings.currency(held)
     lines, taxes = [], []
     for p in entry.postings:
         shown = (p.meta or {}).get("invoice_amount")
-        amount = Decimal(str(shown).split()[0]) if shown else -p.units.number
+        amount = Decimal(str(shown).split()[0]) if shown else -postings.number(p)
         if p.account.startswith("Income:"):
             what = f"Adjustment to {meta['adjusts']}" if "adjusts" in meta else "Charges"
             lines.append(
@@ -245,13 +246,14 @@ def invoice_from_entry(entry: data.Transaction, month: Month) -> Invoice:
                 )
             )
     cost = held.cost
+    due = meta.get("due")
     return Invoice(
         number=str(meta["invoice"]),
         account=str(meta.get("account", "")),
         client=entry.payee or "",
         month=month,
         date=entry.date,
-        due=meta.get("due") if isinstance(meta.get("due"), dt.date) else entry.date,
+        due=due if isinstance(due, dt.date) else entry.date,
         currency=currency,
         plan=str(meta.get("plan", "")),
         term=str(meta.get("term", "")),
@@ -259,7 +261,7 @@ def invoice_from_entry(entry: data.Transaction, month: Month) -> Invoice:
         lines=tuple(lines),
         taxes=tuple(taxes),
         counts=Counts(),
-        base_currency=cost.currency if cost else "",
+        base_currency=(cost.currency or "") if cost else "",
         fx_rate=getattr(cost, "number_per", None) if cost else None,
         fx_date=cost.date if cost else None,
     )

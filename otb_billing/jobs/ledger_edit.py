@@ -8,7 +8,7 @@ Every such command refuses to start on a ledger that bean-check rejects, and che
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from .. import journal
@@ -139,12 +139,12 @@ def _checker(root: Path):
     return check
 
 
-def trial_ledger(root: Path, files: dict[Path, str | bytes | None]) -> list[Problem]:
+def trial_ledger(root: Path, files: Mapping[Path, str | bytes | None]) -> list[Problem]:
     """What bean-check would say about the ledger with `files` written; writes nothing."""
     return journal.trial(root, files, _checker(root))
 
 
-def commit_ledger(root: Path, files: dict[Path, str | bytes | None], label: str = "",
+def commit_ledger(root: Path, files: Mapping[Path, str | bytes | None], label: str = "",
                   meanwhile: Callable[[], object] | None = None) -> list[str]:
     """Write the files as one unit after checking the whole ledger as it would be; InputErrors (and nothing
     written) if bean-check with the plugin would report anything. `meanwhile` runs while the check does (see

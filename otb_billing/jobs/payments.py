@@ -12,6 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import NamedTuple
 
+from ..books import postings
 from ..books.accounts import DEPOSITS_ROOT, FX_ACCOUNT, deposits
 from ..books.entries import PaymentEntry, render_foreign_payment, render_payment, reversal_of
 from ..books.extract import Books
@@ -165,7 +166,7 @@ def run_pay(root: Path, account: str, amount: Decimal, day: dt.date, ref: str | 
     blocks = {path: [block]}
     for other, extra in applications(root, base, books, parsed([block])).items():
         blocks.setdefault(other, []).extend(extra)
-    opens = {bank: {}}
+    opens: dict[str, dict] = {bank: {}}
     if currency != base:
         opens[FX_ACCOUNT] = {}
         if unapplied > 0:
@@ -182,7 +183,7 @@ def run_reverse(root: Path, ref: str, day: dt.date, note: str = "") -> PaymentRe
         raise InputErrors([Problem(None, f"no payment {ref} in the ledger", did_you_mean(ref, _used_refs(books)))])
     if entry.meta.get("reverses"):
         raise InputErrors([Problem(None, f"{ref} is itself a reversal", "record the payment again instead")])
-    allocations = tuple((str(p.meta["invoice"]), p.units.number) for p in entry.postings
+    allocations = tuple((str(p.meta["invoice"]), postings.number(p)) for p in entry.postings
                         if p.meta and "invoice" in p.meta)
     path = payments_file(root, day)
     done = next((p for p in books.payments if p.reverses == ref), None)
@@ -195,7 +196,7 @@ def run_reverse(root: Path, ref: str, day: dt.date, note: str = "") -> PaymentRe
     held = lots_held(books.entries, str(entry.meta.get("account", "")))
     label = f"CR-{ref}"
     for p in entry.postings:
-        if p.account.startswith(DEPOSITS_ROOT + ":") and held.get(label, (0, 0, 0))[2] != -p.units.number:
+        if p.account.startswith(DEPOSITS_ROOT + ":") and held.get(label, (0, 0, 0))[2] != -postings.number(p):
             raise InputErrors([Problem(None, f"the credit on account from payment {ref} has already been applied to "
                                        "a later invoice", "record the bounced amount as a new invoice line, or "
                                        "reverse by hand with your accountant")])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from beancount.core import data
 
-from ..books import accounts
+from ..books import accounts, postings
 from ..books.extract import Books
 from ..core.model import Config
 from ..core.money import ZERO
@@ -48,7 +48,7 @@ def credit_memos(config: Config, books: Books, month: Month) -> list[CreditMemo]
         if Month.of(entry.date) != month:
             continue
         credit = next(c for c in books.credits if c.number == str(entry.meta["credit_note"]))
-        booked = [(p.account, p.units.number) for p in entry.postings
+        booked = [(p.account, postings.number(p)) for p in entry.postings
                   if p.account.startswith(("Income:", "Liabilities:Tax:")) and p.account != accounts.FX_ACCOUNT]
         amounts = shares(credit.amount, [value for _, value in booked]) if credit.currency != config.settings.currency \
             else [value for _, value in booked]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from beancount.core import data
 
-from ..books import records_cache
+from ..books import postings, records_cache
 from ..books.extract import Books, load_books
 from ..core.errors import InputErrors, Problem, did_you_mean
 from ..core.month import Month
@@ -70,5 +70,5 @@ def revenue(books: Books, year: int | None) -> list[tuple[str, str, str, str, De
             if p.account.startswith("Income:"):
                 key = (f"{entry.date:%Y-%m}", account, books.names.get(account, entry.payee or ""),
                        p.account.removeprefix("Income:"))
-                totals[key] -= p.units.number
+                totals[key] -= postings.number(p)
     return [(*key, amount) for key, amount in sorted(totals.items())]

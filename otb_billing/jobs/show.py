@@ -39,11 +39,11 @@ def invoice_and_view(root: Path, number: str, as_of: dt.date):
         return invoice, view_of(invoice, paper, False, **amounts)
     month = Month.parse(doc.period)
     _, result, blocks = compute(root, month, [doc.account])
-    invoice = next((i for i in result.invoices if i.number == number), None)
-    if invoice is None or posting_changes(blocks[number][1], invoice):
+    billed = next((i for i in result.invoices if i.number == number), None)
+    if billed is None or posting_changes(blocks[number][1], billed):
         raise InputErrors([Problem(None, f"{number}: the inputs no longer give the draft in the ledger",
                                    f"bill the month again first: otb bill {month}")])
-    return invoice, view_of(invoice, Paper.of(config, invoice), True, **amounts)
+    return billed, view_of(billed, Paper.of(config, billed), True, **amounts)
 
 
 def invoice_html(root: Path, number: str, as_of: dt.date) -> str:

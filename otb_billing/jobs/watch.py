@@ -259,7 +259,8 @@ class WatchSession:
         by_file = {c.source.file: c.account for c in config.clients}
         by_number = {inv.number: inv.account for inv in billed}
         accounts = set(by_file.values())
-        kept = {a: ws for a, ws in self.warnings.items() if a is not None and a not in targets and a in accounts}
+        kept: dict[str | None, list[Problem]] = {
+            a: ws for a, ws in self.warnings.items() if a is not None and a not in targets and a in accounts}
         for warning in warnings:
             account = by_file.get(warning.source.file) if warning.source is not None else None
             account = account or by_number.get(warning.message.split(" ", 1)[0])
