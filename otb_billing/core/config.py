@@ -177,6 +177,9 @@ class French:
 
 @dataclass(frozen=True, slots=True)
 class Settings:
+    """Everything in settings.yaml. The defaults here are the only ones: readers/settings.py reads a missing key
+    as the value below (README, "settings.yaml", lists them)."""
+
     business: Business
     currency: str = "CAD"
     timezone: str = "America/Toronto"

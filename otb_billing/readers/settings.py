@@ -34,6 +34,10 @@ from .yamlsrc import YList, YMap
 
 # --- settings --------------------------------------------------------------------------------------------------
 
+# The defaults of every setting are the dataclasses' own (core/config.py): one place, read from these instances.
+DEFAULT = Settings(Business(""))
+SMTP = Smtp()
+
 SETTINGS_KEYS = ("business", "currency", "timezone", "invoice", "tax", "asset_types", "ledger", "bank", "smtp", "email",
                  "conversion_fee_pct", "number_format", "quickbooks", "imports")
 BUSINESS_KEYS = ("name", "email", "phone", "website", "address", "province", "country", "tagline", "logo",
@@ -61,40 +65,40 @@ def read_settings(root: Path, problems: list[Problem]) -> Settings | None:
         business = Business(
             name=b.text("name"), email=b.text("email"), phone=b.text("phone"), website=b.text("website"),
             address=b.texts("address"), province=b.text("province").upper(),
-            country=b.text("country", "CA").upper(), tagline=b.text("tagline"), logo=b.text("logo"),
+            country=b.text("country", DEFAULT.local_country).upper(), tagline=b.text("tagline"), logo=b.text("logo"),
             registration=b.text("registration"),
         )
         if business.logo and not (root / business.logo).is_file():
             b.error("logo", f"logo '{business.logo}' is not a file in the billing repo", "e.g. logo: assets/logo.png")
-    currency = f.text("currency", "CAD").upper()
+    currency = f.text("currency", DEFAULT.currency).upper()
     if not re.fullmatch(r"[A-Z]{3}", currency):
         f.error("currency", f"currency '{currency}' is not a 3-letter code", "e.g. CAD")
-    timezone = f.text("timezone", "America/Toronto")
+    timezone = f.text("timezone", DEFAULT.timezone)
     try:
         zoneinfo.ZoneInfo(timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         f.error("timezone", f"unknown timezone '{timezone}'", "use a name like America/Toronto")
         timezone = "UTC"
 
-    terms_days, invoice_number, footer, instructions = 30, "{account}-{year}{month:02d}", "", ""
+    terms_days, invoice_number, footer, instructions = DEFAULT.terms_days, DEFAULT.invoice_number, "", ""
     footer_fr = instructions_fr = ""
     if (imap := f.mapping("invoice")) is not None:
         inv = Fields(imap, problems, "invoice")
         inv.check_keys(INVOICE_KEYS)
-        terms_days = inv.integer("terms_days", 30, low=0, high=3650)
+        terms_days = inv.integer("terms_days", DEFAULT.terms_days, low=0, high=3650)
         invoice_number = inv.text("number", invoice_number)
         footer, footer_fr = _by_language(inv, "footer")
         instructions, instructions_fr = _by_language(inv, "payment_instructions")
         if not _check_invoice_number(invoice_number, inv):
-            invoice_number = "{account}-{year}{month:02d}"  # reported; billing goes on to find other problems
+            invoice_number = DEFAULT.invoice_number  # reported; billing goes on to find other problems
 
     registrations: dict[str, str] = {}
-    local_country = "CA"
+    local_country = DEFAULT.local_country
     rules: list[TaxRule] = []
     if (tmap := f.mapping("tax")) is not None:
         tax = Fields(tmap, problems, "tax")
         tax.check_keys(TAX_KEYS)
-        local_country = tax.text("local_country", "CA").upper()
+        local_country = tax.text("local_country", DEFAULT.local_country).upper()
         if (rmap := tax.mapping("registrations")) is not None:
             regs = Fields(rmap, problems, "tax.registrations")
             for key in rmap:
@@ -115,7 +119,7 @@ def read_settings(root: Path, problems: list[Problem]) -> Settings | None:
                                         did_you_mean(target, DEVICE_TYPES)))
             else:
                 aliases[str(key).strip().casefold()] = target
-    bank_account, bank_csv, bank_accounts = "Assets:Bank:Operating", {}, {}
+    bank_account, bank_csv, bank_accounts = DEFAULT.bank_account, {}, {}
     if (bank := f.mapping("bank")) is not None:
         bk = Fields(bank, problems, "bank")
         bk.check_keys(("account", "csv", "accounts"))
@@ -197,15 +201,15 @@ def _read_smtp(f: Fields, problems: list[Problem], root: Path) -> Smtp:
         )
     return Smtp(
         host=s.text("host"),
-        port=s.integer("port", 587, low=1, high=65535) or 587,
-        security=s.choice("security", ("starttls", "ssl", "none"), "starttls") or "starttls",
+        port=s.integer("port", SMTP.port, low=1, high=65535) or SMTP.port,
+        security=s.choice("security", ("starttls", "ssl", "none"), SMTP.security) or SMTP.security,
         username=s.text("username"),
-        password_env=s.text("password_env", "OTB_SMTP_PASSWORD"),
+        password_env=s.text("password_env", SMTP.password_env),
         password_file=s.text("password_file"),
         from_address=s.text("from_address"),
         from_name=s.text("from_name"),
         bcc=s.texts("bcc"),
-        timeout=s.integer("timeout", 30, low=1, high=600) or 30,
+        timeout=s.integer("timeout", SMTP.timeout, low=1, high=600) or SMTP.timeout,
     )
 
 
@@ -264,7 +268,8 @@ def _reminder_interval(f: Fields, problems: list[Problem]) -> int:
         return 7
     e = Fields(emap, problems, "email")
     e.check_keys(("reminder_interval_days",))
-    return e.integer("reminder_interval_days", 7, low=1, high=365) or 7
+    days = DEFAULT.reminder_interval_days
+    return e.integer("reminder_interval_days", days, low=1, high=365) or days
 
 
 def _number_format(f: Fields, key: str = "number_format", default: str = DEFAULT_FORMAT) -> str:
