@@ -8,6 +8,7 @@ only computes (it writes nothing) and hands its result back pickled through a pi
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import pickle
 import signal
@@ -16,6 +17,19 @@ from collections.abc import Callable
 from typing import TypeVar
 
 T = TypeVar("T")
+
+
+def _die_with(parent: int) -> None:
+    """Have the kernel kill this child if the parent dies (Linux): a child left running would keep the repo's lock,
+    which it inherited, and the next otb command would be refused until it finished."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
+
+
+PR_SET_PDEATHSIG = 1
 
 
 def beside(work: Callable[[], T], meanwhile: Callable[[], object]) -> T:
@@ -28,10 +42,12 @@ def beside(work: Callable[[], T], meanwhile: Callable[[], object]) -> T:
     sys.stdout.flush()
     sys.stderr.flush()
     read_end, write_end = os.pipe()
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # the child: compute, send, leave without running any of the parent's exit handlers
         status = 0
         try:
+            _die_with(parent)
             os.close(read_end)
             try:
                 payload = pickle.dumps((True, work()))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import pickle
 import time
+from pathlib import Path
 
 import pytest
 
@@ -196,3 +197,39 @@ def test_damaged_kept_records_are_ignored(example):
     path.write_bytes(path.read_bytes()[:1000])
     assert records_cache.load(example) is None
     assert _report(example, "aging", "--as-of", "2024-12-31") == before
+
+
+def test_the_child_dies_with_its_parent(tmp_path):
+    """A parent killed (-9) while its child checks must not leave the child holding the repo's lock."""
+    import subprocess
+    import sys
+    import textwrap
+
+    marker = tmp_path / "child.pid"
+    script = textwrap.dedent(f"""
+        import os, time
+        from otb_billing import forked
+        def work():
+            open({str(marker)!r}, "w").write(str(os.getpid()))
+            time.sleep(60)
+        forked.beside(work, lambda: time.sleep(60))
+    """)
+    parent = subprocess.Popen([sys.executable, "-c", script])
+    for _ in range(100):
+        if marker.exists() and marker.read_text():
+            break
+        time.sleep(0.05)
+    child = int(marker.read_text())
+    parent.kill()
+    parent.wait()
+    for _ in range(100):
+        try:
+            state = Path(f"/proc/{child}/stat").read_text().split(")")[-1].split()[0]
+        except FileNotFoundError:
+            break
+        if state == "Z":  # dead, not yet reaped by whoever adopted it
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(child, 9)
+        raise AssertionError("the child outlived its parent")
