@@ -233,3 +233,14 @@ def test_the_child_dies_with_its_parent(tmp_path):
     else:
         os.kill(child, 9)
         raise AssertionError("the child outlived its parent")
+
+
+def test_a_big_ledger_is_announced_before_the_full_load_only(example, monkeypatch):
+    from otb_billing.jobs import reports
+
+    monkeypatch.setattr(reports, "BIG_LEDGER", 0)  # the example ledger counts as big
+    first = _report(example, "aging", "--as-of", "2024-12-31")
+    assert "Loading the whole ledger" in first
+    again = _report(example, "aging", "--as-of", "2024-12-31")
+    assert "Loading the whole ledger" not in again
+    assert first.split("...\n", 1)[1] == again

@@ -22,6 +22,10 @@ from . import (
 )
 
 
+def _notice(text: str) -> None:
+    click.echo(text + "...", err=True)
+
+
 @main.command()
 @click.argument("month", required=False, callback=parse_month)
 @click.option("--client", "clients", multiple=True, metavar="ACCOUNT")
@@ -35,7 +39,7 @@ def status(month, clients, as_of, as_json, root: Path):
 
     root = _existing_root(root)
     as_of = as_of or local_today(root)
-    books = _run(books_for_reports, root, True)
+    books = _run(books_for_reports, root, True, _notice)
     _, rows = status_rows(books, as_of, month, set(clients))
     click.echo(status_json(rows, as_of) if as_json else status_table(rows), nl=False)
 
@@ -51,7 +55,7 @@ def aging(as_of, as_json, root: Path):
 
     root = _existing_root(root)
     as_of = as_of or local_today(root)
-    rows = aging_rows(_run(books_for_reports, root, True), as_of)
+    rows = aging_rows(_run(books_for_reports, root, True, _notice), as_of)
     click.echo(aging_json(rows, as_of) if as_json else f"Aging as of {as_of}\n" + aging_table(rows), nl=False)
 
 
@@ -76,7 +80,7 @@ def statement(account, start, end, as_json, as_pdf, root: Path):
         write_atomic(path, data)
         click.echo(f"Wrote {path.relative_to(root)}")
         return
-    books = _run(books_for_reports, root, True)
+    books = _run(books_for_reports, root, True, _notice)
     st = client_statement_safe(books, account, start, end)
     name = books.names.get(account, account)
     currency = next((d.currency for d in books.docs if d.account == account), "")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -15,15 +16,21 @@ from ..core.errors import InputErrors, Problem, did_you_mean
 from ..core.month import Month
 from ..core.receivables import Book, aging, statement
 
+BIG_LEDGER = 20 * 2**20  # bytes of ledger text that take Beancount long enough to load to say so first
 
-def books_for_reports(root: Path, records_only: bool = False) -> Books:
+
+def books_for_reports(root: Path, records_only: bool = False, notice: Callable[[str], None] | None = None) -> Books:
     """The ledger, loaded as bean-check loads it; InputErrors if it does not pass. With `records_only` (status,
     aging, statements: no raw entries needed) an unchanged ledger's records come from the last full load
-    (books/records_cache.py)."""
+    (books/records_cache.py). `notice` is told before a full load of a big ledger (it can take a minute)."""
     if records_only:
         kept = records_cache.load(root)
         if kept is not None:
             return kept
+    size = sum(p.stat().st_size for p in (root / "ledger").rglob("*.beancount")) if notice is not None else 0
+    if notice is not None and size > BIG_LEDGER:
+        notice(f"Loading the whole ledger ({size / 2**20:.0f} MiB) with Beancount; the next report on an unchanged "
+               "ledger reuses what this load finds")
     books = load_books(root / "ledger")
     if books.problems:
         raise InputErrors(books.problems + [Problem(None, "reports need a ledger that passes bean-check")])
