@@ -100,6 +100,8 @@ class PriceBook:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
+    """A plan from plans/*.yaml: its terms ("1 Year", ...) each with its rates over time."""
+
     name: str
     support_level: str
     terms: Mapping[str, tuple[RateChange, ...]]  # each term's rates, changing from the months given
@@ -109,6 +111,8 @@ class Plan:
 
 @dataclass(frozen=True, slots=True)
 class Business:
+    """The MSP itself, as its invoices show it (settings.yaml `business:`)."""
+
     name: str
     email: str = ""
     phone: str = ""
@@ -204,6 +208,8 @@ class Settings:
 
 @dataclass(frozen=True, slots=True)
 class Service:
+    """A billable service from services.yaml, used by clients' line items (`service: CONSULT`)."""
+
     code: str
     name: str
     rate: Decimal
@@ -214,6 +220,8 @@ class Service:
 
 @dataclass(frozen=True, slots=True)
 class UserOverride:
+    """A client file's word on one user of the exports: paid, free, or a custom rate."""
+
     kind: str  # paid | free | custom
     rate: Decimal | None
     source: Source
@@ -221,6 +229,8 @@ class UserOverride:
 
 @dataclass(frozen=True, slots=True)
 class AssetOverride:
+    """A client file's word on one device of the exports: its type, a custom rate, or no charge."""
+
     kind: str  # a device type | custom | no_charge
     rate: Decimal | None
     source: Source
@@ -228,6 +238,8 @@ class AssetOverride:
 
 @dataclass(frozen=True, slots=True)
 class ManualUser:
+    """A user written in the client file rather than found in the exports."""
+
     name: str
     kind: str
     rate: Decimal | None
@@ -237,6 +249,8 @@ class ManualUser:
 
 @dataclass(frozen=True, slots=True)
 class ManualAsset:
+    """A device written in the client file rather than found in the exports."""
+
     hostname: str
     kind: str
     rate: Decimal | None
@@ -293,6 +307,8 @@ LANGUAGES = ("en", "fr", "bilingual")  # English, French (Quebec usage), both on
 
 @dataclass(frozen=True, slots=True)
 class Prepaid:
+    """A client's prepaid support hours: a monthly allowance and a yearly pool."""
+
     monthly: Decimal = ZERO
     yearly: Decimal = ZERO
     year_starts_month: int = 1
@@ -300,6 +316,8 @@ class Prepaid:
 
 @dataclass(frozen=True, slots=True)
 class Client:
+    """One client file (clients/*.yaml): who is billed, on which plan and term, with what overrides."""
+
     account: str
     name: str
     plan: str

@@ -14,6 +14,8 @@ from .month import Month
 
 
 class UserRow(NamedTuple):
+    """One row of exports/MONTH/users.csv, with its file and line."""
+
     account: str
     user_id: str
     name: str
@@ -23,6 +25,8 @@ class UserRow(NamedTuple):
 
 
 class AssetRow(NamedTuple):
+    """One row of exports/MONTH/assets.csv (a device), with its file and line."""
+
     account: str
     asset_id: str
     hostname: str
@@ -32,6 +36,8 @@ class AssetRow(NamedTuple):
 
 
 class TimeRow(NamedTuple):
+    """One row of exports/MONTH/tickets.csv (time on a ticket, in the repo's time zone)."""
+
     account: str
     ticket: str
     subject: str
@@ -42,6 +48,8 @@ class TimeRow(NamedTuple):
 
 
 class UsageRow(NamedTuple):
+    """One row of exports/MONTH/usage.csv (a metered service), with its file and line."""
+
     account: str
     service: str
     quantity: Decimal
@@ -51,6 +59,8 @@ class UsageRow(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class Exports:
+    """Everything the month's export files hold, as read (see readers/exports.py)."""
+
     month: Month
     users: tuple[UserRow, ...] = ()
     assets: tuple[AssetRow, ...] = ()

@@ -34,6 +34,8 @@ class Line(NamedTuple):
 
 
 class TaxLine(NamedTuple):
+    """One tax on an invoice: its name, rate, the base it applies to and the amount, rounded once."""
+
     name: str  # GST, HST, QST, PST, RST
     rate: Decimal  # percent
     base: Decimal
@@ -54,6 +56,8 @@ class TicketSummary(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class Counts:
+    """What was billed, counted (users, devices by type, backup TB), for the ledger and reports."""
+
     users: int = 0
     workstations: int = 0
     servers: int = 0
@@ -68,6 +72,8 @@ class Counts:
 
 @dataclass(frozen=True, slots=True)
 class Invoice:
+    """One client's bill for one month: lines, taxes and totals; everything writers render from."""
+
     number: str
     account: str
     client: str
@@ -149,6 +155,8 @@ class PriorInvoice:
 
 @dataclass(frozen=True, slots=True)
 class BillResult:
+    """A month billed: its invoices, the problems found and the warnings to show."""
+
     month: Month
     invoices: tuple[Invoice, ...]
     errors: tuple[Problem, ...]
