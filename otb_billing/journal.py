@@ -286,9 +286,9 @@ def sweep(root: Path) -> int:
     return removed
 
 
-def write_outputs(root: Path, files: Mapping[Path, bytes | str]) -> None:
+def write_outputs(root: Path, files: Mapping[Path, bytes | str]) -> list[Path]:
     """Regenerable output (build/): each file replaced whole through a temp file in .otb/tmp, not fsynced; a file
-    that already holds these bytes is not touched.
+    that already holds these bytes is not touched. Returns the files written (new or changed).
 
     A kill leaves each file old or new, never half written, and no temp file outside .otb (swept next run).
     """
@@ -296,6 +296,7 @@ def write_outputs(root: Path, files: Mapping[Path, bytes | str]) -> None:
     scratch.mkdir(parents=True, exist_ok=True)
     umask = os.umask(0)
     os.umask(umask)
+    written = []
     for number, (path, content) in enumerate(files.items()):
         target = path if path.is_absolute() else root / path
         data = _bytes(content)
@@ -312,6 +313,8 @@ def write_outputs(root: Path, files: Mapping[Path, bytes | str]) -> None:
             handle.write(data)
         os.chmod(temp, mode)
         _replace(temp, target)
+        written.append(target)
+    return written
 
 
 def remove_outputs(paths) -> None:

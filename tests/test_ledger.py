@@ -194,3 +194,18 @@ def test_an_amount_left_out_by_a_hand_edit_is_a_problem_with_its_line(billed):
     assert f"ledger/invoices/2024/2024-10.beancount:{number + 1}" in result.output
     assert "Assets:Receivable:A1 has no amount; write it out" in result.output
     assert "Traceback" not in result.output
+
+
+def _mtimes(root):
+    """Every file of the repo but otb's own working state, with its mtime."""
+    return {p: p.stat().st_mtime_ns for p in root.rglob("*")
+            if p.is_file() and ".otb" not in p.parts and p.name != ".otb.lock"}
+
+
+def test_billing_again_with_nothing_changed_says_so_and_touches_nothing(billed):
+    before = _mtimes(billed.root)
+    result = billed.run("bill", "2024-10")
+    assert result.exit_code == 0, result.output
+    assert "Nothing changed: the ledger and build/2024-10/ already hold this bill." in result.output
+    after = _mtimes(billed.root)
+    assert after == before

@@ -80,6 +80,8 @@ def bill(month: Month, clients, as_json: bool, dry_run: bool, adjust, day, pdf: 
         ledger_files = [p for p in outcome.written if "ledger" in p.parts]
         click.echo(f"Wrote {len(ledger_files)} ledger file(s) and {len(outcome.written) - len(ledger_files)} "
                    f"file(s) in build/{month}/. Review with `git diff ledger/`.")
+    else:
+        click.echo(f"Nothing changed: the ledger and build/{month}/ already hold this bill.")
 
 
 @main.command()

@@ -69,9 +69,9 @@ def run_bill(
         expected.update(names)
 
     changed = commit_ledger(root, ledger_files, f"otb bill {month}", meanwhile=render_outputs)
-    write_outputs(root, build_files)
+    built = write_outputs(root, build_files)
     remove_outputs(stale_outputs(build, expected))
-    outcome.written = [root / path for path in changed] + list(build_files)
+    outcome.written = [root / path for path in changed] + built
     return outcome
 
 
