@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import hashlib
+import marshal
 import os
 import pickle
 import sys
@@ -23,7 +24,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from .core.errors import Problem
+from .core.errors import Problem, Source
 
 _ACTIVE: FileCache | None = None
 
@@ -52,9 +53,18 @@ class FileCache:
         stat = stat_key(path)
         entry = self._entries.get(key)
         if stat is not None and entry is not None and entry[0] == stat and entry[1] == depends:
-            self.hits += 1
-            problems.extend(entry[3])
-            return entry[2]
+            value = entry[2]
+            if isinstance(value, Packed):
+                try:
+                    value = CODECS[kind][1](value.data, depends)
+                except Exception:  # noqa: BLE001  (a damaged or foreign entry: read the file instead)
+                    value = _MISS
+                else:
+                    self._entries[key] = (entry[0], entry[1], value, entry[3])
+            if value is not _MISS:
+                self.hits += 1
+                problems.extend(entry[3])
+                return value
         self.misses += 1
         self.missed_kinds.add(kind)
         found: list[Problem] = []
@@ -65,6 +75,9 @@ class FileCache:
         else:
             self._entries.pop(key, None)
         return value
+
+
+_MISS = object()
 
 
 def cached(kind: str, path: Path, depends: Any, problems: list[Problem], make: Callable[[list[Problem]], Any]):
@@ -85,8 +98,26 @@ def caching(cache: FileCache) -> Iterator[FileCache]:
         _ACTIVE = previous
 
 
-PERSISTED_KINDS = ("yaml", "client", "priors")  # not exports: unpickling rows costs about what reading them does
+PERSISTED_KINDS = ("yaml", "client", "priors")  # pickled
 CACHE_FILE = Path(".otb") / "cache" / "inputs.pickle"  # in the repo's git-ignored working folder
+PACKED_FILE = Path(".otb") / "cache" / "exports.marshal"  # kinds with a codec: unpickling 75,000 export rows cost
+# about what reading the CSVs does; as plain tuples through marshal they read back in a fraction of it
+
+# kind -> (pack(value, depends) -> marshal-able, unpack(packed, depends) -> value), registered by the reader
+CODECS: dict[str, tuple[Callable[[Any, Any], Any], Callable[[Any, Any], Any]]] = {}
+
+
+def register_codec(kind: str, pack: Callable[[Any, Any], Any], unpack: Callable[[Any, Any], Any]) -> None:
+    CODECS[kind] = (pack, unpack)
+
+
+class Packed:
+    """A value as stored by its kind's codec, unpacked the first time a reader asks for it."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data) -> None:
+        self.data = data
 RACY_SECONDS = 2.0  # a file changed this recently may change again within one mtime tick: not kept between runs
 
 
@@ -100,31 +131,59 @@ def code_version() -> str:
     return digest.hexdigest()
 
 
-def _load(path: Path, version: str) -> FileCache:
+def _load(path: Path, packed_path: Path, version: str) -> FileCache:
     cache = FileCache()
     try:
         with open(path, "rb") as handle:
             stored_version, entries = pickle.load(handle)
-    except FileNotFoundError:
-        return cache
-    except Exception:  # noqa: BLE001  (a damaged or foreign cache file is only a slower run)
-        return cache
-    if stored_version == version and isinstance(entries, dict):
-        cache._entries = entries
+        if stored_version == version and isinstance(entries, dict):
+            cache._entries = entries
+    except Exception:  # noqa: BLE001  (missing, damaged or foreign: only a slower run)
+        pass
+    try:
+        stored_version, packed = marshal.loads(packed_path.read_bytes())
+        if stored_version == version and isinstance(packed, dict):
+            for (kind, name), (stat, depends, data, problems) in packed.items():
+                found = [Problem(None if file is None else Source(file, line), message, hint)
+                         for file, line, message, hint in problems]
+                cache._entries[(kind, name)] = (tuple(stat), depends, Packed(data), found)
+    except Exception:  # noqa: BLE001
+        pass
     return cache
 
 
-def _save(cache: FileCache, path: Path, version: str) -> None:
-    """Write the cache through a temp file in .otb/tmp (swept by the next run if a kill leaves it)."""
-    now = time.time_ns()
-    entries = {key: entry for key, entry in cache._entries.items()
-               if key[0] in PERSISTED_KINDS and now - entry[0][1] > RACY_SECONDS * 1e9}
+def _settled(entry, now: int) -> bool:
+    return now - entry[0][1] > RACY_SECONDS * 1e9
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Through a temp file in .otb/tmp (swept by the next run if a kill leaves it); not fsynced: losing a cache
+    file only costs one slower run."""
     temp = path.parent.parent / "tmp" / f"{path.name}.{os.getpid()}"
     temp.parent.mkdir(parents=True, exist_ok=True)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(temp, "wb") as handle:
-        pickle.dump((version, entries), handle, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(temp, path)  # not fsynced: losing it only costs one slower run
+    temp.write_bytes(data)
+    os.replace(temp, path)
+
+
+def _save(cache: FileCache, path: Path, version: str) -> None:
+    now = time.time_ns()
+    entries = {key: entry for key, entry in cache._entries.items()
+               if key[0] in PERSISTED_KINDS and _settled(entry, now)}
+    _write(path, pickle.dumps((version, entries), protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _save_packed(cache: FileCache, path: Path, version: str) -> None:
+    now = time.time_ns()
+    packed = {}
+    for (kind, name), (stat, depends, value, problems) in cache._entries.items():
+        if kind not in CODECS or not _settled((stat,), now):
+            continue
+        data = value.data if isinstance(value, Packed) else CODECS[kind][0](value, depends)
+        shown = [(p.source.file if p.source else None, p.source.line if p.source else 0, p.message, p.hint)
+                 for p in problems]
+        packed[(kind, name)] = (stat, depends, data, shown)
+    _write(path, marshal.dumps((version, packed)))
 
 
 @contextlib.contextmanager
@@ -134,19 +193,20 @@ def persisted(root: Path) -> Iterator[FileCache | None]:
     if _ACTIVE is not None:
         yield None
         return
-    path = root / CACHE_FILE
     version = code_version()
-    cache = _load(path, version)
+    cache = _load(root / CACHE_FILE, root / PACKED_FILE, version)
     try:
         with caching(cache):
             yield cache
     except Exception:  # bad input raises InputErrors: what was read is still worth keeping
-        _save_quietly(cache, path, version)
+        _save_quietly(cache, root, version)
         raise
-    _save_quietly(cache, path, version)
+    _save_quietly(cache, root, version)
 
 
-def _save_quietly(cache: FileCache, path: Path, version: str) -> None:
-    if cache.missed_kinds & set(PERSISTED_KINDS):
-        with contextlib.suppress(OSError):
-            _save(cache, path, version)
+def _save_quietly(cache: FileCache, root: Path, version: str) -> None:
+    with contextlib.suppress(OSError, ValueError):  # ValueError: a value marshal cannot write (a codec's bug)
+        if cache.missed_kinds & set(PERSISTED_KINDS):
+            _save(cache, root / CACHE_FILE, version)
+        if cache.missed_kinds & set(CODECS):
+            _save_packed(cache, root / PACKED_FILE, version)

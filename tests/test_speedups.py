@@ -244,3 +244,70 @@ def test_a_big_ledger_is_announced_before_the_full_load_only(example, monkeypatc
     again = _report(example, "aging", "--as-of", "2024-12-31")
     assert "Loading the whole ledger" not in again
     assert first.split("...\n", 1)[1] == again
+
+
+# --- export rows kept between runs as plain tuples (readers/exports.py codec) ----------------------------------
+
+
+def test_export_rows_come_back_from_the_cache_exactly_as_read(tmp_path):
+    import datetime as dt
+    from decimal import Decimal
+
+    from otb_billing.core.month import Month
+    from otb_billing.readers import exports
+
+    root = tmp_path / "repo"
+    folder = root / "exports" / "2024-11"
+    folder.mkdir(parents=True)
+    (folder / "users.csv").write_text("account,user_id,name,email,active\nA1,u1,Ann,a@x,true\nA1,u2,Bo,,no\n")
+    (folder / "assets.csv").write_text("account,asset_id,hostname,type,backup_tb\nA1,d1,PC,laptop,0.125\n"
+                                       "A1,d2,SRV,server,\n")
+    # the night the clocks go back in Toronto: 01:30 happens twice; and a time with microseconds
+    (folder / "tickets.csv").write_text("account,ticket,date,hours\nA1,T1,2024-11-03T01:30:00-04:00,1.5\n"
+                                        "A1,T2,2024-11-03T01:30:00-05:00,0.25\nA1,T3,2024-11-04T09:15:00.123456,2\n")
+    (folder / "usage.csv").write_text("account,service,quantity,description\nA1,RPC,1234.5,calls\n")
+    for path in folder.iterdir():
+        _age(path)
+    first, problems = exports.read_exports(root, Month(2024, 11), "America/Toronto")
+    assert problems == []
+    with filecache.persisted(root):
+        exports.read_exports(root, Month(2024, 11), "America/Toronto")  # read, then kept
+    assert (root / filecache.PACKED_FILE).exists()
+    with filecache.persisted(root) as cache:
+        again, problems = exports.read_exports(root, Month(2024, 11), "America/Toronto")
+        assert cache.hits == 4 and cache.misses == 0
+    assert problems == []
+    assert again == first
+    for old, new in zip(first.tickets, again.tickets, strict=True):
+        assert new.when.utcoffset() == old.when.utcoffset() and new.when.fold == old.when.fold
+        assert new.when.tzinfo == old.when.tzinfo
+    assert again.tickets[2].when.microsecond == 123456
+    assert again.assets[0].backup_tb == Decimal("0.125") and str(again.assets[0].backup_tb) == "0.125"
+    assert again.tickets[0].when.astimezone(dt.UTC) != again.tickets[1].when.astimezone(dt.UTC)
+
+
+def test_a_changed_export_is_read_again_and_bad_rows_are_reported_every_run(repo):
+    repo.client("A1")
+    path = repo.csv("2024-10", "users.csv", USERS, "A1,u1,One,,true", "A1,u2,Two,,maybe")
+    _age(path)
+    for _ in range(2):  # the second run takes the rows, and the problem, from the cache
+        result = repo.run("bill", "2024-10")
+        assert result.exit_code != 0 and "exports/2024-10/users.csv:3" in result.output
+    path.write_text(path.read_text().replace("maybe", "true "))
+    _age(path)
+    assert repo.invoice()["counts"]["users"] == 2
+
+
+def test_a_damaged_packed_entry_is_read_from_the_file_instead(repo):
+    repo.client("A1")
+    path = repo.csv("2024-10", "users.csv", USERS, "A1,u1,One,,true")
+    _age(path)
+    assert repo.run("bill", "2024-10").exit_code == 0
+    import marshal
+
+    packed_file = repo.root / filecache.PACKED_FILE
+    version, packed = marshal.loads(packed_file.read_bytes())
+    for key, (stat, depends, _, problems) in list(packed.items()):
+        packed[key] = (stat, depends, ("x", "NoSuchRow", [(1, 2)]), problems)
+    packed_file.write_bytes(marshal.dumps((version, packed)))
+    assert repo.invoice()["counts"]["users"] == 1

@@ -24,7 +24,7 @@ from ..core.money import (
     parse_number,
 )
 from ..core.month import Month
-from ..filecache import cached
+from ..filecache import cached, register_codec
 from .csvfile import open_csv
 from .fields import BOOL_WORDS
 from .sources import present, relative_name
@@ -261,3 +261,50 @@ def _duplicates(rows: list, column: str, problems: list[Problem]) -> None:
                                         "each row must have its own id; remove or renumber the repeat"))
             else:
                 first[key] = row.source
+
+
+# --- kept between runs (filecache.py): the rows of one export file as plain tuples, for marshal ---------------
+
+
+def _pack(rows: list, depends) -> tuple:
+    """(file, kind of row, tuples): strings, bools and ints as they are, numbers as text, times as epoch seconds
+    and microseconds, the file name once and each row's line."""
+    if not rows:
+        return ("", "", [])
+    kind = type(rows[0]).__name__
+    file = rows[0].source.file
+    packed: list[tuple]
+    if kind == "UserRow":
+        packed = [(r.account, r.user_id, r.name, r.email, r.active, r.source.line) for r in rows]
+    elif kind == "AssetRow":
+        packed = [(r.account, r.asset_id, r.hostname, r.type, str(r.backup_tb), r.source.line) for r in rows]
+    elif kind == "TimeRow":
+        packed = [(r.account, r.ticket, r.subject, int(r.when.timestamp() // 1), r.when.microsecond, str(r.hours),
+                   r.billable, r.source.line) for r in rows]
+    else:
+        packed = [(r.account, r.service, str(r.quantity), r.description, r.source.line) for r in rows]
+    if any(row.source.file != file for row in rows):
+        raise ValueError("rows of one export from several files")  # never kept: read the file again next time
+    return (file, kind, packed)
+
+
+def _unpack(data: tuple, depends) -> list:
+    file, kind, packed = data
+    dec = Decimal
+    if kind == "UserRow":
+        return [UserRow(a, u, n, e, act, Source(file, line)) for a, u, n, e, act, line in packed]
+    if kind == "AssetRow":
+        return [AssetRow(a, i, h, t, dec(tb), Source(file, line)) for a, i, h, t, tb, line in packed]
+    if kind == "TimeRow":
+        zone = zoneinfo.ZoneInfo(depends[1])
+        when = dt.datetime.fromtimestamp
+        return [TimeRow(a, t, s, when(sec, zone).replace(microsecond=micro), dec(h), b, Source(file, line))
+                for a, t, s, sec, micro, h, b, line in packed]
+    if kind == "UsageRow":
+        return [UsageRow(a, s, dec(q), d, Source(file, line)) for a, s, q, d, line in packed]
+    if kind == "":
+        return []
+    raise ValueError(f"unknown kind of export row {kind!r}")
+
+
+register_codec("export", _pack, _unpack)
