@@ -55,12 +55,10 @@ class FileCache:
         if stat is not None and entry is not None and entry[0] == stat and entry[1] == depends:
             value = entry[2]
             if isinstance(value, Packed):
-                try:
+                try:  # kept packed: the rows live only as long as the reader's caller needs them
                     value = CODECS[kind][1](value.data, depends)
                 except Exception:  # noqa: BLE001  (a damaged or foreign entry: read the file instead)
                     value = _MISS
-                else:
-                    self._entries[key] = (entry[0], entry[1], value, entry[3])
             if value is not _MISS:
                 self.hits += 1
                 problems.extend(entry[3])
@@ -141,15 +139,31 @@ def _load(path: Path, packed_path: Path, version: str) -> FileCache:
     except Exception:  # noqa: BLE001  (missing, damaged or foreign: only a slower run)
         pass
     try:
-        stored_version, packed = marshal.loads(packed_path.read_bytes())
-        if stored_version == version and isinstance(packed, dict):
-            for (kind, name), (stat, depends, data, problems) in packed.items():
-                found = [Problem(None if file is None else Source(file, line), message, hint)
-                         for file, line, message, hint in problems]
-                cache._entries[(kind, name)] = (tuple(stat), depends, Packed(data), found)
+        for kind, name, stat, depends, data, problems in _frames(packed_path.read_bytes(), version):
+            found = [Problem(None if file is None else Source(file, line), message, hint)
+                     for file, line, message, hint in problems]
+            cache._entries[(kind, name)] = (tuple(stat), depends, Packed(data), found)
     except Exception:  # noqa: BLE001
         pass
     return cache
+
+
+def _frames(data: bytes, version: str) -> Iterator[tuple]:
+    """The entries of a packed cache file: a header frame with the code version, then one frame per file, each
+    an 8-byte length and a marshal blob (one file's rows at a time in memory when writing)."""
+    view = memoryview(data)
+    at = 0
+    first = True
+    while at < len(view):
+        size = int.from_bytes(view[at:at + 8], "little")
+        frame = marshal.loads(view[at + 8:at + 8 + size])
+        at += 8 + size
+        if first:
+            if frame != version:
+                return
+            first = False
+            continue
+        yield frame
 
 
 def _settled(entry, now: int) -> bool:
@@ -168,28 +182,40 @@ def _write(path: Path, data: bytes) -> None:
 
 def _save(cache: FileCache, path: Path, version: str) -> None:
     now = time.time_ns()
+    clients = {name for kind, name in cache._entries if kind == "client"}
     entries = {key: entry for key, entry in cache._entries.items()
-               if key[0] in PERSISTED_KINDS and _settled(entry, now)}
+               if key[0] in PERSISTED_KINDS and _settled(entry, now)
+               and not (key[0] == "yaml" and key[1] in clients)}  # kept as a client: no parsed copy needed
     _write(path, pickle.dumps((version, entries), protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def _save_packed(cache: FileCache, path: Path, version: str) -> None:
     now = time.time_ns()
-    packed = {}
-    for (kind, name), (stat, depends, value, problems) in cache._entries.items():
-        if kind not in CODECS or not _settled((stat,), now):
-            continue
-        data = value.data if isinstance(value, Packed) else CODECS[kind][0](value, depends)
-        shown = [(p.source.file if p.source else None, p.source.line if p.source else 0, p.message, p.hint)
-                 for p in problems]
-        packed[(kind, name)] = (stat, depends, data, shown)
-    _write(path, marshal.dumps((version, packed)))
+    temp = path.parent.parent / "tmp" / f"{path.name}.{os.getpid()}"
+    temp.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(temp, "wb") as out:
+        blob = marshal.dumps(version)
+        out.write(len(blob).to_bytes(8, "little") + blob)
+        for (kind, name), (stat, depends, value, problems) in cache._entries.items():
+            if kind not in CODECS or not _settled((stat,), now):
+                continue
+            data = value.data if isinstance(value, Packed) else CODECS[kind][0](value, depends)
+            shown = [(p.source.file if p.source else None, p.source.line if p.source else 0, p.message, p.hint)
+                     for p in problems]
+            blob = marshal.dumps((kind, name, stat, depends, data, shown))
+            out.write(len(blob).to_bytes(8, "little") + blob)
+            del data, blob
+    os.replace(temp, path)
 
 
 @contextlib.contextmanager
-def persisted(root: Path) -> Iterator[FileCache | None]:
+def persisted(root: Path, defer_packed: bool = False) -> Iterator[FileCache | None]:
     """Readers in this block use the repo's stored cache (if this very code made it), which is saved again
-    afterwards if anything was read anew. Inside an active cache (`otb watch`, an outer block) this does nothing."""
+    afterwards if anything was read anew. Inside an active cache (`otb watch`, an outer block) this does nothing.
+
+    With `defer_packed`, new export rows are not stored at the end of the block but by `save_pending()`: `otb bill`
+    calls it while the other core checks the new ledger, when this process would otherwise wait."""
     if _ACTIVE is not None:
         yield None
         return
@@ -199,14 +225,40 @@ def persisted(root: Path) -> Iterator[FileCache | None]:
         with caching(cache):
             yield cache
     except Exception:  # bad input raises InputErrors: what was read is still worth keeping
-        _save_quietly(cache, root, version)
+        _save_quietly(cache, root, version, packed=True)
         raise
-    _save_quietly(cache, root, version)
+    _save_quietly(cache, root, version, packed=not defer_packed)
+    if defer_packed:
+        _pack_in_place(cache)  # the rows themselves can go now: billing is done with them
+        _PENDING[:] = [(cache, root, version)]
 
 
-def _save_quietly(cache: FileCache, root: Path, version: str) -> None:
+def _pack_in_place(cache: FileCache) -> None:
+    """Export rows read anew, kept as their packed tuples instead of the rows (less memory while the bill's
+    outputs are rendered; what save_pending writes)."""
+    for key, (stat, depends, value, problems) in list(cache._entries.items()):
+        if key[0] in CODECS and not isinstance(value, Packed):
+            try:
+                cache._entries[key] = (stat, depends, Packed(CODECS[key[0]][0](value, depends)), problems)
+            except ValueError:  # rows the codec cannot pack: not kept
+                del cache._entries[key]
+
+
+_PENDING: list[tuple[FileCache, Path, str]] = []  # export rows read anew, to be stored by save_pending()
+
+
+def save_pending() -> None:
+    """Store the export rows a `persisted(defer_packed=True)` block read anew (once; nothing if none)."""
+    while _PENDING:
+        cache, root, version = _PENDING.pop()
+        with contextlib.suppress(OSError, ValueError):
+            if cache.missed_kinds & set(CODECS):
+                _save_packed(cache, root / PACKED_FILE, version)
+
+
+def _save_quietly(cache: FileCache, root: Path, version: str, packed: bool) -> None:
     with contextlib.suppress(OSError, ValueError):  # ValueError: a value marshal cannot write (a codec's bug)
         if cache.missed_kinds & set(PERSISTED_KINDS):
             _save(cache, root / CACHE_FILE, version)
-        if cache.missed_kinds & set(CODECS):
+        if packed and cache.missed_kinds & set(CODECS):
             _save_packed(cache, root / PACKED_FILE, version)

@@ -52,7 +52,7 @@ def test_a_file_saved_in_the_last_seconds_is_not_kept(cached_repo):
     repo, path = cached_repo
     path.write_text(path.read_text().replace("20.00", "25.00"))  # mtime: now
     assert repo.invoice()["subtotal"] == "40.00"
-    assert ("yaml", str(path)) not in _stored(repo)
+    assert ("yaml", str(path)) not in _stored(repo) and ("client", str(path)) not in _stored(repo)
 
 
 def test_a_damaged_or_foreign_cache_is_ignored(cached_repo, monkeypatch):
@@ -73,7 +73,7 @@ def test_problems_found_in_a_kept_file_are_reported_again(repo):
         result = repo.run("bill", "2024-10")
         assert result.exit_code != 0
         assert "clients/A1.yaml:6" in result.output and "rate" in result.output
-    assert ("yaml", str(path)) in _stored(repo)
+    assert ("client", str(path)) in _stored(repo)
 
 
 def test_earlier_months_are_read_from_the_cache_until_they_change(repo):
@@ -306,8 +306,11 @@ def test_a_damaged_packed_entry_is_read_from_the_file_instead(repo):
     import marshal
 
     packed_file = repo.root / filecache.PACKED_FILE
-    version, packed = marshal.loads(packed_file.read_bytes())
-    for key, (stat, depends, _, problems) in list(packed.items()):
-        packed[key] = (stat, depends, ("x", "NoSuchRow", [(1, 2)]), problems)
-    packed_file.write_bytes(marshal.dumps((version, packed)))
+    frames = list(filecache._frames(packed_file.read_bytes(), filecache.code_version()))
+    assert len(frames) == 1
+    kind, name, stat, depends, _, problems = frames[0]
+    with open(packed_file, "wb") as out:
+        for frame in (filecache.code_version(), (kind, name, stat, depends, ("x", "NoSuchRow", [(1, 2)]), problems)):
+            blob = marshal.dumps(frame)
+            out.write(len(blob).to_bytes(8, "little") + blob)
     assert repo.invoice()["counts"]["users"] == 1

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 
+from .. import filecache
 from ..books import accounts, invoice_files, postings, writer
 from ..books.entries import parse_block
 from ..core.errors import InputErrors, Problem, Source
@@ -43,7 +44,7 @@ def run_bill(
     then the build/ files (QuickBooks CSVs, their ZIP and, with `pdf`, DRAFT-watermarked PDFs)."""
     if not dry_run:
         require_good_ledger(root)
-    config, result, blocks = compute(root, month, only, progress)
+    config, result, blocks = compute(root, month, only, progress, defer_packed=not dry_run)
     result = replace(result, credit_available=credit_on_account(root / "ledger", month))
     finalized = sorted(number for number, (flag, _) in blocks.items() if flag == "*")
     fresh, warnings = _leave_finalized_alone(result.invoices, blocks, month)
@@ -67,8 +68,12 @@ def run_bill(
             files.update(draft_pdfs(root, config, fresh, result.credit_applied, pdf_progress))
         build_files.update(files)
         expected.update(names)
+        filecache.save_pending()  # new export rows, stored while the check runs on the other core
 
-    changed = commit_ledger(root, ledger_files, f"otb bill {month}", meanwhile=render_outputs)
+    try:
+        changed = commit_ledger(root, ledger_files, f"otb bill {month}", meanwhile=render_outputs)
+    finally:
+        filecache.save_pending()  # if the rendering never ran
     built = write_outputs(root, build_files)
     remove_outputs(stale_outputs(build, expected))
     outcome.written = [root / path for path in changed] + built

@@ -58,10 +58,11 @@ def unknown_accounts(config: Config, only: Collection[str]) -> list[Problem]:
             for account in only if account not in accounts]
 
 
-def compute(root: Path, month: Month, only: Collection[str] = (), progress=None) -> tuple[Config, BillResult, dict]:
+def compute(root: Path, month: Month, only: Collection[str] = (), progress=None, defer_packed: bool = False
+            ) -> tuple[Config, BillResult, dict]:
     """Read everything and bill; raises InputErrors with every problem in the inputs. Files unchanged since an
-    earlier run are not parsed again (filecache.persisted)."""
-    with persisted(root):
+    earlier run are not parsed again (filecache.persisted; `defer_packed`: see there)."""
+    with persisted(root, defer_packed):
         return _compute(root, month, only, progress)
 
 
