@@ -41,8 +41,10 @@ def stat_key(path: Path) -> tuple | None:
 class FileCache:
     """(kind, path) -> (stat, depends, value, problems found)."""
 
-    def __init__(self) -> None:
+    def __init__(self, lean: bool = False) -> None:
         self._entries: dict[tuple[str, str], tuple[tuple, Any, Any, list[Problem]]] = {}
+        # lean (one command's run): a client file kept as the client it makes is not also kept parsed
+        self.lean = lean
         self.hits = 0
         self.misses = 0
         self.missed_kinds: set[str] = set()
@@ -56,7 +58,7 @@ class FileCache:
             value = entry[2]
             if isinstance(value, Packed):
                 try:  # kept packed: the rows live only as long as the reader's caller needs them
-                    value = CODECS[kind][1](value.data, depends)
+                    value = CODECS[kind][1](marshal.loads(value.blob), depends)
                 except Exception:  # noqa: BLE001  (a damaged or foreign entry: read the file instead)
                     value = _MISS
             if value is not _MISS:
@@ -70,6 +72,8 @@ class FileCache:
         problems.extend(found)
         if stat is not None and stat == stat_key(path):  # not changed while it was read
             self._entries[key] = (stat, depends, value, found)
+            if self.lean and kind == "client":
+                self._entries.pop(("yaml", key[1]), None)
         else:
             self._entries.pop(key, None)
         return value
@@ -110,12 +114,13 @@ def register_codec(kind: str, pack: Callable[[Any, Any], Any], unpack: Callable[
 
 
 class Packed:
-    """A value as stored by its kind's codec, unpacked the first time a reader asks for it."""
+    """A value as its kind's codec packed it, marshalled: a few bytes per row instead of the row's objects, so the
+    cache costs little memory; unpacked each time a reader asks for it."""
 
-    __slots__ = ("data",)
+    __slots__ = ("blob",)
 
-    def __init__(self, data) -> None:
-        self.data = data
+    def __init__(self, blob: bytes | memoryview) -> None:
+        self.blob = blob
 RACY_SECONDS = 2.0  # a file changed this recently may change again within one mtime tick: not kept between runs
 
 
@@ -130,7 +135,7 @@ def code_version() -> str:
 
 
 def _load(path: Path, packed_path: Path, version: str) -> FileCache:
-    cache = FileCache()
+    cache = FileCache(lean=True)
     try:
         with open(path, "rb") as handle:
             stored_version, entries = pickle.load(handle)
@@ -139,31 +144,41 @@ def _load(path: Path, packed_path: Path, version: str) -> FileCache:
     except Exception:  # noqa: BLE001  (missing, damaged or foreign: only a slower run)
         pass
     try:
-        for kind, name, stat, depends, data, problems in _frames(packed_path.read_bytes(), version):
+        for (kind, name, stat, depends, problems), blob in _frames(packed_path.read_bytes(), version):
             found = [Problem(None if file is None else Source(file, line), message, hint)
                      for file, line, message, hint in problems]
-            cache._entries[(kind, name)] = (tuple(stat), depends, Packed(data), found)
+            cache._entries[(kind, name)] = (tuple(stat), depends, Packed(blob), found)
     except Exception:  # noqa: BLE001
         pass
     return cache
 
 
-def _frames(data: bytes, version: str) -> Iterator[tuple]:
-    """The entries of a packed cache file: a header frame with the code version, then one frame per file, each
-    an 8-byte length and a marshal blob (one file's rows at a time in memory when writing)."""
+def _frames(data: bytes, version: str) -> Iterator[tuple[tuple, memoryview]]:
+    """The entries of a packed cache file: (kind, path, stat, depends, problems) and the marshalled rows, left
+    marshalled. The file: frames of an 8-byte length and a marshal blob; first the code version, then two frames
+    per export file, its description and its rows."""
     view = memoryview(data)
     at = 0
-    first = True
-    while at < len(view):
+
+    def frame() -> memoryview:
+        nonlocal at
         size = int.from_bytes(view[at:at + 8], "little")
-        frame = marshal.loads(view[at + 8:at + 8 + size])
+        found = view[at + 8:at + 8 + size]
+        if len(found) != size:
+            raise ValueError("a cut frame")
         at += 8 + size
-        if first:
-            if frame != version:
-                return
-            first = False
-            continue
-        yield frame
+        return found
+
+    if marshal.loads(frame()) != version:
+        return
+    while at < len(view):
+        meta = marshal.loads(frame())
+        yield meta, frame()
+
+
+def _frame(out, blob: bytes | memoryview) -> None:
+    out.write(len(blob).to_bytes(8, "little"))
+    out.write(blob)
 
 
 def _settled(entry, now: int) -> bool:
@@ -195,17 +210,14 @@ def _save_packed(cache: FileCache, path: Path, version: str) -> None:
     temp.parent.mkdir(parents=True, exist_ok=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(temp, "wb") as out:
-        blob = marshal.dumps(version)
-        out.write(len(blob).to_bytes(8, "little") + blob)
+        _frame(out, marshal.dumps(version))
         for (kind, name), (stat, depends, value, problems) in cache._entries.items():
             if kind not in CODECS or not _settled((stat,), now):
                 continue
-            data = value.data if isinstance(value, Packed) else CODECS[kind][0](value, depends)
             shown = [(p.source.file if p.source else None, p.source.line if p.source else 0, p.message, p.hint)
                      for p in problems]
-            blob = marshal.dumps((kind, name, stat, depends, data, shown))
-            out.write(len(blob).to_bytes(8, "little") + blob)
-            del data, blob
+            _frame(out, marshal.dumps((kind, name, stat, depends, shown)))
+            _frame(out, value.blob if isinstance(value, Packed) else marshal.dumps(CODECS[kind][0](value, depends)))
     os.replace(temp, path)
 
 
@@ -239,9 +251,11 @@ def _pack_in_place(cache: FileCache) -> None:
     for key, (stat, depends, value, problems) in list(cache._entries.items()):
         if key[0] in CODECS and not isinstance(value, Packed):
             try:
-                cache._entries[key] = (stat, depends, Packed(CODECS[key[0]][0](value, depends)), problems)
-            except ValueError:  # rows the codec cannot pack: not kept
+                blob = marshal.dumps(CODECS[key[0]][0](value, depends))
+            except ValueError:  # rows the codec cannot pack (or marshal cannot write): not kept
                 del cache._entries[key]
+            else:
+                cache._entries[key] = (stat, depends, Packed(blob), problems)
 
 
 _PENDING: list[tuple[FileCache, Path, str]] = []  # export rows read anew, to be stored by save_pending()

@@ -308,9 +308,8 @@ def test_a_damaged_packed_entry_is_read_from_the_file_instead(repo):
     packed_file = repo.root / filecache.PACKED_FILE
     frames = list(filecache._frames(packed_file.read_bytes(), filecache.code_version()))
     assert len(frames) == 1
-    kind, name, stat, depends, _, problems = frames[0]
+    meta, _ = frames[0]
     with open(packed_file, "wb") as out:
-        for frame in (filecache.code_version(), (kind, name, stat, depends, ("x", "NoSuchRow", [(1, 2)]), problems)):
-            blob = marshal.dumps(frame)
-            out.write(len(blob).to_bytes(8, "little") + blob)
+        for frame in (filecache.code_version(), meta, ("x", "NoSuchRow", [(1, 2)])):
+            filecache._frame(out, marshal.dumps(frame))
     assert repo.invoice()["counts"]["users"] == 1
