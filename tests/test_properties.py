@@ -175,3 +175,17 @@ def test_billing_is_deterministic(repo):
     assert first == second
     render = lambda r: [writer.render_invoice(i) + invoice_csv(i) for i in r.invoices]  # noqa: E731
     assert render(first) == render(second)
+
+
+@given(st.decimals(min_value=-10**9, max_value=10**9, places=4, allow_nan=False, allow_infinity=False))
+def test_money_written_directly_matches_babel(amount):
+    """CAD and USD are written without Babel, from whole cents: the text must be what Babel's en_CA gives for
+    the amount rounded half-up to cents (and never -$0.00)."""
+    from babel.numbers import format_currency
+
+    from otb_billing.core.money import cents
+    from otb_billing.render.moneyfmt import money
+
+    rounded = cents(amount) or Decimal("0.00")
+    for currency in ("CAD", "USD"):
+        assert money(amount, currency) == format_currency(rounded, currency, locale="en_CA")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 
 from babel.numbers import format_currency
@@ -21,14 +21,17 @@ def _pattern(currency: str) -> str:
 FAST_SYMBOLS = {"CAD": "$", "USD": "US$"}
 
 
-@lru_cache(maxsize=1 << 16)
 def money(amount: Decimal, currency: str = "CAD") -> str:
-    """An amount rounded half-up to cents, with its currency's symbol. Memoized: a status table of 100,000
-    invoices repeats the same totals, payments and zeros."""
+    """An amount rounded half-up to cents, with its currency's symbol."""
+    symbol = FAST_SYMBOLS.get(currency or "CAD")
+    if symbol is not None:  # whole cents as an int (a status table of 100,000 invoices formats 400,000 of these)
+        units = int((amount * 100).to_integral_value(ROUND_HALF_UP))
+        whole, part = divmod(-units if units < 0 else units, 100)
+        return f"{'-' if units < 0 else ''}{symbol}{whole:,}.{part:02d}"
     value = cents(amount)
     if not value:
         value = Decimal("0.00")  # -0.00 equals 0.00 (and hashes alike): never print "-$0.00"
-    return _written(value, currency or "CAD", 2)
+    return _written(value, currency, 2)
 
 
 def rate(value: Decimal, currency: str = "CAD") -> str:
