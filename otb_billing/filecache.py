@@ -136,20 +136,15 @@ def code_version() -> str:
 
 def _load(path: Path, packed_path: Path, version: str) -> FileCache:
     cache = FileCache(lean=True)
-    try:
-        with open(path, "rb") as handle:
-            stored_version, entries = pickle.load(handle)
+    with contextlib.suppress(Exception):  # missing, damaged or foreign: only a slower run
+        stored_version, entries = pickle.loads(path.read_bytes())
         if stored_version == version and isinstance(entries, dict):
             cache._entries = entries
-    except Exception:  # noqa: BLE001  (missing, damaged or foreign: only a slower run)
-        pass
-    try:
+    with contextlib.suppress(Exception):  # the same; the entries read before a damaged frame are kept
         for (kind, name, stat, depends, problems), blob in _frames(packed_path.read_bytes(), version):
             found = [Problem(None if file is None else Source(file, line), message, hint)
                      for file, line, message, hint in problems]
             cache._entries[(kind, name)] = (tuple(stat), depends, Packed(blob), found)
-    except Exception:  # noqa: BLE001
-        pass
     return cache
 
 

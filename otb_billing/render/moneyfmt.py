@@ -42,11 +42,7 @@ def rate(value: Decimal, currency: str = "CAD") -> str:
 
 def _written(value: Decimal, currency: str, places: int) -> str:
     symbol = FAST_SYMBOLS.get(currency)
-    if symbol is not None:
-        if places == 2:  # whole cents as an int: formatting an int is several times faster than a Decimal
-            units = int(value.scaleb(2))
-            whole, part = divmod(-units if units < 0 else units, 100)
-            return f"{'-' if units < 0 else ''}{symbol}{whole:,}.{part:02d}"
+    if symbol is not None:  # a rate of more than 2 decimals (money() writes whole cents itself)
         return f"{'-' if value < 0 else ''}{symbol}{abs(value):,.{places}f}"
     if places == 2:
         return _money(value, currency)
