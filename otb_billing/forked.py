@@ -2,19 +2,24 @@
 
 `otb bill` spends about as long having Beancount check the would-be ledger as it spends rendering the month's
 CSVs; the check needs nothing the rendering makes, so the child checks while this process renders. The child
-only computes (it writes nothing) and hands its result back pickled through a pipe.
+only computes (it writes nothing) and hands its result back pickled through a pipe (`beside`).
+
+`Stream` is the other way round: a child that takes work as this process makes it (the build/ files to create,
+while the rendering goes on).
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
+import marshal
 import os
 import pickle
 import signal
 import sys
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -77,3 +82,136 @@ def beside(work: Callable[[], T], meanwhile: Callable[[], object]) -> T:
     if ok:
         return value
     raise value
+
+
+class Stream:
+    """A forked child that consumes what this process sends it, while this process goes on with its own work.
+
+    `send(obj)` hands the child one marshallable object (framed over a pipe); it does not wait for the child: what
+    the pipe cannot take yet is kept and sent on the next `send()` or by `finish()`. `finish()` returns what
+    `consume(iterator of the objects sent)` returned in the child, or raises what it raised. Frames of known
+    length both ways (an end frame, then the result read by its length), so a copy of a pipe that another fork
+    inherited never keeps either side waiting. If the child cannot be had or dies, `consume` runs here at
+    `finish()` over everything sent: the same answer, only later.
+    """
+
+    PIPE_SIZE = 1 << 20  # what Linux lets any process ask for (fs.pipe-max-size)
+
+    def __init__(self, consume: Callable[[Iterator[Any]], Any]) -> None:
+        self._consume = consume
+        self._sent: list[Any] = []  # kept until finish(): the fallback consumes them here
+        self._pending = bytearray()
+        self._pid = self.pid = 0  # pid: the child's, kept after it is gone
+        if not hasattr(os, "fork"):
+            return
+        sys.stdout.flush()
+        sys.stderr.flush()
+        data_read, self._data = os.pipe()
+        self._result, result_write = os.pipe()
+        with contextlib.suppress(OSError, AttributeError):
+            fcntl.fcntl(self._data, fcntl.F_SETPIPE_SZ, self.PIPE_SIZE)
+        parent = os.getpid()
+        pid = os.fork()
+        if pid == 0:
+            status = 0
+            try:
+                _die_with(parent)
+                os.close(self._data)
+                os.close(self._result)
+                try:
+                    payload = pickle.dumps((True, consume(_frames(data_read))))
+                except BaseException as exc:  # noqa: BLE001  (handed to the parent, which raises it)
+                    payload = pickle.dumps((False, exc))
+                _write_all(result_write, len(payload).to_bytes(8, "little") + payload)
+            except BaseException:  # noqa: BLE001  (the parent sees no result and consumes everything itself)
+                status = 1
+            finally:
+                os._exit(status)
+        os.close(data_read)
+        os.close(result_write)
+        os.set_blocking(self._data, False)
+        self._pid = self.pid = pid
+
+    def send(self, obj: Any) -> None:
+        self._sent.append(obj)
+        if self._pid:
+            data = marshal.dumps(obj)
+            self._pending += len(data).to_bytes(8, "little") + data
+            self._push()
+
+    def _push(self) -> None:
+        """Write what the pipe takes now, without waiting."""
+        while self._pending:
+            try:
+                done = os.write(self._data, self._pending)
+            except BlockingIOError:
+                return
+            except OSError:  # the child is gone: finish() consumes everything here
+                self._pending.clear()
+                return
+            del self._pending[:done]
+
+    def finish(self) -> Any:
+        if not self._pid:
+            return self._consume(iter(self._sent))
+        pid, self._pid = self._pid, 0
+        try:
+            os.set_blocking(self._data, True)
+            with contextlib.suppress(OSError):
+                _write_all(self._data, bytes(self._pending) + END)
+            self._pending.clear()
+            os.close(self._data)
+            size = int.from_bytes(_read_exactly(self._result, 8) or b"\0" * 8, "little")
+            data = _read_exactly(self._result, size) if size else b""
+        finally:
+            os.close(self._result)
+            _, status = os.waitpid(pid, 0)
+        if status != 0 or not data:
+            return self._consume(iter(self._sent))
+        ok, value = pickle.loads(data)
+        if ok:
+            return value
+        raise value
+
+    def cancel(self) -> None:
+        """Stop the child, whatever it was doing."""
+        if self._pid:
+            pid, self._pid = self._pid, 0
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+            os.close(self._data)
+            os.close(self._result)
+            os.waitpid(pid, 0)
+        self._sent.clear()
+
+
+END = (2**64 - 1).to_bytes(8, "little")  # the frame length that means: nothing more
+
+
+def _frames(fd: int) -> Iterator[Any]:
+    while True:
+        head = _read_exactly(fd, 8)
+        if head is None or head == END:
+            return
+        body = _read_exactly(fd, int.from_bytes(head, "little"))
+        if body is None:
+            return
+        yield marshal.loads(body)
+
+
+def _read_exactly(fd: int, size: int) -> bytes | None:
+    """`size` bytes from `fd`, or None if it ends first."""
+    parts, left = [], size
+    while left:
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            return None
+        parts.append(chunk)
+        left -= len(chunk)
+    return b"".join(parts)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]

@@ -95,7 +95,7 @@ def _relative(root: Path, path: Path) -> str:
         raise ValueError(f"{path} is outside the billing repo {root}") from None
 
 
-def _replace(source: Path, target: Path) -> None:
+def replace_into(source: Path, target: Path) -> None:
     """os.replace, or a synced copy beside the target when the two are on different file systems."""
     if not target.parent.is_dir():
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -208,7 +208,7 @@ def _apply(root: Path, txn: Path, entries: list[dict]) -> None:
         else:
             source = txn / entry["staged"]
             if source.exists():
-                _replace(source, target)
+                replace_into(source, target)
         folders.add(target.parent)
     for folder in sorted(folders):
         if folder.is_dir():
@@ -284,44 +284,6 @@ def sweep(root: Path) -> int:
                         os.unlink(os.path.join(where, name))
                         removed += 1
     return removed
-
-
-def write_outputs(root: Path, files: Mapping[Path, bytes | str]) -> list[Path]:
-    """Regenerable output (build/): each file replaced whole through a temp file in .otb/tmp, not fsynced; a file
-    that already holds these bytes is not touched. Returns the files written (new or changed).
-
-    A kill leaves each file old or new, never half written, and no temp file outside .otb (swept next run).
-    """
-    scratch = state_dir(root) / "tmp"
-    scratch.mkdir(parents=True, exist_ok=True)
-    umask = os.umask(0)
-    os.umask(umask)
-    written = []
-    for number, (path, content) in enumerate(files.items()):
-        target = path if path.is_absolute() else root / path
-        data = _bytes(content)
-        try:
-            st = os.stat(target)
-        except FileNotFoundError:
-            mode = 0o666 & ~umask
-        else:
-            mode = st.st_mode & 0o777
-            if st.st_size == len(data) and target.read_bytes() == data:
-                continue  # the same bytes: left alone (a rebill then rewrites only what changed)
-        temp = scratch / f"{os.getpid()}-{number}"
-        with open(temp, "wb") as handle:
-            handle.write(data)
-        os.chmod(temp, mode)
-        _replace(temp, target)
-        written.append(target)
-    return written
-
-
-def remove_outputs(paths) -> None:
-    for path in paths:
-        faults.point("unlink", path)
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
 
 
 @contextlib.contextmanager

@@ -131,7 +131,7 @@ def test_a_price_rise_after_finalizing_is_not_an_adjustment_but_a_new_user_is(a1
 
 
 def test_a_change_interrupted_after_its_commit_point_is_completed_by_the_next_run(a1, monkeypatch):
-    real = journal._replace
+    real = journal.replace_into
     calls = []
 
     def power_cut(source, target):
@@ -140,10 +140,10 @@ def test_a_change_interrupted_after_its_commit_point_is_completed_by_the_next_ru
             raise PowerCut("the power went out")
         return real(source, target)
 
-    monkeypatch.setattr(journal, "_replace", power_cut)
+    monkeypatch.setattr(journal, "replace_into", power_cut)
     with pytest.raises(PowerCut):
         a1.run("pay", "A1", "33.90", "--date", "2025-01-06", "--ref", "EFT-2025")  # a new year's file + main
-    monkeypatch.setattr(journal, "_replace", real)
+    monkeypatch.setattr(journal, "replace_into", real)
     assert (a1.root / ".otb/txn/journal.json").exists()
     result = a1.run("status", "--as-of", "2025-01-07")
     assert result.exit_code == 0

@@ -15,13 +15,14 @@ ALLOWED = {
     "fsutil": {"journal"},  # both are the file layer: fsutil writes the one file a user named
     "journal": {"core", "faults", "forked"},
     "forked": set(),
+    "outputs": {"journal", "faults", "forked"},  # build/ files, through the journal's replace and temp folder
     "filecache": {"core"},  # what readers made of unchanged files, kept by their stat
     "readers": {"core", "filecache"},
     "books": {"core", "faults", "fsutil", "journal", "filecache"},
     "render": {"core"},
-    "jobs": {"core", "readers", "books", "render", "journal", "faults", "fsutil", "filecache"},
+    "jobs": {"core", "readers", "books", "render", "journal", "outputs", "faults", "fsutil", "filecache"},
     "fava_ext": {"core", "readers", "books", "render", "jobs"},
-    "cli": {"core", "readers", "books", "render", "jobs", "journal", "faults", "fsutil", "filecache"},
+    "cli": {"core", "readers", "books", "render", "jobs", "journal", "outputs", "faults", "fsutil", "filecache"},
     "__main__": {"cli"},
     "__init__": set(),
 }

@@ -130,6 +130,62 @@ def test_when_the_work_here_fails_the_child_is_stopped():
         forked.beside(lambda: time.sleep(30), meanwhile)  # would hang the test if the child were waited for
 
 
+def test_a_stream_child_consumes_what_is_sent_far_more_than_a_pipe_holds_without_the_sender_waiting():
+    parent = os.getpid()
+
+    def consume(items):
+        time.sleep(0.5)  # busy elsewhere: the sender must not wait for it
+        first = None
+        total = 0
+        for item in items:
+            first = first or time.monotonic()  # the same clock in both processes (Linux CLOCK_MONOTONIC)
+            total += len(item)
+        return os.getpid() != parent, total, first
+
+    stream = forked.Stream(consume)
+    for _ in range(40):  # 40 x 200 kB: 8 MB through a pipe of at most 1 MB
+        stream.send(bytes(200_000))
+    sends_done = time.monotonic()
+    in_child, total, first_read = stream.finish()
+    assert (in_child, total) == (True, 40 * 200_000)
+    assert sends_done < first_read  # every send returned before the child read anything
+
+
+def test_a_stream_child_that_dies_is_replaced_by_consuming_everything_here():
+    parent = os.getpid()
+
+    def consume(items):
+        items = list(items)
+        if os.getpid() != parent:
+            os._exit(3)  # as if killed
+        return ("here", items)
+
+    stream = forked.Stream(consume)
+    stream.send(["a", 1])
+    stream.send(b"b")
+    assert stream.finish() == ("here", [["a", 1], b"b"])
+
+
+def test_what_a_stream_child_raised_is_raised_here_and_cancel_stops_a_busy_one():
+    def consume(items):
+        for item in items:
+            if item == "bad":
+                raise OSError(28, "No space left on device")
+
+    stream = forked.Stream(consume)
+    stream.send("good")
+    stream.send("bad")
+    with pytest.raises(OSError, match="No space left"):
+        stream.finish()
+    busy = forked.Stream(lambda items: time.sleep(30))
+    busy.send("x")
+    started = time.monotonic()
+    busy.cancel()  # would hang the test if the child were waited for
+    assert time.monotonic() - started < 10
+    with pytest.raises(ProcessLookupError):
+        os.kill(busy.pid, 0)
+
+
 def test_a_bill_the_check_refuses_writes_nothing(repo, monkeypatch):
     from otb_billing.books import verify
 

@@ -125,7 +125,7 @@ def pdf(month, clients, force: bool, root: Path):
     """Render MONTH's draft invoices as DRAFT PDFs into build/MONTH/ (finalized ones are in ledger/documents/).
     A draft whose content has not changed since its PDF was made keeps that PDF (see --force)."""
     from ..jobs.show import month_pdfs
-    from ..journal import write_outputs
+    from ..outputs import write_outputs
 
     root = _existing_root(root)
     bar = PdfProgress("Draft PDFs")

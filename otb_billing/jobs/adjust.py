@@ -22,7 +22,7 @@ from ..core.model import Counts, Invoice, Line, TaxLine
 from ..core.money import ZERO, fmt_money
 from ..core.month import Month
 from ..core.rules import invoice_number_problem
-from ..journal import write_outputs
+from ..outputs import write_outputs
 from ..render import qbcsv
 from .ledger_edit import commit_ledger, require_good_ledger
 from .pipeline import compute

@@ -16,7 +16,7 @@ from ..core.model import BillResult, Config, Invoice
 from ..core.money import ZERO, fmt_money
 from ..core.month import Month
 from ..core.rules import invoice_number
-from ..journal import remove_outputs, write_outputs
+from ..outputs import OutputStage, remove_outputs
 from ..render import qbcsv, quickbooks
 from .ledger_edit import commit_ledger, require_good_ledger
 from .pipeline import compute, credit_on_account
@@ -55,26 +55,29 @@ def run_bill(
     replaced = {invoice_number(config.settings, a, month) for a in only} if only else None
     ledger_files, month_blocks = _ledger_files(root / "ledger", config, month, blocks, fresh, replaced)
     build = root / "build" / str(month)
-    build_files: dict[Path, bytes] = {}
     expected: set[str] = set()
+    stage = OutputStage(root, background=True)  # build/ files created on a thread while the work goes on
 
     def render_outputs() -> None:  # while the other core checks the new ledger
-        files, names, outcome.month_invoices = month_outputs(root, config, month, month_blocks,
-                                                             {inv.number: inv for inv in fresh})
-        files[build / "bill-report.json"] = bill_report(month, result)
-        if pdf:
+        if pdf:  # first: the PDF workers are forked, which is only safe before the staging thread is busy
             from .invoice_pdfs import draft_pdfs
 
-            files.update(draft_pdfs(root, config, fresh, result.credit_applied, pdf_progress))
-        build_files.update(files)
+            stage.add(draft_pdfs(root, config, fresh, result.credit_applied, pdf_progress))
+        files, names, outcome.month_invoices = month_outputs(root, config, month, month_blocks,
+                                                             {inv.number: inv for inv in fresh}, emit=stage.add)
+        files[build / "bill-report.json"] = bill_report(month, result)
+        stage.add(files)
         expected.update(names)
         filecache.save_pending()  # new export rows, stored while the check runs on the other core
 
     try:
         changed = commit_ledger(root, ledger_files, f"otb bill {month}", meanwhile=render_outputs)
+    except BaseException:
+        stage.discard()
+        raise
     finally:
         filecache.save_pending()  # if the rendering never ran
-    built = write_outputs(root, build_files)
+    built = stage.publish()
     remove_outputs(stale_outputs(build, expected))
     outcome.written = [root / path for path in changed] + built
     return outcome
@@ -85,6 +88,9 @@ def bill_report(month: Month, result: BillResult) -> bytes:
     warnings = [str(w) for w in result.warnings]
     report = {"month": str(month), "unbilled": [w for w in warnings if "not billed" in w], "warnings": warnings}
     return (json.dumps(report, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+EMIT_EVERY = 50  # invoice CSVs handed to month_outputs' `emit` at a time
 
 
 class OutputMemo:
@@ -111,10 +117,11 @@ class OutputMemo:
 
 
 def month_outputs(root: Path, config: Config, month: Month, month_blocks: dict[str, str],
-                  fresh: dict[str, Invoice], memo: OutputMemo | None = None, with_zip: bool = True):
+                  fresh: dict[str, Invoice], memo: OutputMemo | None = None, with_zip: bool = True,
+                  emit: Callable[[dict[Path, bytes]], None] | None = None):
     """build/MONTH's files for every invoice in the month file: its itemized CSV, the month's ZIP of them, and the
     QuickBooks Online import file(s); the names of every file that belongs there (a PDF per invoice too); and the
-    month's invoices by number.
+    month's invoices by number. `emit`: handed the invoice CSVs as soon as they are made (and then not returned).
 
     Drafts billed now come from this run; finalized invoices from the data stored when they were issued (so their
     rows are the issued ones); adjustment invoices from their ledger entry; drafts of other clients kept by
@@ -123,14 +130,24 @@ def month_outputs(root: Path, config: Config, month: Month, month_blocks: dict[s
     build = root / "build" / str(month)
     if memo is None:
         memo = OutputMemo()
-    csvs = {qbcsv.csv_filename(inv): memo.csv(inv) for inv in invoices}
-    files = {build / name: content for name, content in csvs.items()}
+    csvs: dict[str, bytes] = {}
+    files: dict[Path, bytes] = {}
+    for inv in invoices:
+        name = qbcsv.csv_filename(inv)
+        files[build / name] = csvs[name] = memo.csv(inv)
+        if emit is not None and len(files) == EMIT_EVERY:  # the writer starts on them while the rest are made
+            emit(files)
+            files = {}
+    if emit is not None:
+        emit(files)
+        files = {}
     if with_zip:  # otb watch builds it once the saves have settled (WatchSession.settle)
         files[build / f"invoices-{month}.zip"] = qbcsv.month_zip(csvs)
     for name, content in quickbooks.invoice_files(invoices, str(month), config.settings.quickbooks,
                                                   config.settings.currency, memo.quickbooks_text).items():
         files[build / name] = content
-    expected = {path.name for path in files} | {f"{number}.pdf" for number in month_blocks} | {f"invoices-{month}.zip"}
+    expected = ({path.name for path in files} | set(csvs) | {f"{number}.pdf" for number in month_blocks}
+                | {f"invoices-{month}.zip"})
     return files, expected, {inv.number: inv for inv in invoices}
 
 

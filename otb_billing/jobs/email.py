@@ -23,7 +23,7 @@ from ..books.writer import quote
 from ..core.errors import InputErrors, Problem
 from ..core.model import Smtp
 from ..core.month import Month
-from ..journal import write_outputs
+from ..outputs import write_outputs
 from ..render.email import Overdue, message, reminder_message
 from .invoice_pdfs import load_snapshot
 from .ledger_edit import appended, commit_ledger, ledger_file_edits, open_books

@@ -15,7 +15,7 @@ from pathlib import Path
 from ..books import invoice_files
 from ..core.errors import InputErrors, Problem
 from ..core.month import Month
-from ..journal import remove_outputs, write_outputs
+from ..outputs import remove_outputs, write_outputs
 from ..render import quickbooks
 from .bill import month_outputs, posting_changes, stale_outputs
 from .invoice_pdfs import draft_pdfs

@@ -31,7 +31,7 @@ from ..core.model import BillResult, Config, Exports, Invoice
 from ..core.month import Month
 from ..core.rules import invoice_number
 from ..filecache import FileCache, caching
-from ..journal import remove_outputs, write_outputs
+from ..outputs import remove_outputs, write_outputs
 from ..readers.config import read_config_collecting
 from ..readers.exports import read_exports
 from ..render import qbcsv

@@ -1,0 +1,93 @@
+"""build/ outputs staged on a thread (outputs.OutputStage): published whole, in place, only when asked; thrown away
+when the change they belong to is not committed; a staging error raised before anything is renamed."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+import pytest
+
+from otb_billing import outputs
+from otb_billing.outputs import OutputStage, write_outputs
+
+
+def _files(n: int, text: str = "row") -> dict[Path, bytes]:
+    return {Path(f"build/2024-10/{i:04d}.csv"): f"{text} {i}\n".encode() for i in range(n)}
+
+
+def test_a_background_stage_writes_nothing_until_published_then_every_file(tmp_path):
+    stage = OutputStage(tmp_path, background=True)
+    stage.add(_files(120))
+    stage.add({Path("build/2024-10/report.json"): "{}\n"})
+    assert not (tmp_path / "build").exists()
+    written = stage.publish()
+    assert len(written) == 121
+    assert (tmp_path / "build/2024-10/0007.csv").read_bytes() == b"row 7\n"
+    assert (tmp_path / "build/2024-10/report.json").read_text() == "{}\n"
+    assert os.listdir(tmp_path / ".otb" / "tmp") == []  # every temp file renamed into place
+
+
+def test_unchanged_files_are_left_alone_and_a_target_keeps_its_mode(tmp_path):
+    write_outputs(tmp_path, _files(3))
+    kept = tmp_path / "build/2024-10/0001.csv"
+    os.chmod(kept, 0o600)
+    before = kept.stat().st_mtime_ns, kept.stat().st_ino
+    files = _files(3)
+    files[Path("build/2024-10/0001.csv")] = b"changed\n"
+    stage = OutputStage(tmp_path, background=True)
+    stage.add(files)
+    assert stage.publish() == [kept]
+    assert kept.read_bytes() == b"changed\n"
+    assert kept.stat().st_mode & 0o777 == 0o600
+    assert (kept.stat().st_mtime_ns, kept.stat().st_ino) != before
+    assert write_outputs(tmp_path, files) == []  # all the same bytes now
+
+
+def test_discard_leaves_build_as_it_was_and_no_temp_file(tmp_path):
+    write_outputs(tmp_path, _files(2, "old"))
+    stage = OutputStage(tmp_path, background=True)
+    stage.add(_files(50, "new"))
+    stage.discard()
+    assert sorted(p.name for p in (tmp_path / "build/2024-10").iterdir()) == ["0000.csv", "0001.csv"]
+    assert (tmp_path / "build/2024-10/0000.csv").read_bytes() == b"old 0\n"
+    assert os.listdir(tmp_path / ".otb" / "tmp") == []
+
+
+def test_a_staging_error_on_the_thread_is_raised_by_publish_before_any_file_is_replaced(tmp_path, monkeypatch):
+    write_outputs(tmp_path, _files(30, "old"))
+    real_open = os.open
+    opened = []
+
+    def disk_full(path, flags, mode=0o777):
+        opened.append(path)
+        if len(opened) == 20:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real_open(path, flags, mode)
+
+    monkeypatch.setattr(outputs.os, "open", disk_full)
+    stage = OutputStage(tmp_path, background=True)
+    stage.add(_files(30, "new"))
+    with pytest.raises(OSError, match="No space left"):
+        stage.publish()
+    stage.discard()
+    assert {p.read_bytes() for p in (tmp_path / "build/2024-10").iterdir()} == {f"old {i}\n".encode()
+                                                                                for i in range(30)}
+    assert os.listdir(tmp_path / ".otb" / "tmp") == []
+
+
+def test_a_bill_refused_by_the_ledger_check_writes_nothing_to_build(repo, monkeypatch):
+    """The outputs are staged while the check runs; a check that fails must leave build/ untouched."""
+    repo.client("A1", name="Alpha Dental")
+    repo.csv("2024-10", "users.csv", "account,user_id,name,email,active", "A1,u1,One,,true")
+    from otb_billing.books import verify
+    from otb_billing.core.errors import Problem
+
+    monkeypatch.setattr(verify, "check_change", lambda root, staged: [Problem(None, "refused for the test")])
+    result = repo.run("bill", "2024-10", "--no-pdf")
+    assert result.exit_code != 0, result.output
+    assert "refused for the test" in result.output
+    assert not (repo.root / "build" / "2024-10").exists()
+    assert not (repo.root / "ledger" / "invoices").exists()
+    assert list((repo.root / ".otb" / "tmp").iterdir()) == []  # the staged CSVs were made, then thrown away
