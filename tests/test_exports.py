@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import time
 import zoneinfo
 
 import pytest
@@ -87,3 +89,48 @@ def test_unquoted_numeric_ids_keep_their_text(repo):
     inv = repo.invoice()
     assert inv["invoice"] == "012345-202410"
     assert [ln["description"] for ln in inv["lines"]] == ["User: Bond (free)", "User: Moneypenny"]
+
+
+def test_equal_cells_and_numbers_share_one_object_fresh_and_from_the_cache(repo, monkeypatch):
+    """A 10,000-client month has 750,000 rows; an account, a type or a number repeated on many of them is kept
+    once (about 120 MB less at that size), both when the file is read and when its rows come from .otb/cache."""
+    from pathlib import Path
+
+    from otb_billing import filecache
+    from otb_billing.core.month import Month
+    from otb_billing.readers import exports as exports_reader
+    from otb_billing.readers.exports import read_exports
+
+    repo.csv("2024-10", "assets.csv", "account,asset_id,hostname,type,backup_tb",
+             *(f"A{i % 2},d{i},PC{i},workstation,{'0.5' if i % 3 else '1.25'}" for i in range(12)))
+    root = Path(repo.root)
+    long_ago = time.time() - 3600  # not 'racy': kept between runs
+    os.utime(root / "exports/2024-10/assets.csv", (long_ago, long_ago))
+    for run in range(2):  # read, then again from the cache the first read kept
+        if run:
+            monkeypatch.setattr(exports_reader, "_read_file", lambda *a: pytest.fail("read again, not cached"))
+        with filecache.persisted(root, False):
+            exports, problems = read_exports(root, Month(2024, 10), "America/Toronto")
+        rows = exports.assets
+        assert problems == [] and len(rows) == 12
+        assert rows[0].account is rows[2].account and rows[0].type is rows[5].type
+        assert rows[1].backup_tb is rows[2].backup_tb and str(rows[1].backup_tb) == "0.5"
+        assert rows[3].backup_tb is rows[6].backup_tb and str(rows[3].backup_tb) == "1.25"
+        assert rows[0].hostname == "PC0" and rows[0].account == "A0" and rows[1].account == "A1"
+    assert (root / ".otb" / "cache").is_dir()
+
+
+def test_equal_line_amounts_share_one_decimal_and_stay_exact(repo):
+    repo.client("A1")
+    repo.csv("2024-10", "assets.csv", "account,asset_id,hostname,type",
+             *(f"A1,d{i},PC{i},workstation" for i in range(3)))
+    repo.users("2024-10", "A1", 2)
+    from otb_billing.core.month import Month
+    from otb_billing.jobs.pipeline import compute
+
+    _, result, _ = compute(repo.root, Month(2024, 10))
+    lines = result.invoices[0].lines
+    devices = [ln for ln in lines if ln.category == "workstations"]
+    users = [ln for ln in lines if ln.category == "users"]
+    assert [str(ln.amount) for ln in devices] == ["75.00"] * 3 and [str(ln.amount) for ln in users] == ["15.00"] * 2
+    assert devices[0].amount is devices[2].amount and users[0].amount is users[1].amount

@@ -42,24 +42,33 @@ def run_bill(
 ) -> BillOutcome:
     """Bill the month and, unless `dry_run`, write the ledger files (one checked, all-or-nothing change) and
     then the build/ files (QuickBooks CSVs, their ZIP and, with `pdf`, DRAFT-watermarked PDFs)."""
-    if not dry_run:
-        require_good_ledger(root)
-    config, result, blocks = compute(root, month, only, progress, defer_packed=not dry_run)
+    if dry_run:
+        return _bill(root, month, only, progress, pdf, pdf_progress, None)
+    require_good_ledger(root)
+    stage = OutputStage(root, background=True)  # build/ files made by a child while the work goes on
+    try:
+        return _bill(root, month, only, progress, pdf, pdf_progress, stage)
+    finally:
+        stage.discard()  # nothing, once published
+
+
+def _bill(root: Path, month: Month, only: Collection[str], progress, pdf: bool, pdf_progress,
+          stage: OutputStage | None) -> BillOutcome:
+    config, result, blocks = compute(root, month, only, progress, defer_packed=stage is not None)
     result = replace(result, credit_available=credit_on_account(root / "ledger", month))
     finalized = sorted(number for number, (flag, _) in blocks.items() if flag == "*")
     fresh, warnings = _leave_finalized_alone(result.invoices, blocks, month)
     result = replace(result, warnings=result.warnings + tuple(warnings))
     outcome = BillOutcome(result, fresh, kept_finalized=finalized)
-    if dry_run:
+    if stage is None:  # a dry run
         return outcome
     replaced = {invoice_number(config.settings, a, month) for a in only} if only else None
     ledger_files, month_blocks = _ledger_files(root / "ledger", config, month, blocks, fresh, replaced)
     build = root / "build" / str(month)
     expected: set[str] = set()
-    stage = OutputStage(root, background=True)  # build/ files created on a thread while the work goes on
 
     def render_outputs() -> None:  # while the other core checks the new ledger
-        if pdf:  # first: the PDF workers are forked, which is only safe before the staging thread is busy
+        if pdf:
             from .invoice_pdfs import draft_pdfs
 
             stage.add(draft_pdfs(root, config, fresh, result.credit_applied, pdf_progress))
@@ -72,9 +81,6 @@ def run_bill(
 
     try:
         changed = commit_ledger(root, ledger_files, f"otb bill {month}", meanwhile=render_outputs)
-    except BaseException:
-        stage.discard()
-        raise
     finally:
         filecache.save_pending()  # if the rendering never ran
     built = stage.publish()

@@ -55,6 +55,8 @@ class _Cells:
         self.style = style
         self.simple = _SIMPLE.get(style, _DIGITS_ONLY)
         self.pos: dict[str, int] = {}
+        self.texts: dict[str, str] = {}
+        self.numbers: dict[str, Decimal] = {}
         for position, column in enumerate(columns):
             self.pos.setdefault(column, position)
 
@@ -69,9 +71,17 @@ class _Cells:
             self.error(source, f"empty '{column}'", f"every row needs a {column}")
         return value
 
+    def shared(self, text: str) -> str:
+        """One string object for every equal cell of the file (accounts, types: repeated on many rows)."""
+        return self.texts.setdefault(text, text)
+
     def decimal(self, value: str, column: str, source: Source, default: Decimal | None = None) -> Decimal | None:
+        found = self.numbers.get(value)
+        if found is not None:  # a number seen before in this file: the same (immutable) Decimal
+            return found
         if self.simple.match(value):  # the common case, fast
-            return Decimal(value)
+            found = self.numbers[value] = Decimal(value)
+            return found
         if not value:
             if default is None:
                 self.error(source, f"empty '{column}'", "write a number, e.g. 1.5")
@@ -154,7 +164,7 @@ def _users(c: _Cells):
     account, user_id, name, email, active = map(c.col, ("account", "user_id", "name", "email", "active"))
 
     def build(cells: list[str], source: Source) -> UserRow | None:
-        a = cells[account] or c.required("", "account", source)
+        a = c.shared(cells[account]) or c.required("", "account", source)
         u = cells[user_id] or c.required("", "user_id", source)
         is_active = c.boolean(cells[active], "active", source, True)
         return UserRow(a, u, cells[name], cells[email], is_active, source) if a and u else None
@@ -166,9 +176,9 @@ def _assets(c: _Cells):
     account, asset_id, hostname, kind, backup = map(c.col, ("account", "asset_id", "hostname", "type", "backup_tb"))
 
     def build(cells: list[str], source: Source) -> AssetRow | None:
-        a = cells[account] or c.required("", "account", source)
+        a = c.shared(cells[account]) or c.required("", "account", source)
         i = cells[asset_id] or c.required("", "asset_id", source)
-        t = cells[kind] or c.required("", "type", source)
+        t = c.shared(cells[kind]) or c.required("", "type", source)
         tb = c.decimal(cells[backup], "backup_tb", source, ZERO) if cells[backup] else ZERO
         return AssetRow(a, i, cells[hostname], t, tb if tb is not None else ZERO, source) if a and i and t else None
 
@@ -179,8 +189,8 @@ def _usage(c: _Cells):
     account, service, quantity, description = map(c.col, ("account", "service", "quantity", "description"))
 
     def build(cells: list[str], source: Source) -> UsageRow | None:
-        a = c.required(cells[account], "account", source)
-        s = c.required(cells[service], "service", source)
+        a = c.required(c.shared(cells[account]), "account", source)
+        s = c.required(c.shared(cells[service]), "service", source)
         q = c.decimal(cells[quantity], "quantity", source)
         return UsageRow(a, s, q, cells[description], source) if a and s and q is not None else None
 
@@ -205,7 +215,7 @@ def _tickets(month: Month, zone: zoneinfo.ZoneInfo):
             c.col, ("account", "ticket", "subject", "date", "hours", "billable"))
 
         def build(cells: list[str], source: Source) -> TimeRow | None:
-            a = cells[account] or c.required("", "account", source)
+            a = c.shared(cells[account]) or c.required("", "account", source)
             t = cells[ticket] or c.required("", "ticket", source)
             raw = cells[date] or c.required("", "date", source)
             h = c.decimal(cells[hours], "hours", source)
@@ -290,7 +300,14 @@ def _pack(rows: list, depends) -> tuple:
 
 def _unpack(data: tuple, depends) -> list:
     file, kind, packed = data
-    dec = Decimal
+    numbers: dict[str, Decimal] = {}
+
+    def dec(text: str) -> Decimal:  # one Decimal per distinct number, as when the file is read
+        found = numbers.get(text)
+        if found is None:
+            found = numbers[text] = Decimal(text)
+        return found
+
     if kind == "UserRow":
         return [UserRow(a, u, n, e, act, Source(file, line)) for a, u, n, e, act, line in packed]
     if kind == "AssetRow":
