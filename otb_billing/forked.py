@@ -10,9 +10,11 @@ while the rendering goes on).
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import ctypes
 import fcntl
+import itertools
 import marshal
 import os
 import pickle
@@ -91,16 +93,18 @@ class Stream:
     the pipe cannot take yet is kept and sent on the next `send()` or by `finish()`. `finish()` returns what
     `consume(iterator of the objects sent)` returned in the child, or raises what it raised. Frames of known
     length both ways (an end frame, then the result read by its length), so a copy of a pipe that another fork
-    inherited never keeps either side waiting. If the child cannot be had or dies, `consume` runs here at
-    `finish()` over everything sent: the same answer, only later.
+    inherited never keeps either side waiting. Without fork, `consume` runs here at `finish()`. If the child dies,
+    so does it with `keep` (everything sent is kept until then: the same answer, only later); without `keep`
+    (what is sent is large), `finish()` raises ChildLost.
     """
 
     PIPE_SIZE = 1 << 20  # what Linux lets any process ask for (fs.pipe-max-size)
 
-    def __init__(self, consume: Callable[[Iterator[Any]], Any]) -> None:
+    def __init__(self, consume: Callable[[Iterator[Any]], Any], keep: bool = True) -> None:
         self._consume = consume
-        self._sent: list[Any] = []  # kept until finish(): the fallback consumes them here
-        self._pending = bytearray()
+        self._keep = keep
+        self._sent: list[Any] = []  # what the fallback consumes here: with `keep`, or without a child
+        self._pending: collections.deque[memoryview] = collections.deque()  # frames not yet in the pipe
         self._pid = self.pid = 0  # pid: the child's, kept after it is gone
         if not hasattr(os, "fork"):
             return
@@ -133,23 +137,31 @@ class Stream:
         self._pid = self.pid = pid
 
     def send(self, obj: Any) -> None:
-        self._sent.append(obj)
+        if self._keep or not self._pid:
+            self._sent.append(obj)
         if self._pid:
             data = marshal.dumps(obj)
-            self._pending += len(data).to_bytes(8, "little") + data
+            self._pending.append(memoryview(len(data).to_bytes(8, "little")))
+            self._pending.append(memoryview(data))
             self._push()
 
     def _push(self) -> None:
         """Write what the pipe takes now, without waiting."""
-        while self._pending:
+        pending = self._pending
+        while pending:
             try:
-                done = os.write(self._data, self._pending)
+                done = os.writev(self._data, list(itertools.islice(pending, 64)))
             except BlockingIOError:
                 return
-            except OSError:  # the child is gone: finish() consumes everything here
-                self._pending.clear()
+            except OSError:  # the child is gone: finish() says so (or consumes what was kept)
+                pending.clear()
                 return
-            del self._pending[:done]
+            while done:
+                if done >= len(pending[0]):
+                    done -= len(pending.popleft())
+                else:
+                    pending[0] = pending[0][done:]
+                    done = 0
 
     def finish(self) -> Any:
         if not self._pid:
@@ -158,7 +170,9 @@ class Stream:
         try:
             os.set_blocking(self._data, True)
             with contextlib.suppress(OSError):
-                _write_all(self._data, bytes(self._pending) + END)
+                for part in self._pending:
+                    _write_all(self._data, part)
+                _write_all(self._data, END)
             self._pending.clear()
             os.close(self._data)
             size = int.from_bytes(_read_exactly(self._result, 8) or b"\0" * 8, "little")
@@ -167,6 +181,8 @@ class Stream:
             os.close(self._result)
             _, status = os.waitpid(pid, 0)
         if status != 0 or not data:
+            if not self._keep:
+                raise ChildLost(f"the process it was handed to (pid {pid}) stopped with status {status}")
             return self._consume(iter(self._sent))
         ok, value = pickle.loads(data)
         if ok:
@@ -183,6 +199,10 @@ class Stream:
             os.close(self._result)
             os.waitpid(pid, 0)
         self._sent.clear()
+
+
+class ChildLost(RuntimeError):
+    """A Stream's child died before answering, and what it was sent was not kept."""
 
 
 END = (2**64 - 1).to_bytes(8, "little")  # the frame length that means: nothing more
@@ -211,7 +231,7 @@ def _read_exactly(fd: int, size: int) -> bytes | None:
     return b"".join(parts)
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def _write_all(fd: int, data: bytes | memoryview) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]

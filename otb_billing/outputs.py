@@ -39,7 +39,7 @@ class OutputStage:
         self._background = background
         # forked now, while the process is small: forking it once the month is read would make every page the
         # rendering touches afterwards a copy (10,000 clients: +5 s of system time)
-        self._child: forked.Stream | None = forked.Stream(self._stage_all) if background else None
+        self._child: forked.Stream | None = forked.Stream(self._stage_all, keep=False) if background else None
 
     def add(self, files: Mapping[Path, bytes | str]) -> None:
         """Stage these outputs (paths absolute or relative to the repo); a file that already holds the same bytes
@@ -52,7 +52,8 @@ class OutputStage:
 
     def publish(self) -> list[Path]:
         """Rename every staged file over its target, in the order added; returns the targets written (new or
-        changed). A staging error (a full disk, say) is raised before anything is renamed."""
+        changed). A staging error (a full disk, say; forked.ChildLost if the child was killed) is raised before
+        anything is renamed."""
         self._finish()
         written = []
         for temp, target in self._staged:

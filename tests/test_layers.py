@@ -20,7 +20,7 @@ ALLOWED = {
     "readers": {"core", "filecache"},
     "books": {"core", "faults", "fsutil", "journal", "filecache"},
     "render": {"core"},
-    "jobs": {"core", "readers", "books", "render", "journal", "outputs", "faults", "fsutil", "filecache"},
+    "jobs": {"core", "readers", "books", "render", "journal", "outputs", "faults", "fsutil", "filecache", "forked"},
     "fava_ext": {"core", "readers", "books", "render", "jobs"},
     "cli": {"core", "readers", "books", "render", "jobs", "journal", "outputs", "faults", "fsutil", "filecache"},
     "__main__": {"cli"},

@@ -91,3 +91,29 @@ def test_a_bill_refused_by_the_ledger_check_writes_nothing_to_build(repo, monkey
     assert not (repo.root / "build" / "2024-10").exists()
     assert not (repo.root / "ledger" / "invoices").exists()
     assert list((repo.root / ".otb" / "tmp").iterdir()) == []  # the staged CSVs were made, then thrown away
+
+
+def test_build_files_that_cannot_be_written_after_the_ledger_is_give_a_clear_message_and_the_fix(
+        repo, monkeypatch):
+    repo.client("A1", name="Alpha Dental")
+    repo.csv("2024-10", "users.csv", "account,user_id,name,email,active", "A1,u1,One,,true")
+    real_open = os.open
+
+    def disk_full(path, flags, mode=0o777):
+        if "/.otb/tmp/" in str(path):
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real_open(path, flags, mode)
+
+    monkeypatch.setattr(outputs.os, "open", disk_full)  # the forked writer inherits it
+    result = repo.run("bill", "2024-10", "--no-pdf")
+    assert result.exit_code == 1
+    assert "build/2024-10: the ledger is written, but these files could not be: [Errno 28] No space left" \
+        in result.output
+    assert "run `otb export 2024-10` to write build/2024-10 again" in result.output
+    assert "Traceback" not in result.output
+    assert (repo.root / "ledger/invoices/2024/2024-10.beancount").is_file()
+    assert not (repo.root / "build" / "2024-10").exists()
+    monkeypatch.setattr(outputs.os, "open", real_open)
+    assert repo.run("export", "2024-10").exit_code == 0
+    assert {"Alpha Dental-A1-202410.csv", "invoices-2024-10.zip", "quickbooks-invoices-2024-10.csv"} <= {
+        p.name for p in (repo.root / "build/2024-10").iterdir()}

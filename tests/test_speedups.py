@@ -369,3 +369,18 @@ def test_a_damaged_packed_entry_is_read_from_the_file_instead(repo):
         for frame in (filecache.code_version(), meta, ("x", "NoSuchRow", [(1, 2)])):
             filecache._frame(out, marshal.dumps(frame))
     assert repo.invoice()["counts"]["users"] == 1
+
+
+def test_a_stream_that_keeps_nothing_says_its_child_was_lost():
+    parent = os.getpid()
+
+    def consume(items):
+        for _ in items:
+            if os.getpid() != parent:
+                os._exit(9)  # as if killed
+        return "never"
+
+    stream = forked.Stream(consume, keep=False)
+    stream.send(b"x" * 1000)
+    with pytest.raises(forked.ChildLost, match="stopped"):
+        stream.finish()

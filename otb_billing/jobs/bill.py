@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 
-from .. import filecache
+from .. import filecache, forked
 from ..books import accounts, invoice_files, postings, writer
 from ..books.entries import parse_block
 from ..core.errors import InputErrors, Problem, Source
@@ -83,7 +83,12 @@ def _bill(root: Path, month: Month, only: Collection[str], progress, pdf: bool, 
         changed = commit_ledger(root, ledger_files, f"otb bill {month}", meanwhile=render_outputs)
     finally:
         filecache.save_pending()  # if the rendering never ran
-    built = stage.publish()
+    try:
+        built = stage.publish()
+    except (OSError, forked.ChildLost) as exc:  # the ledger is committed: say so, and how to get build/ back
+        raise InputErrors([Problem(
+            Source(f"build/{month}"), f"the ledger is written, but these files could not be: {exc}",
+            f"fix that, then run `otb export {month}` to write build/{month} again")]) from None
     remove_outputs(stale_outputs(build, expected))
     outcome.written = [root / path for path in changed] + built
     return outcome
