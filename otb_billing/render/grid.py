@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import TypeAlias
 
 from reportlab.pdfbase.pdfmetrics import stringWidth
+from reportlab.pdfgen.textobject import PDFTextObject
 from reportlab.platypus import Flowable, Paragraph
 
 from . import fonts
@@ -89,11 +90,13 @@ class Grid(Flowable):
                 if (self.first + index) % 2 == 1:  # the 2nd, 4th... body row
                     canvas.rect(0, y - height, total, height, stroke=0, fill=1)
                 y -= height
-        self._text_row(self.header, lefts, top, self.header_height, BOLD, HEAD_SIZE, style.muted, None)
+        writer = _TextWriter(canvas)
+        self._text_row(writer, self.header, lefts, top, BOLD, HEAD_SIZE, style.muted, None)
         y = top - self.header_height
         for index, (row, height) in enumerate(zip(self.rows, self.heights, strict=True)):
-            self._text_row(row, lefts, y, height, REGULAR, BODY_SIZE, style.ink, self.first + index)
+            self._text_row(writer, row, lefts, y, REGULAR, BODY_SIZE, style.ink, self.first + index)
             y -= height
+        writer.flush()
         canvas.setStrokeColor(style.accent)
         canvas.setLineWidth(0.8)
         canvas.line(0, top - self.header_height, total, top - self.header_height)
@@ -102,29 +105,50 @@ class Grid(Flowable):
             canvas.setLineWidth(0.5)
             canvas.line(0, y, total, y)
 
-    def _text_row(self, row, lefts, row_top: float, height: float, font: str, size: float, color,
+    def _text_row(self, writer: _TextWriter, row, lefts, row_top: float, font: str, size: float, color,
                   number: int | None) -> None:
-        canvas = self.canv
-        canvas.setFillColor(color)
-        canvas.setFont(font, size, size * 1.2)
         baseline = row_top - TOP_PAD - size
         for index, (cell, left, width) in enumerate(zip(row, lefts, self.widths, strict=False)):
-            tint = self.tints.get((number, index)) if number is not None else None
-            if tint is not None:
-                canvas.setFillColor(tint)
             if isinstance(cell, Paragraph):
+                writer.flush()
                 _, h = cell.wrap(width - LEFT_PAD - RIGHT_PAD, 1e6)
-                cell.drawOn(canvas, left + LEFT_PAD, row_top - TOP_PAD - h)
-                canvas.setFillColor(color)
-                canvas.setFont(font, size, size * 1.2)
-            elif not cell:
-                continue
-            elif index in self.right:
-                canvas.drawRightString(left + width - RIGHT_PAD, baseline, cell)
-            else:
-                canvas.drawString(left + LEFT_PAD, baseline, cell)
-            if tint is not None:
-                canvas.setFillColor(color)
+                cell.drawOn(self.canv, left + LEFT_PAD, row_top - TOP_PAD - h)
+            elif cell:
+                tint = self.tints.get((number, index)) if number is not None else None
+                x = (left + width - RIGHT_PAD - stringWidth(cell, font, size) if index in self.right
+                     else left + LEFT_PAD)
+                writer.text(x, baseline, cell, font, size, tint or color)
+
+
+class _TextWriter:
+    """The grid's plain cells as one PDF text object (BT ... ET) until a Paragraph has to be drawn in between:
+    canvas.drawString made a text object, a font and a colour for every cell, which was most of a grid's time.
+    Font and colour are set only when they change."""
+
+    def __init__(self, canvas) -> None:
+        self.canvas = canvas
+        self.current: PDFTextObject | None = None
+        self.font: tuple[str, float] | None = None
+        self.color = None
+
+    def text(self, x: float, y: float, cell: str, font: str, size: float, color) -> None:
+        current = self.current
+        if current is None:
+            current = self.current = self.canvas.beginText()
+            self.font = self.color = None
+        if self.font != (font, size):
+            current.setFont(font, size, size * 1.2)
+            self.font = (font, size)
+        if self.color is not color:
+            current.setFillColor(color)
+            self.color = color
+        current.setTextOrigin(x, y)
+        current.textOut(cell)
+
+    def flush(self) -> None:
+        if self.current is not None:
+            self.canvas.drawText(self.current)
+            self.current = None
 
 
 def fits(text: str, width: float) -> bool:
