@@ -82,12 +82,24 @@ def check_change(root: Path, staged: dict[str, Path | None]) -> list[Problem]:
         main = shadow_root / "ledger" / "main.beancount"
         if not main.exists():
             return [Problem(Source("ledger/main.beancount"), "the change would leave no main.beancount")]
-        _, errors, _ = loader.load_file(str(main))
+        _, errors, _ = _load_uncached(main)
         return [Problem(_source(e.source, shadow_root, root),
                         "bean-check: " + str(e.message).replace(str(shadow_root) + os.sep, ""))
                 for e in errors]
     finally:
         shutil.rmtree(shadow_root, ignore_errors=True)
+
+
+def _load_uncached(main: Path):
+    """loader.load_file without Beancount's pickle cache: a load over a second pickles every entry next to the
+    file, here into the shadow folder deleted right after (10,000 clients: 2.4 s on top of a 7.8 s load)."""
+    uncached = getattr(loader, "_uncached_load_file", None)
+    if uncached is not None:
+        try:
+            return uncached(str(main), None, None, None)  # (log_timings, extra_validations, encoding)
+        except TypeError:  # another Beancount's private signature: the public loader, cache and all
+            pass
+    return loader.load_file(str(main))
 
 
 def _versions() -> str:
