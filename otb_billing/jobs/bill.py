@@ -139,25 +139,30 @@ def month_outputs(root: Path, config: Config, month: Month, month_blocks: dict[s
     --client are billed again from the inputs (or, if those no longer give the draft, read from the ledger)."""
     invoices = month_invoices(root, month, month_blocks, fresh)
     build = root / "build" / str(month)
-    if memo is None:
-        memo = OutputMemo()
-    csvs: dict[str, bytes] = {}
+    csv_of = memo.csv if memo is not None else (lambda inv: qbcsv.invoice_csv(inv).encode("utf-8"))
+    names: set[str] = set()
     files: dict[Path, bytes] = {}
-    for inv in invoices:
-        name = qbcsv.csv_filename(inv)
-        files[build / name] = csvs[name] = memo.csv(inv)
+    archive = qbcsv.MonthZip() if with_zip else None
+    # in file name order, so that the ZIP is built as they come and a CSV is not kept once handed to `emit`
+    for name, inv in sorted(((qbcsv.csv_filename(inv), inv) for inv in invoices), key=lambda pair: pair[0]):
+        data = csv_of(inv)
+        names.add(name)
+        files[build / name] = data
+        if archive is not None:
+            archive.add(name, data)
         if emit is not None and len(files) == EMIT_EVERY:  # the writer starts on them while the rest are made
             emit(files)
             files = {}
     if emit is not None:
         emit(files)
         files = {}
-    if with_zip:  # otb watch builds it once the saves have settled (WatchSession.settle)
-        files[build / f"invoices-{month}.zip"] = qbcsv.month_zip(csvs)
+    if archive is not None:  # otb watch builds it once the saves have settled (WatchSession.settle)
+        files[build / f"invoices-{month}.zip"] = archive.close()
+    qb_text = memo.quickbooks_text if memo is not None else quickbooks.invoice_text
     for name, content in quickbooks.invoice_files(invoices, str(month), config.settings.quickbooks,
-                                                  config.settings.currency, memo.quickbooks_text).items():
+                                                  config.settings.currency, qb_text).items():
         files[build / name] = content
-    expected = ({path.name for path in files} | set(csvs) | {f"{number}.pdf" for number in month_blocks}
+    expected = ({path.name for path in files} | names | {f"{number}.pdf" for number in month_blocks}
                 | {f"invoices-{month}.zip"})
     return files, expected, {inv.number: inv for inv in invoices}
 
