@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import pickle
 import time
@@ -255,20 +256,24 @@ def test_damaged_kept_records_are_ignored(example):
     assert _report(example, "aging", "--as-of", "2024-12-31") == before
 
 
-def test_the_child_dies_with_its_parent(tmp_path):
-    """A parent killed (-9) while its child checks must not leave the child holding the repo's lock."""
+@pytest.mark.parametrize("kind", ["beside", "stream"])
+def test_the_child_dies_with_its_parent(tmp_path, kind):
+    """A parent killed (-9) while its child checks (beside) or writes build/ files (Stream) must not leave the
+    child holding the repo's lock."""
     import subprocess
     import sys
     import textwrap
 
     marker = tmp_path / "child.pid"
+    start = ("forked.beside(work, lambda: time.sleep(60))" if kind == "beside" else
+             "stream = forked.Stream(lambda items: work()); stream.send(1); time.sleep(60)")
     script = textwrap.dedent(f"""
         import os, time
         from otb_billing import forked
         def work():
             open({str(marker)!r}, "w").write(str(os.getpid()))
             time.sleep(60)
-        forked.beside(work, lambda: time.sleep(60))
+        {start}
     """)
     parent = subprocess.Popen([sys.executable, "-c", script])
     for _ in range(100):
@@ -411,3 +416,31 @@ def test_the_ledger_check_never_pickles_beancounts_cache_into_the_shadow_folder(
         monkeypatch.undo()
         loader.initialize(True)
         (repo.root / "ledger" / ".main.beancount.picklecache").unlink(missing_ok=True)
+
+
+def test_without_memory_to_spare_the_check_runs_here_after_the_rendering(monkeypatch):
+    parent, order = os.getpid(), []
+    monkeypatch.setattr(forked, "memory_to_spare", lambda: False)
+    assert forked.beside(lambda: (order.append("check"), os.getpid() == parent)[1],
+                         lambda: order.append("render")) is True
+    assert order == ["render", "check"]
+
+
+def test_memory_to_spare_compares_what_the_machine_has_free_with_this_process(monkeypatch, tmp_path):
+    import builtins
+
+    real_open = builtins.open
+
+    def fake(available_kb: int, resident_kb: int):
+        def opener(path, *args, **kwargs):
+            if path == "/proc/meminfo":
+                return io.StringIO(f"MemTotal: 999999 kB\nMemAvailable: {available_kb} kB\n")
+            if path == "/proc/self/status":
+                return io.StringIO(f"Name: otb\nVmRSS: {resident_kb} kB\n")
+            return real_open(path, *args, **kwargs)
+        return opener
+
+    monkeypatch.setattr(builtins, "open", fake(1_000_000, 400_000))
+    assert forked.memory_to_spare() is True
+    monkeypatch.setattr(builtins, "open", fake(700_000, 400_000))
+    assert forked.memory_to_spare() is False
