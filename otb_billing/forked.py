@@ -87,18 +87,45 @@ def beside(work: Callable[[], T], meanwhile: Callable[[], object]) -> T:
 
 
 def memory_to_spare() -> bool:
-    """Whether the machine has room for a child that may grow as big as this process, twice over (MemAvailable
-    of /proc/meminfo against this process's resident size). A check beside the rendering is faster but holds
-    Beancount's whole load at the same time as this process's peak (10,000 clients: about 300 MB); on a machine
-    without room for that, the work is done one thing after the other. True where this cannot be known."""
+    """Whether the machine has room for a child that may grow as big as this process, twice over: the memory
+    available (MemAvailable of /proc/meminfo, or less if a container's cgroup limit leaves less) against this
+    process's resident size. A check beside the rendering is faster but holds Beancount's whole load at the same
+    time as this process's peak (10,000 clients: about 300 MB); without room for that, the work is done one thing
+    after the other. True where this cannot be known."""
     try:
-        with open("/proc/meminfo", encoding="ascii") as meminfo:
-            available = next(int(line.split()[1]) for line in meminfo if line.startswith("MemAvailable:"))
-        with open("/proc/self/status", encoding="ascii") as status:
-            resident = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+        available = _kib_field("/proc/meminfo", "MemAvailable:") * 1024
+        resident = _kib_field("/proc/self/status", "VmRSS:") * 1024
     except (OSError, StopIteration, ValueError, IndexError):
         return True
-    return available > 2 * resident
+    room = _cgroup_room()
+    return min(available, room if room is not None else available) > 2 * resident
+
+
+def _kib_field(path: str, name: str) -> int:
+    with open(path, encoding="ascii") as lines:
+        return next(int(line.split()[1]) for line in lines if line.startswith(name))
+
+
+CGROUP_FILES = (  # (limit, usage): cgroup v2, then v1; as a container sees its own
+    ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+    ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"),
+)
+
+
+def _cgroup_room() -> int | None:
+    """Bytes left under this process's cgroup memory limit, or None without a limit."""
+    for limit_file, usage_file in CGROUP_FILES:
+        try:
+            with open(limit_file, encoding="ascii") as handle:
+                limit = handle.read().strip()
+            with open(usage_file, encoding="ascii") as handle:
+                usage = int(handle.read().strip())
+        except (OSError, ValueError):
+            continue
+        if limit == "max" or not limit.isdigit() or int(limit) >= 1 << 60:  # v1 writes "no limit" as ~2^63
+            return None
+        return int(limit) - usage
+    return None
 
 
 class Stream:

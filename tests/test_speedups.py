@@ -426,17 +426,21 @@ def test_without_memory_to_spare_the_check_runs_here_after_the_rendering(monkeyp
     assert order == ["render", "check"]
 
 
-def test_memory_to_spare_compares_what_the_machine_has_free_with_this_process(monkeypatch, tmp_path):
+def test_memory_to_spare_compares_what_the_machine_or_its_container_has_free_with_this_process(monkeypatch):
     import builtins
 
     real_open = builtins.open
 
-    def fake(available_kb: int, resident_kb: int):
+    def fake(available_kb: int, resident_kb: int, cgroup: tuple[str, str] | None = None):
         def opener(path, *args, **kwargs):
             if path == "/proc/meminfo":
                 return io.StringIO(f"MemTotal: 999999 kB\nMemAvailable: {available_kb} kB\n")
             if path == "/proc/self/status":
                 return io.StringIO(f"Name: otb\nVmRSS: {resident_kb} kB\n")
+            if path in (forked.CGROUP_FILES[0][0], forked.CGROUP_FILES[0][1]) and cgroup is not None:
+                return io.StringIO(cgroup[0] if path.endswith("memory.max") else cgroup[1])
+            if path.startswith("/sys/fs/cgroup"):
+                raise FileNotFoundError(path)
             return real_open(path, *args, **kwargs)
         return opener
 
@@ -444,3 +448,10 @@ def test_memory_to_spare_compares_what_the_machine_has_free_with_this_process(mo
     assert forked.memory_to_spare() is True
     monkeypatch.setattr(builtins, "open", fake(700_000, 400_000))
     assert forked.memory_to_spare() is False
+    # a container limited to 1 GiB with 500 MiB used, on a host with plenty free
+    monkeypatch.setattr(builtins, "open", fake(20_000_000, 400_000, (str(1 << 30), str(500 << 20))))
+    assert forked.memory_to_spare() is False
+    monkeypatch.setattr(builtins, "open", fake(20_000_000, 400_000, ("max\n", str(500 << 20))))
+    assert forked.memory_to_spare() is True
+    monkeypatch.setattr(builtins, "open", fake(20_000_000, 100_000, (str(1 << 30), str(500 << 20))))
+    assert forked.memory_to_spare() is True
