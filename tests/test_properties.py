@@ -62,9 +62,9 @@ def plans(draw):
 def clients(draw, account: str):
     n_users = draw(st.integers(0, 6))
     n_assets = draw(st.integers(0, 6))
-    users = [UserRow(account, f"{account}u{i}", f"User {i}", "", draw(st.booleans()), SRC) for i in range(n_users)]
+    users = [UserRow(account, f"{account}u{i}", f"User {i}", "", draw(st.booleans()), *SRC) for i in range(n_users)]
     assets = [
-        AssetRow(account, f"{account}a{i}", f"H{i}", draw(st.sampled_from(DEVICE_TYPES)), draw(tb), SRC)
+        AssetRow(account, f"{account}a{i}", f"H{i}", draw(st.sampled_from(DEVICE_TYPES)), draw(tb), *SRC)
         for i in range(n_assets)
     ]
     tickets = [
@@ -75,7 +75,7 @@ def clients(draw, account: str):
             dt.datetime(2024, 10, draw(st.integers(1, 31)), tzinfo=ZONE),
             draw(hours),
             draw(st.booleans()),
-            SRC,
+            *SRC,
         )
         for i in range(draw(st.integers(0, 4)))
     ]

@@ -297,11 +297,10 @@ def test_each_kind_of_file_bills_only_whom_it_affects(tmp_path):
 
 
 def test_changed_accounts_ignores_line_numbers():
-    from otb_billing.core.errors import Source
     from otb_billing.core.model import UserRow
 
     def row(account, user, line):
-        return UserRow(account, user, "", "", True, Source("users.csv", line))
+        return UserRow(account, user, "", "", True, "users.csv", line)
 
     old = [row("A", "a1", 2), row("B", "b1", 3)]
     new = [row("X", "x1", 2), row("A", "a1", 3), row("B", "b1", 4), row("B", "b2", 5)]

@@ -11,6 +11,8 @@ from .errors import Source
 from .month import Month
 
 # --- Exports: the month's inventory and usage --------------------------------------------------------------
+# A row keeps its file and line as two fields, its `source` made when asked for (a message): 750,000 rows of
+# 10,000 clients, each with a Source tuple of its own, were 48 MB more.
 
 
 class UserRow(NamedTuple):
@@ -21,7 +23,12 @@ class UserRow(NamedTuple):
     name: str
     email: str
     active: bool
-    source: Source
+    file: str  # the export, relative to the billing repo (one string shared by the file's rows)
+    line: int
+
+    @property
+    def source(self) -> Source:
+        return Source(self.file, self.line)
 
 
 class AssetRow(NamedTuple):
@@ -32,7 +39,12 @@ class AssetRow(NamedTuple):
     hostname: str
     type: str  # as exported, lower-cased; resolved against aliases when billed
     backup_tb: Decimal
-    source: Source
+    file: str  # the export, relative to the billing repo (one string shared by the file's rows)
+    line: int
+
+    @property
+    def source(self) -> Source:
+        return Source(self.file, self.line)
 
 
 class TimeRow(NamedTuple):
@@ -44,7 +56,12 @@ class TimeRow(NamedTuple):
     when: dt.datetime  # in the settings timezone
     hours: Decimal
     billable: bool
-    source: Source
+    file: str  # the export, relative to the billing repo (one string shared by the file's rows)
+    line: int
+
+    @property
+    def source(self) -> Source:
+        return Source(self.file, self.line)
 
 
 class UsageRow(NamedTuple):
@@ -54,7 +71,12 @@ class UsageRow(NamedTuple):
     service: str
     quantity: Decimal
     description: str
-    source: Source
+    file: str  # the export, relative to the billing repo (one string shared by the file's rows)
+    line: int
+
+    @property
+    def source(self) -> Source:
+        return Source(self.file, self.line)
 
 
 @dataclass(frozen=True, slots=True)

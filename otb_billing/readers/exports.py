@@ -168,7 +168,7 @@ def _users(c: _Cells):
         a = c.shared(cells[account]) or c.required("", "account", source)
         u = cells[user_id] or c.required("", "user_id", source)
         is_active = c.boolean(cells[active], "active", source, True)
-        return UserRow(a, u, cells[name], cells[email], is_active, source) if a and u else None
+        return UserRow(a, u, cells[name], cells[email], is_active, *source) if a and u else None
 
     return build
 
@@ -181,7 +181,7 @@ def _assets(c: _Cells):
         i = cells[asset_id] or c.required("", "asset_id", source)
         t = c.shared(cells[kind]) or c.required("", "type", source)
         tb = c.decimal(cells[backup], "backup_tb", source, ZERO) if cells[backup] else ZERO
-        return AssetRow(a, i, cells[hostname], t, tb if tb is not None else ZERO, source) if a and i and t else None
+        return AssetRow(a, i, cells[hostname], t, tb if tb is not None else ZERO, *source) if a and i and t else None
 
     return build
 
@@ -193,7 +193,7 @@ def _usage(c: _Cells):
         a = c.required(c.shared(cells[account]), "account", source)
         s = c.required(c.shared(cells[service]), "service", source)
         q = c.decimal(cells[quantity], "quantity", source)
-        return UsageRow(a, s, q, cells[description], source) if a and s and q is not None else None
+        return UsageRow(a, s, q, cells[description], *source) if a and s and q is not None else None
 
     return build
 
@@ -236,7 +236,7 @@ def _tickets(month: Month, zone: zoneinfo.ZoneInfo):
                 return None
             if not (a and t and h is not None):
                 return None
-            return TimeRow(a, t, cells[subject], when, h, is_billable, source)
+            return TimeRow(a, t, cells[subject], when, h, is_billable, *source)
 
         return build
 
@@ -287,8 +287,8 @@ def _pack(rows: list, depends) -> tuple:
     if not rows:
         return ("", "", [])
     kind = type(rows[0]).__name__
-    file = rows[0].source.file
-    if any(row.source.file != file for row in rows):
+    file = rows[0].file
+    if any(row.file != file for row in rows):
         raise ValueError("rows of one export from several files")  # never kept: read the file again next time
     packer = _PACKERS[kind]
     return (file, kind, [marshal.dumps(packer(rows[start:start + PACK_CHUNK]))
@@ -296,12 +296,12 @@ def _pack(rows: list, depends) -> tuple:
 
 
 _PACKERS: dict[str, Callable[[list], list[tuple]]] = {
-    "UserRow": lambda rows: [(r.account, r.user_id, r.name, r.email, r.active, r.source.line) for r in rows],
-    "AssetRow": lambda rows: [(r.account, r.asset_id, r.hostname, r.type, str(r.backup_tb), r.source.line)
+    "UserRow": lambda rows: [(r.account, r.user_id, r.name, r.email, r.active, r.line) for r in rows],
+    "AssetRow": lambda rows: [(r.account, r.asset_id, r.hostname, r.type, str(r.backup_tb), r.line)
                               for r in rows],
     "TimeRow": lambda rows: [(r.account, r.ticket, r.subject, int(r.when.timestamp() // 1), r.when.microsecond,
-                              str(r.hours), r.billable, r.source.line) for r in rows],
-    "UsageRow": lambda rows: [(r.account, r.service, str(r.quantity), r.description, r.source.line) for r in rows],
+                              str(r.hours), r.billable, r.line) for r in rows],
+    "UsageRow": lambda rows: [(r.account, r.service, str(r.quantity), r.description, r.line) for r in rows],
 }
 
 
@@ -325,14 +325,14 @@ def _unpack(data: tuple, depends) -> list:
     for chunk in chunks:
         packed = marshal.loads(chunk)
         if kind == "UserRow":
-            rows += [UserRow(a, u, n, e, act, Source(file, line)) for a, u, n, e, act, line in packed]
+            rows += [UserRow(a, u, n, e, act, file, line) for a, u, n, e, act, line in packed]
         elif kind == "AssetRow":
-            rows += [AssetRow(a, i, h, t, dec(tb), Source(file, line)) for a, i, h, t, tb, line in packed]
+            rows += [AssetRow(a, i, h, t, dec(tb), file, line) for a, i, h, t, tb, line in packed]
         elif kind == "TimeRow":
-            rows += [TimeRow(a, t, s, when(sec, zone).replace(microsecond=micro), dec(h), b, Source(file, line))
+            rows += [TimeRow(a, t, s, when(sec, zone).replace(microsecond=micro), dec(h), b, file, line)
                      for a, t, s, sec, micro, h, b, line in packed]
         else:
-            rows += [UsageRow(a, s, dec(q), d, Source(file, line)) for a, s, q, d, line in packed]
+            rows += [UsageRow(a, s, dec(q), d, file, line) for a, s, q, d, line in packed]
     return rows
 
 
