@@ -135,9 +135,9 @@ class Stream:
     the pipe cannot take yet is kept and sent on the next `send()` or by `finish()`. `finish()` returns what
     `consume(iterator of the objects sent)` returned in the child, or raises what it raised. Frames of known
     length both ways (an end frame, then the result read by its length), so a copy of a pipe that another fork
-    inherited never keeps either side waiting. Without fork, `consume` runs here at `finish()`. If the child dies,
-    so does it with `keep` (everything sent is kept until then: the same answer, only later); without `keep`
-    (what is sent is large), `finish()` raises ChildLost.
+    inherited never keeps either side waiting. Without fork, `consume` runs here at `finish()`. If the child dies
+    first: with `keep` (everything sent is kept until `finish()`), `consume` runs here over all of it, the same
+    answer, only later; without `keep` (for what is too big to keep twice), `finish()` raises ChildLost.
     """
 
     PIPE_SIZE = 1 << 20  # what Linux lets any process ask for (fs.pipe-max-size)
@@ -169,7 +169,7 @@ class Stream:
                 except BaseException as exc:  # noqa: BLE001  (handed to the parent, which raises it)
                     payload = pickle.dumps((False, exc))
                 _write_all(result_write, len(payload).to_bytes(8, "little") + payload)
-            except BaseException:  # noqa: BLE001  (the parent sees no result and consumes everything itself)
+            except BaseException:  # noqa: BLE001  (the parent sees no result: see finish)
                 status = 1
             finally:
                 os._exit(status)

@@ -37,8 +37,8 @@ class OutputStage:
         self._staged: list[tuple[str, str]] = []  # (temp, target), in the order added
         self._count = 0
         self._background = background
-        # forked now, while the process is small: forking it once the month is read would make every page the
-        # rendering touches afterwards a copy (10,000 clients: +5 s of system time)
+        # forked now, while the process is small: forked once the month is read, each page that either process
+        # touches afterwards becomes a copy
         self._child: forked.Stream | None = forked.Stream(self._stage_all, keep=False) if background else None
 
     def add(self, files: Mapping[Path, bytes | str]) -> None:
