@@ -7,6 +7,7 @@ the column's default. Numbers go straight to Decimal. Every row keeps its file a
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import marshal
 import re
 import zoneinfo
@@ -311,14 +312,7 @@ def _unpack(data: tuple, depends) -> list:
         return []
     if kind not in _PACKERS:
         raise ValueError(f"unknown kind of export row {kind!r}")
-    numbers: dict[str, Decimal] = {}
-
-    def dec(text: str) -> Decimal:  # one Decimal per distinct number, as when the file is read
-        found = numbers.get(text)
-        if found is None:
-            found = numbers[text] = Decimal(text)
-        return found
-
+    dec = functools.lru_cache(maxsize=None)(Decimal)  # one Decimal per distinct number, as when the file is read
     zone = zoneinfo.ZoneInfo(depends[1])
     when = dt.datetime.fromtimestamp
     rows: list = []
