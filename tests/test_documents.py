@@ -75,6 +75,25 @@ def test_the_same_invoice_renders_to_the_same_bytes(billed):
     assert (billed.root / "build/2024-10/A1-202410.pdf").read_bytes() == first
 
 
+def test_the_watermark_encoded_once_draws_what_reportlabs_draw_image_does(billed, monkeypatch):
+    """The DRAFT picture is encoded once per process and copied into each PDF through ReportLab's own objects; a
+    ReportLab that changed underneath would show here as different bytes from its public drawImage."""
+    from otb_billing.render import pdf
+
+    fast = (billed.root / "build/2024-10/A1-202410.pdf").read_bytes()
+    pages = [fast]
+
+    def draw_image(canvas, mark, x, y, width, height):
+        canvas.drawImage(pdf._watermark_image(mark), x, y, width, height, mask="auto")
+
+    monkeypatch.setattr(pdf, "_draw_watermark_image", draw_image)
+    (billed.root / "build/2024-10/A1-202410.pdf").unlink()
+    ok(billed, "pdf", "2024-10")  # in this process: the patched drawing
+    pages.append((billed.root / "build/2024-10/A1-202410.pdf").read_bytes())
+    assert pages[1] == pages[0] and has_watermark(pages[1])
+    assert pages[1].count(b"/Subtype /Image") == 2  # the picture and its soft mask, once in the document
+
+
 def test_names_in_any_script_print_as_written(repo):
     name = "Acme Łódź Ğrup 株式会社"
     repo.client("A1", 'address: ["ul. Piotrkowska 1", "90-001 Łódź", "Αθήνα · Москва"]\n', name=name)
