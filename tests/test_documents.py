@@ -13,6 +13,8 @@ import pdfplumber
 import pytest
 from beancount import loader
 from conftest import REPO, ok
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from otb_billing.render.pdf import invoice_pdf
 from otb_billing.render.views import Letterhead, invoice_view
@@ -92,6 +94,47 @@ def test_the_watermark_encoded_once_draws_what_reportlabs_draw_image_does(billed
     pages.append((billed.root / "build/2024-10/A1-202410.pdf").read_bytes())
     assert pages[1] == pages[0] and has_watermark(pages[1])
     assert pages[1].count(b"/Subtype /Image") == 2  # the picture and its soft mask, once in the document
+
+
+def test_font_subsets_made_once_are_the_bytes_reportlab_makes_each_time(billed, monkeypatch):
+    """Each font subset is made and compressed once per process (render/fonts.py); the PDF must not change."""
+    from reportlab.pdfbase import pdfmetrics, ttfonts
+
+    pdf = billed.root / "build/2024-10/A1-202410.pdf"
+    made = []
+    real = ttfonts.TTFontFile.makeSubset
+    monkeypatch.setattr(ttfonts.TTFontFile, "makeSubset", lambda face, subset: made.append(1) or real(face, subset))
+    pdf.unlink()
+    ok(billed, "pdf", "2024-10")
+    kept = pdf.read_bytes()
+    assert made == []  # this process made the subsets when it billed: kept since
+    for name in ("DejaVuSans", "DejaVuSans-Bold", "DejaVuSans-Oblique"):
+        face = pdfmetrics.getFont(name).face
+        monkeypatch.delattr(face, "makeSubset")  # ReportLab's own methods again
+        monkeypatch.delattr(face, "addSubsetObjects")
+    pdf.unlink()
+    ok(billed, "pdf", "2024-10")
+    assert len(made) >= 2 and pdf.read_bytes() == kept
+
+
+CELL_TEXT = st.one_of(st.text("WM@mw il1.$0123456789,-", max_size=40), st.text(max_size=40),
+                      st.text(st.characters(max_codepoint=0x24F), max_size=40))
+
+
+@settings(max_examples=500, deadline=None)
+@given(CELL_TEXT, st.floats(0.5, 1.6))
+def test_a_cell_fits_exactly_when_its_measured_width_does(text, ratio):
+    """grid.fits skips measuring short ASCII cells; the answer must be the measured one, also for cells a hair
+    wider or narrower than their column."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    from otb_billing.render import fonts, grid
+
+    fonts.register()
+    width = stringWidth(text, grid.REGULAR, grid.BODY_SIZE) * ratio + 8
+    measured = ("\n" not in text and fonts.covered(text)
+                and stringWidth(text, grid.REGULAR, grid.BODY_SIZE) <= width - 8)
+    assert grid.fits(text, width) == measured
 
 
 def test_names_in_any_script_print_as_written(repo):
