@@ -79,7 +79,37 @@ class FileCache:
         return value
 
 
+    def kept(self, kind: str, path: Path, depends: Any) -> bool:
+        """Whether `read` would return the kept value for this file (no reading, no parsing)."""
+        entry = self._entries.get((kind, os.path.abspath(path)))
+        return entry is not None and entry[0] == stat_key(path) and entry[1] == depends
+
+    def fresh_packed(self, kind: str) -> list[tuple]:
+        """The values of `kind` (a kind with a codec) this cache read anew, packed for another process's cache:
+        [(key, stat, depends, marshalled rows, problems)]; a value the codec cannot pack is left out."""
+        found = []
+        for key, (stat, depends, value, problems) in self._entries.items():
+            if key[0] == kind and not isinstance(value, Packed):
+                try:
+                    blob = marshal.dumps(CODECS[kind][0](value, depends))
+                except ValueError:
+                    continue
+                found.append((key, stat, depends, blob, problems))
+        return found
+
+    def adopt(self, entries: list[tuple]) -> None:
+        """Keep what another process's `fresh_packed` gave, as if read here (and stored with this cache)."""
+        for key, stat, depends, blob, problems in entries:
+            self._entries[key] = (stat, depends, Packed(blob), problems)
+            self.missed_kinds.add(key[0])
+
+
 _MISS = object()
+
+
+def kept(kind: str, path: Path, depends: Any) -> bool:
+    """Whether the active cache holds this file as it is now (False without an active cache)."""
+    return _ACTIVE is not None and _ACTIVE.kept(kind, path, depends)
 
 
 def cached(kind: str, path: Path, depends: Any, problems: list[Problem], make: Callable[[list[Problem]], Any]):

@@ -455,3 +455,67 @@ def test_memory_to_spare_compares_what_the_machine_or_its_container_has_free_wit
     assert forked.memory_to_spare() is True
     monkeypatch.setattr(builtins, "open", fake(20_000_000, 100_000, (str(1 << 30), str(500 << 20))))
     assert forked.memory_to_spare() is True
+
+
+@pytest.fixture
+def new_exports(repo):
+    """A repo whose month's exports have never been read (and are old enough to be kept), with a bad row."""
+    repo.client("A1")
+    repo.client("B2")
+    for path in (repo.csv("2024-10", "users.csv", USERS, "A1,u1,One,,true", "A1,u2,Two,,true", "B2,u3,Three,,maybe"),
+                 repo.csv("2024-10", "tickets.csv", "account,ticket,date,hours", "B2,T1,2024-10-03,1.25")):
+        _age(path)
+    return repo
+
+
+def _parsed_here(monkeypatch) -> list[str]:
+    """The export files this process parses from now on (a forked child's parsing is not seen here)."""
+    from otb_billing.readers import exports
+
+    parsed: list[str] = []
+    real = exports._read_file
+    monkeypatch.setattr(exports, "_read_file", lambda path, *rest: parsed.append(path.name) or real(path, *rest))
+    return parsed
+
+
+def test_new_exports_are_read_by_a_child_while_this_process_reads_the_yaml(new_exports, monkeypatch):
+    parsed = _parsed_here(monkeypatch)
+    result = new_exports.run("bill", "2024-10")
+    # the bad row is reported (from the child's reading, replayed by the cache), and nothing was parsed here
+    assert result.exit_code != 0 and "exports/2024-10/users.csv:4" in result.output
+    assert parsed == []
+    (new_exports.root / "exports/2024-10/users.csv").write_text(f"{USERS}\nA1,u1,One,,true\nA1,u2,Two,,true\n"
+                                                                 "B2,u3,Three,,true\n")
+    _age(new_exports.root / "exports/2024-10/users.csv")
+    assert new_exports.invoice(account="B2")["counts"]["users"] == 1
+    assert new_exports.invoice(account="A1")["counts"]["users"] == 2
+    assert parsed == []  # users.csv read again by a child; tickets.csv from the cache
+    frames = list(filecache._frames((new_exports.root / filecache.PACKED_FILE).read_bytes(),
+                                    filecache.code_version()))
+    assert sorted(Path(meta[1]).name for meta, _ in frames) == ["tickets.csv", "users.csv"]  # kept for next time
+
+
+def test_no_child_reads_exports_when_every_one_is_kept(new_exports, monkeypatch):
+    users = new_exports.root / "exports/2024-10/users.csv"
+    users.write_text(users.read_text().replace("maybe", "true"))
+    _age(users)
+    assert new_exports.run("bill", "2024-10").exit_code == 0
+    works = []
+    real = forked.beside
+    monkeypatch.setattr(forked, "beside", lambda work, meanwhile: works.append(work.__name__) or real(work, meanwhile))
+    new_exports.run("bill", "2024-10", "--no-pdf")
+    assert works == []  # nothing changed: no check either
+    new_exports.client("A1", name="Alpha renamed")
+    new_exports.run("bill", "2024-10", "--no-pdf")
+    assert works == ["<lambda>"]  # the ledger check, but no child for the exports
+
+
+def test_if_the_child_reading_exports_dies_they_are_read_here(new_exports, monkeypatch):
+    first = new_exports.run("bill", "2024-10").output
+    for path in (new_exports.root / ".otb").rglob("*"):
+        if path.is_file():
+            path.unlink()  # forget everything read
+    parsed = _parsed_here(monkeypatch)
+    monkeypatch.setattr(filecache.FileCache, "fresh_packed", lambda self, kind: os._exit(3))
+    assert new_exports.run("bill", "2024-10").output == first
+    assert sorted(parsed) == ["tickets.csv", "users.csv"]

@@ -7,11 +7,13 @@ every problem found on the way is raised together as InputErrors.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Collection
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+from .. import forked
 from ..books import invoice_files
 from ..books.extract import scan_books
 from ..books.prices import Prices, read_prices
@@ -19,9 +21,10 @@ from ..core.billing import bill_month
 from ..core.errors import InputErrors, Problem, did_you_mean
 from ..core.model import BillResult, Config, PriceBook, PriorInvoice
 from ..core.month import Month
-from ..filecache import persisted
+from ..filecache import FileCache, persisted
 from ..readers.config import read_config_collecting
-from ..readers.exports import read_exports
+from ..readers.exports import exports_kept, read_exports
+from ..readers.settings import read_settings
 
 
 @dataclass
@@ -62,12 +65,13 @@ def compute(root: Path, month: Month, only: Collection[str] = (), progress=None,
             ) -> tuple[Config, BillResult, dict]:
     """Read everything and bill; raises InputErrors with every problem in the inputs. Files unchanged since an
     earlier run are not parsed again (filecache.persisted; `defer_packed`: see there)."""
-    with persisted(root, defer_packed):
-        return _compute(root, month, only, progress)
+    with persisted(root, defer_packed) as cache:
+        return _compute(root, month, only, progress, cache)
 
 
-def _compute(root: Path, month: Month, only: Collection[str], progress) -> tuple[Config, BillResult, dict]:
-    config, problems = read_config_collecting(root)
+def _compute(root: Path, month: Month, only: Collection[str], progress, cache: FileCache | None
+             ) -> tuple[Config, BillResult, dict]:
+    config, problems = _read_config(root, month, cache)
     if config is None:  # no usable settings.yaml: exports cannot be read without its timezone
         raise InputErrors(problems)
     exports, export_problems = read_exports(root, month, config.settings.timezone, config.settings.number_format)
@@ -82,6 +86,29 @@ def _compute(root: Path, month: Month, only: Collection[str], progress) -> tuple
     if problems:
         raise InputErrors(problems)
     return config, result, context.blocks
+
+
+def _read_config(root: Path, month: Month, cache: FileCache | None) -> tuple[Config | None, list[Problem]]:
+    """read_config_collecting; meanwhile, if some of the month's exports must be read anew, a forked child reads
+    them into `cache` (this run's, kept between runs), so that the two cores read the YAML and the CSVs at once.
+
+    The child only warms the cache: it hands back the rows it read as packed for the cache, and the reading of the
+    exports that follows here takes them from there (a child that fails leaves it to that reading). Not inside
+    `otb watch`, whose cache lives in memory and reads one changed file at a time."""
+    if cache is None or not hasattr(os, "fork"):
+        return read_config_collecting(root)
+    settings = read_settings(root, [])  # its problems: reported by the full reading
+    if settings is None or exports_kept(root, month, settings.timezone, settings.number_format):
+        return read_config_collecting(root)
+    here = os.getpid()
+
+    def read_exports_ahead() -> list[tuple]:
+        read_exports(root, month, settings.timezone, settings.number_format)  # its problems: reported below
+        return [] if os.getpid() == here else cache.fresh_packed("export")  # run here: the rows are kept already
+
+    found: list[tuple[Config | None, list[Problem]]] = []
+    cache.adopt(forked.beside(read_exports_ahead, lambda: found.append(read_config_collecting(root))))
+    return found[0]
 
 
 def recorded_prices(ledger: Path, blocks: dict, month: Month) -> dict[str, PriceBook]:

@@ -26,7 +26,7 @@ from ..core.money import (
     parse_number,
 )
 from ..core.month import Month
-from ..filecache import cached, register_codec
+from ..filecache import cached, kept, register_codec
 from .csvfile import open_csv
 from .fields import BOOL_WORDS
 from .sources import present, relative_name
@@ -253,13 +253,26 @@ def read_exports(root: Path, month: Month, timezone: str, style: str = DEFAULT_F
     if present(folder) and not folder.is_dir():
         problems.append(Problem(Source(f"exports/{month}"), "is not a folder", "exports/YYYY-MM/ holds the CSVs"))
         return Exports(month), problems
-    depends = (style, timezone, str(month))
+    depends = _depends(month, timezone, style)
     users = _read(folder, root, "users.csv", _users, problems, style, depends)
     assets = _read(folder, root, "assets.csv", _assets, problems, style, depends)
     tickets = _read(folder, root, "tickets.csv", _tickets(month, zone), problems, style, depends)
     usage = _read(folder, root, "usage.csv", _usage, problems, style, depends)
     exports = Exports(month, tuple(users), tuple(assets), tuple(tickets), tuple(usage))
     return exports, problems
+
+
+def exports_kept(root: Path, month: Month, timezone: str, style: str = DEFAULT_FORMAT) -> bool:
+    """Whether every export file of the month is in the active cache as it is now: reading them is then only
+    unpacking what was kept (filecache)."""
+    folder = root / "exports" / str(month)
+    depends = _depends(month, timezone, style)
+    return all(kept("export", folder / file, depends) for file in EXPORT_FILES if present(folder / file))
+
+
+def _depends(month: Month, timezone: str, style: str) -> tuple:
+    """What else an export's rows are read against (filecache `depends`)."""
+    return (style, timezone, str(month))
 
 
 def _duplicates(rows: list, column: str, problems: list[Problem]) -> None:
