@@ -20,7 +20,7 @@ import os
 import pickle
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,7 @@ class FileCache:
         self._entries: dict[tuple[str, str], tuple[tuple, Any, Any, list[Problem]]] = {}
         # lean (one command's run): a client file kept as the client it makes is not also kept parsed
         self.lean = lean
+        self.home: tuple[Path, str] | None = None  # (repo, code version) of a persisted cache
         self.hits = 0
         self.misses = 0
         self.missed_kinds: set[str] = set()
@@ -56,11 +57,16 @@ class FileCache:
         entry = self._entries.get(key)
         if stat is not None and entry is not None and entry[0] == stat and entry[1] == depends:
             value = entry[2]
-            if isinstance(value, Packed):
+            if value is STORED:  # let go once unpacked (see below): read again
+                value = _MISS
+            elif isinstance(value, Packed):
                 try:  # kept packed: the rows live only as long as the reader's caller needs them
                     value = CODECS[kind][1](marshal.loads(value.blob), depends)
                 except Exception:  # noqa: BLE001  (a damaged or foreign entry: read the file instead)
                     value = _MISS
+                else:
+                    if self.lean and entry[2].stored:  # in the cache file already: the bytes can go
+                        self._entries[key] = (stat, depends, STORED, entry[3])
             if value is not _MISS:
                 self.hits += 1
                 problems.extend(entry[3])
@@ -82,14 +88,15 @@ class FileCache:
     def kept(self, kind: str, path: Path, depends: Any) -> bool:
         """Whether `read` would return the kept value for this file (no reading, no parsing)."""
         entry = self._entries.get((kind, os.path.abspath(path)))
-        return entry is not None and entry[0] == stat_key(path) and entry[1] == depends
+        return (entry is not None and entry[0] == stat_key(path) and entry[1] == depends
+                and entry[2] is not STORED)
 
     def fresh_packed(self, kind: str) -> list[tuple]:
         """The values of `kind` (a kind with a codec) this cache read anew, packed for another process's cache:
         [(key, stat, depends, marshalled rows, problems)]; a value the codec cannot pack is left out."""
         found = []
         for key, (stat, depends, value, problems) in self._entries.items():
-            if key[0] == kind and not isinstance(value, Packed):
+            if key[0] == kind and not isinstance(value, Packed) and value is not STORED:
                 try:
                     blob = marshal.dumps(CODECS[kind][0](value, depends))
                 except ValueError:
@@ -97,14 +104,17 @@ class FileCache:
                 found.append((key, stat, depends, blob, problems))
         return found
 
-    def adopt(self, entries: list[tuple]) -> None:
-        """Keep what another process's `fresh_packed` gave, as if read here (and stored with this cache)."""
+    def adopt(self, entries: list[tuple], stored: Collection[tuple[str, str]] = ()) -> None:
+        """Keep what another process's `fresh_packed` gave, as if read here; the keys in `stored` that process
+        also wrote to the packed cache file (the rest is stored with this cache)."""
         for key, stat, depends, blob, problems in entries:
-            self._entries[key] = (stat, depends, Packed(blob), problems)
-            self.missed_kinds.add(key[0])
+            self._entries[key] = (stat, depends, Packed(blob, key in stored), problems)
+            if key not in stored:
+                self.missed_kinds.add(key[0])
 
 
 _MISS = object()
+STORED = object()  # an entry whose packed rows are in the cache file, no longer in memory (FileCache.read)
 
 
 def kept(kind: str, path: Path, depends: Any) -> bool:
@@ -147,10 +157,11 @@ class Packed:
     """A value as its kind's codec packed it, marshalled: a few bytes per row instead of the row's objects, so the
     cache costs little memory; unpacked each time a reader asks for it."""
 
-    __slots__ = ("blob",)
+    __slots__ = ("blob", "stored")
 
-    def __init__(self, blob: bytes | memoryview) -> None:
+    def __init__(self, blob: bytes | memoryview, stored: bool = False) -> None:
         self.blob = blob
+        self.stored = stored  # as it is in the packed cache file: a lean cache lets it go once unpacked
 RACY_SECONDS = 2.0  # a file changed this recently may change again within one mtime tick: not kept between runs
 
 
@@ -174,7 +185,7 @@ def _load(path: Path, packed_path: Path, version: str) -> FileCache:
         for (kind, name, stat, depends, problems), blob in _frames(packed_path.read_bytes(), version):
             found = [Problem(None if file is None else Source(file, line), message, hint)
                      for file, line, message, hint in problems]
-            cache._entries[(kind, name)] = (tuple(stat), depends, Packed(blob), found)
+            cache._entries[(kind, name)] = (tuple(stat), depends, Packed(blob, stored=True), found)
     return cache
 
 
@@ -229,21 +240,55 @@ def _save(cache: FileCache, path: Path, version: str) -> None:
     _write(path, pickle.dumps((version, entries), protocol=pickle.HIGHEST_PROTOCOL))
 
 
-def _save_packed(cache: FileCache, path: Path, version: str) -> None:
+def _save_packed(cache: FileCache, path: Path, version: str) -> set[tuple[str, str]]:
+    """Write every settled entry with a codec to the packed cache file; returns their keys. An entry this
+    process let go once unpacked (STORED) is copied from the file as it was."""
     now = time.time_ns()
     temp = path.parent.parent / "tmp" / f"{path.name}.{os.getpid()}"
     temp.parent.mkdir(parents=True, exist_ok=True)
     path.parent.mkdir(parents=True, exist_ok=True)
+    before: dict[tuple[str, str], tuple[tuple, bytes | memoryview]] | None = None
+    written = set()
     with open(temp, "wb") as out:
         _frame(out, marshal.dumps(version))
         for (kind, name), (stat, depends, value, problems) in cache._entries.items():
             if kind not in CODECS or not _settled((stat,), now):
                 continue
+            if value is STORED:
+                if before is None:
+                    before = _stored_blobs(path, version)
+                found = before.get((kind, name))
+                if found is None or found[0] != tuple(stat):
+                    continue  # gone from the file meanwhile: read from its CSV next time
+                blob = found[1]
+            else:
+                blob = value.blob if isinstance(value, Packed) else marshal.dumps(CODECS[kind][0](value, depends))
             shown = [(p.source.file if p.source else None, p.source.line if p.source else 0, p.message, p.hint)
                      for p in problems]
             _frame(out, marshal.dumps((kind, name, stat, depends, shown)))
-            _frame(out, value.blob if isinstance(value, Packed) else marshal.dumps(CODECS[kind][0](value, depends)))
+            _frame(out, blob)
+            written.add((kind, name))
     os.replace(temp, path)
+    return written
+
+
+def _stored_blobs(path: Path, version: str) -> dict[tuple[str, str], tuple[tuple, bytes | memoryview]]:
+    """(kind, path) -> (stat, packed rows) of the packed cache file as it is."""
+    try:
+        return {(meta[0], meta[1]): (tuple(meta[2]), blob) for meta, blob in _frames(path.read_bytes(), version)}
+    except (OSError, ValueError, EOFError, TypeError, IndexError):
+        return {}
+
+
+def store_packed(cache: FileCache) -> set[tuple[str, str]]:
+    """Write `cache`'s packed cache file now (the export reader child of `otb bill`, so that neither process
+    keeps the packed rows for later); returns the keys written, nothing if `cache` is not a persisted one."""
+    if cache.home is None:
+        return set()
+    root, version = cache.home
+    with contextlib.suppress(OSError, ValueError):
+        return _save_packed(cache, root / PACKED_FILE, version)
+    return set()
 
 
 @contextlib.contextmanager
@@ -258,6 +303,7 @@ def persisted(root: Path, defer_packed: bool = False) -> Iterator[FileCache | No
         return
     version = code_version()
     cache = _load(root / CACHE_FILE, root / PACKED_FILE, version)
+    cache.home = (root, version)
     try:
         with caching(cache):
             yield cache
@@ -274,7 +320,7 @@ def _pack_in_place(cache: FileCache) -> None:
     """Export rows read anew, kept as their packed tuples instead of the rows (less memory while the bill's
     outputs are rendered; what save_pending writes)."""
     for key, (stat, depends, value, problems) in list(cache._entries.items()):
-        if key[0] in CODECS and not isinstance(value, Packed):
+        if key[0] in CODECS and not isinstance(value, Packed) and value is not STORED:
             try:
                 blob = marshal.dumps(CODECS[key[0]][0](value, depends))
             except ValueError:  # rows the codec cannot pack (or marshal cannot write): not kept

@@ -141,12 +141,15 @@ class Stream:
     """
 
     PIPE_SIZE = 1 << 20  # what Linux lets any process ask for (fs.pipe-max-size)
+    BACKLOG = 16 << 20  # bytes not yet in the pipe beyond which send() waits for the child to take some
 
     def __init__(self, consume: Callable[[Iterator[Any]], Any], keep: bool = True) -> None:
         self._consume = consume
         self._keep = keep
         self._sent: list[Any] = []  # what the fallback consumes here: with `keep`, or without a child
         self._pending: collections.deque[memoryview] = collections.deque()  # frames not yet in the pipe
+        self._backlog = 0  # their bytes
+        self.most_waiting = 0  # the most bytes ever waiting here (for tests and measurements)
         self._pid = self.pid = 0  # pid: the child's, kept after it is gone
         if not hasattr(os, "fork"):
             return
@@ -185,10 +188,18 @@ class Stream:
             data = marshal.dumps(obj)
             self._pending.append(memoryview(len(data).to_bytes(8, "little")))
             self._pending.append(memoryview(data))
+            self._backlog += 8 + len(data)
+            self.most_waiting = max(self.most_waiting, self._backlog)
             self._push()
+            if self._backlog > self.BACKLOG:  # the child lags far behind: wait rather than hold it all here
+                os.set_blocking(self._data, True)
+                try:
+                    self._push()
+                finally:
+                    os.set_blocking(self._data, False)
 
     def _push(self) -> None:
-        """Write what the pipe takes now, without waiting."""
+        """Write what the pipe takes now (without waiting, unless the pipe was made blocking)."""
         pending = self._pending
         while pending:
             try:
@@ -197,7 +208,9 @@ class Stream:
                 return
             except OSError:  # the child is gone: finish() says so (or consumes what was kept)
                 pending.clear()
+                self._backlog = 0
                 return
+            self._backlog -= done
             while done:
                 if done >= len(pending[0]):
                     done -= len(pending.popleft())
@@ -216,6 +229,7 @@ class Stream:
                     _write_all(self._data, part)
                 _write_all(self._data, END)
             self._pending.clear()
+            self._backlog = 0
             os.close(self._data)
             size = int.from_bytes(_read_exactly(self._result, 8) or b"\0" * 8, "little")
             data = _read_exactly(self._result, size) if size else b""

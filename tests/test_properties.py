@@ -189,3 +189,17 @@ def test_money_written_directly_matches_babel(amount):
     rounded = cents(amount) or Decimal("0.00")
     for currency in ("CAD", "USD"):
         assert money(amount, currency) == format_currency(rounded, currency, locale="en_CA")
+
+
+@settings(max_examples=30, deadline=None)
+@given(repos())
+def test_billing_that_drops_each_clients_rows_once_billed_bills_the_same(repo):
+    """`otb bill` lets bill_month consume the split exports (memory); the invoices must not notice."""
+    from otb_billing.core.billing import split_exports
+
+    config, exports = repo
+    inventories = split_exports(exports)
+    consumed = bill_month(config, None, MONTH, inventories=inventories, consume=True)
+    assert consumed == bill_month(config, exports, MONTH)
+    billed = {c.account for c in config.clients if c.in_contract(MONTH)}
+    assert not billed & set(inventories)  # each billed client's rows were let go

@@ -519,3 +519,43 @@ def test_if_the_child_reading_exports_dies_they_are_read_here(new_exports, monke
     monkeypatch.setattr(filecache.FileCache, "fresh_packed", lambda self, kind: os._exit(3))
     assert new_exports.run("bill", "2024-10").output == first
     assert sorted(parsed) == ["tickets.csv", "users.csv"]
+
+
+def test_the_child_stores_new_export_rows_and_this_process_lets_them_go_once_unpacked(new_exports, monkeypatch):
+    seen: list = []
+    real_read = filecache.FileCache.read
+
+    def read(self, kind, path, depends, problems, make):
+        value = real_read(self, kind, path, depends, problems, make)
+        if kind == "export":
+            seen.append(self._entries[(kind, os.path.abspath(path))][2])
+        return value
+
+    monkeypatch.setattr(filecache.FileCache, "read", read)
+    saved: list = []
+    real_save = filecache._save_packed
+    monkeypatch.setattr(filecache, "_save_packed", lambda *args: saved.append(os.getpid()) or real_save(*args))
+    assert new_exports.run("bill", "2024-10").exit_code != 0  # the bad row: but what was read is kept
+    # written by the child (this process never saved it), and here only the rows, not their packed bytes, stayed
+    assert saved == [] and (new_exports.root / filecache.PACKED_FILE).exists()
+    assert seen == [filecache.STORED, filecache.STORED]
+    seen.clear()
+    assert new_exports.run("bill", "2024-10").exit_code != 0  # from the cache file: the same, let go again
+    assert seen == [filecache.STORED, filecache.STORED]
+
+
+def test_a_cache_that_let_rows_go_still_writes_them_when_it_stores_again(new_exports, monkeypatch):
+    new_exports.run("bill", "2024-10")  # users.csv and tickets.csv kept
+    monkeypatch.setattr(forked, "beside", lambda work, meanwhile: (meanwhile(), work())[1])  # no children
+    new_exports.csv("2024-10", "usage.csv", "account,service,quantity", "A1,DOMAIN,1")
+    _age(new_exports.root / "exports/2024-10/usage.csv")
+    new_exports.run("bill", "2024-10")  # usage.csv read here: the file is written here, the others copied
+    frames = list(filecache._frames((new_exports.root / filecache.PACKED_FILE).read_bytes(),
+                                    filecache.code_version()))
+    assert sorted(Path(meta[1]).name for meta, _ in frames) == ["tickets.csv", "usage.csv", "users.csv"]
+    with filecache.persisted(new_exports.root) as cache:
+        from otb_billing.core.month import Month
+        from otb_billing.readers.exports import read_exports
+
+        exports, _ = read_exports(new_exports.root, Month(2024, 10), "America/Toronto")
+        assert cache.misses == 0 and len(exports.users) == 3 and len(exports.usage) == 1

@@ -6,7 +6,7 @@ Pure: takes what the readers produced and what the ledger remembers, returns inv
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, MutableMapping, Sequence
 from decimal import Decimal
 
 from .errors import Problem, Source
@@ -60,7 +60,7 @@ def previous_totals(priors: Iterable[PriorInvoice], month: Month) -> dict[str, D
 
 def bill_month(
     config: Config,
-    exports: Exports,
+    exports: Exports | None,
     month: Month,
     priors: Sequence[PriorInvoice] = (),
     only: Collection[str] = (),
@@ -68,16 +68,27 @@ def bill_month(
     fx: Mapping[str, tuple | str] | None = None,
     recorded: Mapping[str, PriceBook] | None = None,
     inventories: Mapping[str, Inventory] | None = None,
+    consume: bool = False,
 ) -> BillResult:
     """Invoices for every client in its contract window (or only the accounts in `only`).
 
     `fx` maps each foreign invoice currency to (date, rate) for the month, or to why there is no usable rate.
     `recorded` gives, by account, the prices of a finalized invoice of this month: it is billed at those.
+    `inventories`: the exports already split by account (split_exports); with `consume`, a dict this call may
+    empty: each client's rows are dropped from it once billed, so that the rows of 10,000 clients and their
+    invoices are not all held at once (the caller keeps no other reference to the rows).
     """
     errors: list[Problem] = []
     warnings: list[Problem] = []
     if inventories is None:
+        if exports is None:
+            raise ValueError("bill_month needs the exports or their inventories")
         inventories = split_exports(exports)
+    take = inventories.get
+    if consume:
+        if not isinstance(inventories, MutableMapping):
+            raise TypeError("bill_month(consume=True) needs inventories it may change (a dict)")
+        take = inventories.pop
     clients = {c.account: c for c in config.clients}
     _warn_unknown_accounts(inventories, clients, warnings)
     priors_by_account: dict[str, list[PriorInvoice]] = defaultdict(list)
@@ -92,7 +103,7 @@ def bill_month(
             continue
         if progress is not None:
             progress()
-        inventory = inventories.get(client.account, Inventory())
+        inventory = take(client.account, None) or Inventory()
         if not client.in_contract(month):
             if not inventory.empty:
                 warnings.append(

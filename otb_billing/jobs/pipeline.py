@@ -17,11 +17,11 @@ from .. import forked
 from ..books import invoice_files
 from ..books.extract import scan_books
 from ..books.prices import Prices, read_prices
-from ..core.billing import bill_month
+from ..core.billing import bill_month, split_exports
 from ..core.errors import InputErrors, Problem, did_you_mean
 from ..core.model import BillResult, Config, PriceBook, PriorInvoice
 from ..core.month import Month
-from ..filecache import FileCache, persisted
+from ..filecache import FileCache, persisted, store_packed
 from ..readers.config import read_config_collecting
 from ..readers.exports import exports_kept, read_exports
 from ..readers.settings import read_settings
@@ -80,8 +80,10 @@ def _compute(root: Path, month: Month, only: Collection[str], progress, cache: F
     # Billing runs even when reading found problems, over the clients and rows that were readable, so that
     # its own problems (an unknown asset type, say) are reported in the same run.
     context = ledger_context(root, month, config.settings.currency, problems)
-    result = bill_month(config, exports, month, context.earlier, only, progress, context.fx(config, month),
-                        context.recorded)
+    inventories = split_exports(exports)
+    del exports  # the rows live on in `inventories` alone, and billing drops each client's once billed
+    result = bill_month(config, None, month, context.earlier, only, progress, context.fx(config, month),
+                        context.recorded, inventories, consume=True)
     problems += result.errors
     if problems:
         raise InputErrors(problems)
@@ -102,12 +104,17 @@ def _read_config(root: Path, month: Month, cache: FileCache | None) -> tuple[Con
         return read_config_collecting(root)
     here = os.getpid()
 
-    def read_exports_ahead() -> list[tuple]:
+    def read_exports_ahead() -> tuple[list[tuple], set[tuple[str, str]]]:
         read_exports(root, month, settings.timezone, settings.number_format)  # its problems: reported below
-        return [] if os.getpid() == here else cache.fresh_packed("export")  # run here: the rows are kept already
+        if os.getpid() == here:  # run here (no child): the rows are in this cache already
+            return [], set()
+        fresh = cache.fresh_packed("export")
+        cache.adopt(fresh)  # packed once: the cache file below is written from the same bytes
+        # stored by the child, so that this process can let the packed rows go once it has unpacked them
+        return fresh, store_packed(cache)
 
     found: list[tuple[Config | None, list[Problem]]] = []
-    cache.adopt(forked.beside(read_exports_ahead, lambda: found.append(read_config_collecting(root))))
+    cache.adopt(*forked.beside(read_exports_ahead, lambda: found.append(read_config_collecting(root))))
     return found[0]
 
 
