@@ -104,15 +104,15 @@ def _invoice(n: int, lines: int) -> Invoice:
 
 
 def test_files_are_split_at_100_invoices_and_1000_rows_never_inside_an_invoice():
-    files = quickbooks.invoice_files([_invoice(n, 3) for n in range(250)], "2024-10", QuickBooks(), "CAD")
+    files = dict(quickbooks.invoice_files([_invoice(n, 3) for n in range(250)], "2024-10", QuickBooks(), "CAD"))
     assert sorted(files) == [f"quickbooks-invoices-2024-10-part{n}.csv" for n in (1, 2, 3)]
     counts = [len({line.split(",")[0] for line in data.decode().splitlines()[1:]}) for _, data in sorted(files.items())]
     assert counts == [100, 100, 50]
-    files = quickbooks.invoice_files([_invoice(n, 45) for n in range(30)], "2024-10", QuickBooks(), "CAD")
+    files = dict(quickbooks.invoice_files([_invoice(n, 45) for n in range(30)], "2024-10", QuickBooks(), "CAD"))
     rows = [data.decode().splitlines()[1:] for _, data in sorted(files.items())]
     assert [len(r) for r in rows] == [990, 360]  # 22 invoices of 45 rows, then 8: 1,035 would be too many
     assert not {r.split(",")[0] for r in rows[0]} & {r.split(",")[0] for r in rows[1]}
-    assert list(quickbooks.invoice_files([_invoice(1, 3)], "2024-10", QuickBooks(), "CAD")) == [
+    assert [name for name, _ in quickbooks.invoice_files([_invoice(1, 3)], "2024-10", QuickBooks(), "CAD")] == [
         "quickbooks-invoices-2024-10.csv"]
 
 

@@ -559,3 +559,21 @@ def test_a_cache_that_let_rows_go_still_writes_them_when_it_stores_again(new_exp
 
         exports, _ = read_exports(new_exports.root, Month(2024, 10), "America/Toronto")
         assert cache.misses == 0 and len(exports.users) == 3 and len(exports.usage) == 1
+
+
+def test_a_stream_waits_for_a_lagging_child_rather_than_hold_more_than_its_backlog():
+    def consume(items):
+        total = 0
+        for item in items:
+            time.sleep(0.005)  # a slow disk
+            total += len(item)
+        return total
+
+    stream = forked.Stream(consume, keep=False)
+    stream.BACKLOG = 2 << 20
+    block = b"x" * (256 << 10)
+    for _ in range(40):  # 10 MB, sent far faster than the child takes it
+        stream.send(block)
+        assert stream._backlog <= stream.BACKLOG  # what is not in the pipe yet, held here
+    assert stream.finish() == 40 * len(block)
+    assert stream.most_waiting <= stream.BACKLOG + len(block) + 64

