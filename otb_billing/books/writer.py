@@ -129,8 +129,16 @@ def render_month_file(month: Month, blocks: Iterable[tuple[str, str]]) -> str:
         f"; Drafts (flag !) are replaced by the next `otb bill {month}`; finalized invoices (flag *) are kept as"
         " they are.\n"
     )
-    body = "\n".join(text.rstrip("\n") + "\n" for _, text in sorted(blocks, key=lambda b: b[0]))
+    body = "\n".join(_one_newline(text) for _, text in sorted(blocks, key=lambda b: b[0]))
     return header + ("\n" + body if body else "")
+
+
+def _one_newline(text: str) -> str:
+    """`text` ending in exactly one newline; the same string when it already does (10,000 invoices: 11 MB not
+    copied once more on the way into the month file)."""
+    if text.endswith("\n") and not text.endswith("\n\n"):
+        return text
+    return text.rstrip("\n") + "\n"
 
 
 # --- chart of accounts --------------------------------------------------------------------------------------
