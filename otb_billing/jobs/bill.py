@@ -64,6 +64,7 @@ def _bill(root: Path, month: Month, only: Collection[str], progress, pdf: bool, 
         return outcome
     replaced = {invoice_number(config.settings, a, month) for a in only} if only else None
     ledger_files, month_blocks = _ledger_files(root / "ledger", config, month, blocks, fresh, replaced)
+    del blocks  # the month file as it was: what is kept of it is in month_blocks (10,000 clients: 11 MB)
     billed = {inv.number for inv in fresh}  # their text is in the month file now; the outputs need their numbers
     month_blocks = {number: "" if number in billed else text for number, text in month_blocks.items()}
     build = root / "build" / str(month)

@@ -94,9 +94,10 @@ def _read_config(root: Path, month: Month, cache: FileCache | None) -> tuple[Con
     """read_config_collecting; meanwhile, if some of the month's exports must be read anew, a forked child reads
     them into `cache` (this run's, kept between runs), so that the two cores read the YAML and the CSVs at once.
 
-    The child only warms the cache: it hands back the rows it read as packed for the cache, and the reading of the
-    exports that follows here takes them from there (a child that fails leaves it to that reading). Not inside
-    `otb watch`, whose cache lives in memory and reads one changed file at a time."""
+    The child only warms the cache: it hands back the rows it read as packed for the cache (and writes the cache
+    file with them, so that this process need not keep the packed bytes once it has unpacked them), and the
+    reading of the exports that follows here takes them from there (a child that fails leaves it to that
+    reading). Not inside `otb watch`, whose cache lives in memory and reads one changed file at a time."""
     if cache is None or not hasattr(os, "fork"):
         return read_config_collecting(root)
     settings = read_settings(root, [])  # its problems: reported by the full reading
