@@ -32,6 +32,7 @@ def register() -> frozenset[int]:
         with resources.as_file(folder / file) as path:
             font = TTFont(name, str(path))
             _keep_subsets(font.face)
+            _split_ascii_at_once(font)
             pdfmetrics.registerFont(font)
     addMapping(REGULAR, 0, 0, REGULAR)
     addMapping(REGULAR, 1, 0, BOLD)
@@ -77,6 +78,25 @@ def _keep_subsets(face) -> None:
 
     face.makeSubset = lambda subset: subset_bytes(tuple(subset))
     face.addSubsetObjects = add_subset
+
+
+def _split_ascii_at_once(font: TTFont) -> None:
+    """Printable ASCII text without ReportLab's per-character loop in `splitString`.
+
+    ReportLab keeps printable ASCII at its own codes in subset 0 of every document (its "ASCII readable" mode),
+    so such a string splits into [(0, its ASCII bytes)] once the document's font state exists; most of an
+    invoice's strings are that. Anything else, or a document whose state is not made yet, goes through
+    ReportLab's own code (test_documents compares the bytes with it)."""
+    if not font._asciiReadable or not all(code in font.face.charToGlyph for code in range(32, 127)):
+        return
+    split = font.splitString
+
+    def split_string(text, doc, encoding="utf-8"):
+        if isinstance(text, str) and text and text.isascii() and text.isprintable() and doc in font.state:
+            return [(0, text.encode("ascii"))]
+        return split(text, doc, encoding)
+
+    font.splitString = split_string
 
 
 @lru_cache(maxsize=4)
