@@ -84,7 +84,6 @@ class FileCache:
             self._entries.pop(key, None)
         return value
 
-
     def kept(self, kind: str, path: Path, depends: Any) -> bool:
         """Whether `read` would return the kept value for this file (no reading, no parsing)."""
         entry = self._entries.get((kind, os.path.abspath(path)))
@@ -162,6 +161,8 @@ class Packed:
     def __init__(self, blob: bytes | memoryview, stored: bool = False) -> None:
         self.blob = blob
         self.stored = stored  # as it is in the packed cache file: a lean cache lets it go once unpacked
+
+
 RACY_SECONDS = 2.0  # a file changed this recently may change again within one mtime tick: not kept between runs
 
 

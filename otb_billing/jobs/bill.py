@@ -135,7 +135,8 @@ def month_outputs(root: Path, config: Config, month: Month, month_blocks: dict[s
                   emit: Callable[[dict[Path, bytes]], None] | None = None):
     """build/MONTH's files for every invoice in the month file: its itemized CSV, the month's ZIP of them, and the
     QuickBooks Online import file(s); the names of every file that belongs there (a PDF per invoice too); and the
-    month's invoices by number. `emit`: handed the invoice CSVs as soon as they are made (and then not returned).
+    month's invoices by number. `emit`: handed the invoice CSVs and the QuickBooks parts as soon as they are made (and
+    then not returned).
 
     Drafts billed now come from this run; finalized invoices from the data stored when they were issued (so their
     rows are the issued ones); adjustment invoices from their ledger entry; drafts of other clients kept by
