@@ -15,14 +15,16 @@ ALLOWED = {
     "fsutil": {"journal"},  # both are the file layer: fsutil writes the one file a user named
     "journal": {"core", "faults", "forked"},
     "forked": set(),
+    "gcpause": set(),
     "outputs": {"journal", "faults", "forked"},  # build/ files, through the journal's replace and temp folder
     "filecache": {"core"},  # what readers made of unchanged files, kept by their stat
     "readers": {"core", "filecache"},
-    "books": {"core", "faults", "fsutil", "journal", "filecache"},
+    "books": {"core", "faults", "fsutil", "journal", "filecache", "gcpause"},
     "render": {"core"},
     "jobs": {"core", "readers", "books", "render", "journal", "outputs", "faults", "fsutil", "filecache", "forked"},
     "fava_ext": {"core", "readers", "books", "render", "jobs"},
-    "cli": {"core", "readers", "books", "render", "jobs", "journal", "outputs", "faults", "fsutil", "filecache"},
+    "cli": {"core", "readers", "books", "render", "jobs", "journal", "outputs", "faults", "fsutil", "filecache",
+            "gcpause"},
     "__main__": {"cli"},
     "__init__": set(),
 }

@@ -577,3 +577,28 @@ def test_a_stream_waits_for_a_lagging_child_rather_than_hold_more_than_its_backl
         assert stream._backlog <= stream.BACKLOG  # what is not in the pipe yet, held here
     assert stream.finish() == 40 * len(block)
     assert stream.most_waiting <= stream.BACKLOG + len(block) + 64
+
+
+def test_the_collector_is_held_off_inside_and_back_after_and_frozen_data_stays_out_of_its_sight():
+    import gc
+
+    from otb_billing.gcpause import paused
+
+    assert gc.isenabled()
+    frozen = gc.get_freeze_count()  # an earlier report in this process may have frozen its records
+    with paused():
+        assert not gc.isenabled()
+    assert gc.isenabled() and gc.get_freeze_count() == frozen
+    try:
+        with paused(freeze=True):
+            kept = [(n, str(n)) for n in range(1000)]
+        assert gc.isenabled() and gc.get_freeze_count() >= frozen + len(kept)
+    finally:
+        gc.unfreeze()
+    gc.disable()
+    try:
+        with paused():
+            pass
+        assert not gc.isenabled()  # left as it was found
+    finally:
+        gc.enable()

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import gc
 import marshal
 import os
 from decimal import Decimal
@@ -22,6 +21,7 @@ from pathlib import Path
 
 from ..core.receivables import Application, Credit, Doc, Payment
 from ..filecache import code_version
+from ..gcpause import paused
 from .extract import Books
 from .verify import signature
 
@@ -63,31 +63,18 @@ def _key(root: Path) -> str:
     return f"{FORMAT}|{code_version()}|{signature(root / 'ledger')}"
 
 
-@contextlib.contextmanager
-def _no_gc():
-    """Millions of new tuples and strings, none of them in a cycle: the cyclic collector would walk the growing
-    heap again and again while they are made (a third of the load time), for nothing."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
-
-
 def load(root: Path) -> Books | None:
     """The records of the ledger as it is now, if they were stored for exactly these files; else None."""
     try:
         data = (root / CACHE_FILE).read_bytes()  # marshal.load on a file reads object by object: 10x slower
-        with _no_gc():
+        with paused():
             key, packed = marshal.loads(data)
     except (OSError, EOFError, ValueError, TypeError):
         return None
     if key != _key(root):
         return None
     try:
-        with _no_gc():
+        with paused(freeze=True):  # the records live as long as the report
             return _unpack(packed)
     except (ValueError, TypeError, ArithmeticError):  # a damaged file: only a slower run
         return None

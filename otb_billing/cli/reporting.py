@@ -9,6 +9,7 @@ import click
 
 from ..core.errors import InputErrors
 from ..fsutil import write_atomic
+from ..gcpause import paused
 from . import (
     ProblemsFound,
     _existing_root,
@@ -39,9 +40,11 @@ def status(month, clients, as_of, as_json, root: Path):
 
     root = _existing_root(root)
     as_of = as_of or local_today(root)
-    books = _run(books_for_reports, root, True, _notice)
-    _, rows = status_rows(books, as_of, month, set(clients))
-    click.echo(status_json(rows, as_of) if as_json else status_table(rows), nl=False)
+    with paused():  # hundreds of thousands of records and rows, no cycles among them (gcpause.py)
+        books = _run(books_for_reports, root, True, _notice)
+        _, rows = status_rows(books, as_of, month, set(clients))
+        text = status_json(rows, as_of) if as_json else status_table(rows)
+    click.echo(text, nl=False)
 
 
 @main.command()
@@ -55,7 +58,8 @@ def aging(as_of, as_json, root: Path):
 
     root = _existing_root(root)
     as_of = as_of or local_today(root)
-    rows = aging_rows(_run(books_for_reports, root, True, _notice), as_of)
+    with paused():  # as for status
+        rows = aging_rows(_run(books_for_reports, root, True, _notice), as_of)
     click.echo(aging_json(rows, as_of) if as_json else f"Aging as of {as_of}\n" + aging_table(rows), nl=False)
 
 
