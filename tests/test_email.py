@@ -225,3 +225,36 @@ def test_one_reminder_per_client_lists_every_overdue_invoice_and_escalates(repo,
     repo.run("remind", "--as-of", "2025-02-20", "--at", "2025-02-20T14:00:00Z")  # November alone, 52 days late
     assert inbox.messages[-1][2]["Subject"] == "Second notice: 1 overdue invoice from Test MSP ($33.90)"
     assert len(inbox.messages) == 3
+
+
+def test_what_the_server_accepted_before_a_ctrl_c_is_recorded_and_not_sent_again(repo, smtp_server, monkeypatch):
+    from otb_billing.jobs import email as email_job
+
+    inbox, port = smtp_server
+    for account in ("A1", "B2", "C3"):
+        repo.client(account, f"billing_email: ap@{account.lower()}.example\n", name=f"{account} Co")
+    repo.csv("2024-10", "users.csv", USERS, "A1,u1,One,,true", "B2,u2,Two,,true", "C3,u3,Three,,true")
+    ok(repo, "bill", "2024-10")
+    ok(repo, "finalize", "2024-10", "--at", "2024-11-01T12:00:00Z")
+    repo.write("settings.yaml", (repo.root / "settings.yaml").read_text() + smtp_settings(port))
+    real_send = email_job.Mailer.send
+    calls = []
+
+    def send_then_ctrl_c(self, msg, recipients):
+        calls.append(msg["Subject"])
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # the billing admin's Ctrl-C, while the third message goes out
+        real_send(self, msg, recipients)
+
+    monkeypatch.setattr(email_job.Mailer, "send", send_then_ctrl_c)
+    result = repo.run("email", "2024-10", "--at", "2024-11-02T14:00:00Z")
+    assert result.exit_code != 0  # interrupted
+    assert [recipients for _, recipients, _ in inbox.messages] == [["ap@a1.example"], ["ap@b2.example"]]
+    assert [values[0] for _, values in sent_records(repo)] == ["A1-202410", "B2-202410"]
+    monkeypatch.setattr(email_job.Mailer, "send", real_send)
+    again = repo.run("email", "2024-10", "--at", "2024-11-02T14:05:00Z")
+    assert again.exit_code == 0, again.output
+    assert "skipped A1-202410: already sent on 2024-11-02" in again.output
+    assert [recipients for _, recipients, _ in inbox.messages] == [["ap@a1.example"], ["ap@b2.example"],
+                                                                   ["ap@c3.example"]]  # C3 once, A1 and B2 not again
+    assert [values[0] for _, values in sent_records(repo)] == ["A1-202410", "B2-202410", "C3-202410"]

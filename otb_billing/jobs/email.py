@@ -115,11 +115,25 @@ class Job(NamedTuple):
     message: EmailMessage
 
 
-def _batch(
+def _send_and_record(
     root: Path, jobs: list[Job], dry_run: bool, kind: str, at: dt.datetime, outcome: Outcome, settings
-) -> list[str]:
-    """Send (or write to build/outbox/) each job's message; returns ledger lines for what the server accepted."""
+) -> None:
+    """Send the batch, then record in the ledger what the server accepted: also when the batch is interrupted
+    (Ctrl-C, an error otb did not expect), so that the next run does not send those messages again. A kill
+    (SIGKILL, power cut) before the record leaves them unrecorded: see README.md, "Email"."""
     records: list[str] = []
+    try:
+        _batch(root, jobs, dry_run, kind, at, outcome, settings, records)
+    finally:
+        _record(root, records, at.date())
+
+
+def _batch(
+    root: Path, jobs: list[Job], dry_run: bool, kind: str, at: dt.datetime, outcome: Outcome, settings,
+    records: list[str],
+) -> list[str]:
+    """Send (or write to build/outbox/) each job's message; adds to `records` (and returns) ledger lines for
+    what the server accepted, as it accepts them."""
     if dry_run:
         outbox = root / "build" / "outbox"
         files: dict[Path, bytes] = {}
@@ -209,7 +223,7 @@ def run_email(root: Path, month: Month, only, dry_run: bool, resend: bool, at: d
         job = _job(root, config, clients, book, doc, at, "invoice", outcome)
         if job:
             jobs.append(job)
-    _record(root, _batch(root, jobs, dry_run, "invoice", at, outcome, config.settings), at.date())
+    _send_and_record(root, jobs, dry_run, "invoice", at, outcome, config.settings)
     return outcome
 
 
@@ -241,7 +255,7 @@ def run_remind(root: Path, as_of: dt.date, dry_run: bool, at: dt.datetime) -> Ou
         job = _reminder(root, config, clients.get(account), account, states, at, outcome)
         if job:
             jobs.append(job)
-    _record(root, _batch(root, jobs, dry_run, "reminder", at, outcome, config.settings), at.date())
+    _send_and_record(root, jobs, dry_run, "reminder", at, outcome, config.settings)
     return outcome
 
 
