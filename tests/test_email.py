@@ -258,3 +258,39 @@ def test_what_the_server_accepted_before_a_ctrl_c_is_recorded_and_not_sent_again
     assert [recipients for _, recipients, _ in inbox.messages] == [["ap@a1.example"], ["ap@b2.example"],
                                                                    ["ap@c3.example"]]  # C3 once, A1 and B2 not again
     assert [values[0] for _, values in sent_records(repo)] == ["A1-202410", "B2-202410", "C3-202410"]
+
+
+def test_a_run_killed_mid_batch_is_recorded_by_the_next_one_without_sending_again(repo, smtp_server):
+    """SIGKILL (as a power cut would) right after the server accepted the second of three messages."""
+    import os
+    import subprocess
+    import sys
+
+    inbox, port = smtp_server
+    for account in ("A1", "B2", "C3"):
+        repo.client(account, f"billing_email: ap@{account.lower()}.example\n", name=f"{account} Co")
+    repo.csv("2024-10", "users.csv", USERS, "A1,u1,One,,true", "B2,u2,Two,,true", "C3,u3,Three,,true")
+    ok(repo, "bill", "2024-10")
+    ok(repo, "finalize", "2024-10", "--at", "2024-11-01T12:00:00Z")
+    repo.write("settings.yaml", (repo.root / "settings.yaml").read_text() + smtp_settings(port))
+    twin = repo.root.parent / "twin"  # the same repo, for a run nobody stops
+    __import__("shutil").copytree(repo.root, twin)
+    args = [sys.executable, "-m", "otb_billing", "email", "2024-10", "--at", "2024-11-02T14:00:00Z"]
+    log = repo.root.parent / "faults.log"
+    subprocess.run([*args, "--root", str(twin)], env={**os.environ, "OTB_FAULT_LOG": str(log)}, check=True,
+                   capture_output=True)
+    points = [line.split()[0] for line in log.read_text().splitlines() if "sending-invoice.jsonl" in line]
+    assert len(points) == 4  # an fsync per accepted message, and the journal removed after the ledger commit
+    killed = subprocess.run([*args, "--root", str(repo.root)], env={**os.environ, "OTB_FAULT_AT": points[1]},
+                            capture_output=True, text=True)
+    assert killed.returncode == -9
+    assert [r for _, r, _ in inbox.messages[3:]] == [["ap@a1.example"], ["ap@b2.example"]]  # after the twin's 3
+    assert sent_records(repo) == []  # nothing in the ledger yet
+    again = repo.run("email", "2024-10", "--at", "2024-11-02T14:00:00Z")  # the same time, as the twin's
+    assert again.exit_code == 0, again.output
+    assert "recorded A1-202410: sent by the run that was stopped" in again.output
+    assert "recorded B2-202410: sent by the run that was stopped" in again.output
+    assert [r for _, r, _ in inbox.messages[3:]] == [["ap@a1.example"], ["ap@b2.example"], ["ap@c3.example"]]
+    # the ledger as the uninterrupted run left it, byte for byte, and no journal left behind
+    assert (repo.root / "ledger/sent/2024.beancount").read_bytes() == (twin / "ledger/sent/2024.beancount").read_bytes()
+    assert not list((repo.root / ".otb").glob("sending-*"))

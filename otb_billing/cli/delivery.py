@@ -19,6 +19,8 @@ from . import (
 
 
 def _report_outcome(outcome, what: str, dry_run: bool) -> None:
+    for number in outcome.recovered:
+        click.echo(f"recorded {number}: sent by the run that was stopped before it could record it")
     for number, recipients in outcome.sent:
         click.echo(f"sent {number} to {', '.join(recipients)}")
     for path in outcome.outbox:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import os
 import smtplib
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -19,10 +21,12 @@ from typing import NamedTuple
 
 from beancount.core import data
 
+from .. import faults
 from ..books.writer import quote
 from ..core.errors import InputErrors, Problem
 from ..core.model import Smtp
 from ..core.month import Month
+from ..journal import state_dir
 from ..outputs import write_outputs
 from ..render.email import Overdue, message, reminder_message
 from .invoice_pdfs import load_snapshot
@@ -35,6 +39,7 @@ class Outcome:
     failed: list[tuple[str, str]] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     outbox: list[Path] = field(default_factory=list)
+    recovered: list[str] = field(default_factory=list)  # sent by an interrupted run, recorded by this one
 
 
 def sent_log(entries, kind: str) -> dict[str, list[dt.date]]:
@@ -116,21 +121,83 @@ class Job(NamedTuple):
 
 
 def _send_and_record(
-    root: Path, jobs: list[Job], dry_run: bool, kind: str, at: dt.datetime, outcome: Outcome, settings
+    root: Path, jobs: list[Job], dry_run: bool, kind: str, at: dt.datetime, outcome: Outcome, settings,
+    recovered: Sequence[str] = (),
 ) -> None:
-    """Send the batch, then record in the ledger what the server accepted: also when the batch is interrupted
-    (Ctrl-C, an error otb did not expect), so that the next run does not send those messages again. A kill
-    (SIGKILL, power cut) before the record leaves them unrecorded: see README.md, "Email"."""
-    records: list[str] = []
+    """Send the batch, then record in the ledger what the server accepted (after `recovered`: what an
+    interrupted run had sent, from its journal). Each accepted send is first appended to the journal, so that a
+    run killed before the record (SIGKILL, a power cut) does not send it again; an exception (Ctrl-C included)
+    records what was accepted on the way out."""
+    records: list[str] = list(recovered)
+    journal = Journal(root, kind) if not dry_run else None
     try:
-        _batch(root, jobs, dry_run, kind, at, outcome, settings, records)
+        _batch(root, jobs, dry_run, kind, at, outcome, settings, records, journal)
     finally:
         _record(root, records, at.date())
+    if journal is not None:
+        journal.clear()
+
+
+class Journal:
+    """`.otb/sending-<kind>.jsonl`: one line per message the server accepted and the ledger does not hold yet,
+    written and fsynced right after the server said yes. The next run of the same command records those lines
+    and does not send their messages again; only a message accepted in the instant before its line was written
+    can be sent twice."""
+
+    def __init__(self, root: Path, kind: str) -> None:
+        self.path = state_dir(root) / f"sending-{kind}.jsonl"
+
+    def add(self, numbers: tuple[str, ...], day: dt.date, records: list[str]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        line = json.dumps({"numbers": list(numbers), "date": str(day), "records": records}) + "\n"
+        with open(self.path, "a", encoding="utf-8") as out:
+            out.write(line)
+            out.flush()
+            faults.point("fsync", self.path)
+            os.fsync(out.fileno())
+
+    def pending(self, ledger_text: str) -> list[dict]:
+        """What it holds that the ledger does not (a line cut short by a kill is ignored: its message is sent
+        again)."""
+        try:
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+        except OSError:
+            return []
+        found = []
+        for line in lines:
+            try:
+                item = json.loads(line)
+            except ValueError:
+                continue
+            if not all(record in ledger_text for record in item["records"]):
+                found.append(item)
+        return found
+
+    def clear(self) -> None:
+        if self.path.exists():
+            faults.point("unlink", self.path)
+            self.path.unlink()
+
+
+def _recover(root: Path, kind: str, log: dict[str, list[dt.date]], outcome: Outcome) -> list[str]:
+    """The records an interrupted run journaled but did not get into the ledger; their invoices are entered in
+    `log` as sent (or reminded) on their day, so that they are not sent again."""
+    sent_file = root / "ledger" / "sent"
+    text = "".join(p.read_text(encoding="utf-8") for p in sorted(sent_file.glob("*.beancount"))) \
+        if sent_file.is_dir() else ""
+    records: list[str] = []
+    for item in Journal(root, kind).pending(text):
+        day = dt.date.fromisoformat(item["date"])
+        for number in item["numbers"]:
+            log.setdefault(number, []).append(day)
+        records += [record for record in item["records"] if record not in text]
+        outcome.recovered += list(item["numbers"])
+    return records
 
 
 def _batch(
     root: Path, jobs: list[Job], dry_run: bool, kind: str, at: dt.datetime, outcome: Outcome, settings,
-    records: list[str],
+    records: list[str], journal: Journal | None = None,
 ) -> list[str]:
     """Send (or write to build/outbox/) each job's message; adds to `records` (and returns) ledger lines for
     what the server accepted, as it accepts them."""
@@ -180,12 +247,15 @@ def _batch(
             shown = job.name if job.numbers == (job.name,) else f"{job.name} ({', '.join(job.numbers)})"
             outcome.sent.append((shown, tuple(job.recipients)))
             stamp = at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            for number in job.numbers:
-                records.append(
-                    f'{at.date()} custom "invoice-{"sent" if kind == "invoice" else "reminded"}" '
-                    f"{quote(number)} {quote(', '.join(job.recipients))}\n  at: {quote(stamp)}\n"
-                    f"  message_id: {quote(job.message['Message-ID'])}\n"
-                )
+            accepted = [
+                f'{at.date()} custom "invoice-{"sent" if kind == "invoice" else "reminded"}" '
+                f"{quote(number)} {quote(', '.join(job.recipients))}\n  at: {quote(stamp)}\n"
+                f"  message_id: {quote(job.message['Message-ID'])}\n"
+                for number in job.numbers
+            ]
+            if journal is not None:
+                journal.add(job.numbers, at.date(), accepted)
+            records += accepted
     finally:
         mailer.close()
     return records
@@ -209,6 +279,7 @@ def run_email(root: Path, month: Month, only, dry_run: bool, resend: bool, at: d
     sent = sent_log(books.entries, "invoice-sent")
     book = books.book(at.date())
     outcome, jobs = Outcome(), []
+    recovered = [] if dry_run else _recover(root, "invoice", sent, outcome)
     for doc in sorted(books.docs, key=lambda d: d.number):
         if doc.period != str(month):  # adjustment invoices carry the period they adjust
             continue
@@ -223,7 +294,7 @@ def run_email(root: Path, month: Month, only, dry_run: bool, resend: bool, at: d
         job = _job(root, config, clients, book, doc, at, "invoice", outcome)
         if job:
             jobs.append(job)
-    _send_and_record(root, jobs, dry_run, "invoice", at, outcome, config.settings)
+    _send_and_record(root, jobs, dry_run, "invoice", at, outcome, config.settings, recovered)
     return outcome
 
 
@@ -237,6 +308,7 @@ def run_remind(root: Path, as_of: dt.date, dry_run: bool, at: dt.datetime) -> Ou
     book = books.book(as_of)
     interval = config.settings.reminder_interval_days
     outcome, jobs = Outcome(), []
+    recovered = [] if dry_run else _recover(root, "reminder", reminded, outcome)
     overdue: dict[str, list] = {}
     for _, state in sorted(book.invoices.items()):
         if state.status == "overdue":
@@ -255,7 +327,7 @@ def run_remind(root: Path, as_of: dt.date, dry_run: bool, at: dt.datetime) -> Ou
         job = _reminder(root, config, clients.get(account), account, states, at, outcome)
         if job:
             jobs.append(job)
-    _send_and_record(root, jobs, dry_run, "reminder", at, outcome, config.settings)
+    _send_and_record(root, jobs, dry_run, "reminder", at, outcome, config.settings, recovered)
     return outcome
 
 
