@@ -227,16 +227,21 @@ def test_one_reminder_per_client_lists_every_overdue_invoice_and_escalates(repo,
     assert len(inbox.messages) == 3
 
 
-def test_what_the_server_accepted_before_a_ctrl_c_is_recorded_and_not_sent_again(repo, smtp_server, monkeypatch):
-    from otb_billing.jobs import email as email_job
-
-    inbox, port = smtp_server
+def three_issued(repo, port: int) -> None:
+    """Three clients' October invoices issued, each to its own address, and otb pointed at the test server."""
     for account in ("A1", "B2", "C3"):
         repo.client(account, f"billing_email: ap@{account.lower()}.example\n", name=f"{account} Co")
     repo.csv("2024-10", "users.csv", USERS, "A1,u1,One,,true", "B2,u2,Two,,true", "C3,u3,Three,,true")
     ok(repo, "bill", "2024-10")
     ok(repo, "finalize", "2024-10", "--at", "2024-11-01T12:00:00Z")
     repo.write("settings.yaml", (repo.root / "settings.yaml").read_text() + smtp_settings(port))
+
+
+def test_what_the_server_accepted_before_a_ctrl_c_is_recorded_and_not_sent_again(repo, smtp_server, monkeypatch):
+    from otb_billing.jobs import email as email_job
+
+    inbox, port = smtp_server
+    three_issued(repo, port)
     real_send = email_job.Mailer.send
     calls = []
 
@@ -267,12 +272,7 @@ def test_a_run_killed_mid_batch_is_recorded_by_the_next_one_without_sending_agai
     import sys
 
     inbox, port = smtp_server
-    for account in ("A1", "B2", "C3"):
-        repo.client(account, f"billing_email: ap@{account.lower()}.example\n", name=f"{account} Co")
-    repo.csv("2024-10", "users.csv", USERS, "A1,u1,One,,true", "B2,u2,Two,,true", "C3,u3,Three,,true")
-    ok(repo, "bill", "2024-10")
-    ok(repo, "finalize", "2024-10", "--at", "2024-11-01T12:00:00Z")
-    repo.write("settings.yaml", (repo.root / "settings.yaml").read_text() + smtp_settings(port))
+    three_issued(repo, port)
     twin = repo.root.parent / "twin"  # the same repo, for a run nobody stops
     __import__("shutil").copytree(repo.root, twin)
     args = [sys.executable, "-m", "otb_billing", "email", "2024-10", "--at", "2024-11-02T14:00:00Z"]
