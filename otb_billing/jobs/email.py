@@ -156,21 +156,16 @@ class Journal:
             faults.point("fsync", self.path)
             os.fsync(out.fileno())
 
-    def pending(self, ledger_text: str) -> list[dict]:
-        """What it holds that the ledger does not (a line cut short by a kill is ignored: its message is sent
-        again)."""
+    def items(self) -> list[dict]:
+        """Its lines, read back (a line cut short by a kill is left out: its message is sent again)."""
         try:
             lines = self.path.read_text(encoding="utf-8").splitlines()
         except OSError:
             return []
         found = []
         for line in lines:
-            try:
-                item = json.loads(line)
-            except ValueError:
-                continue
-            if not all(record in ledger_text for record in item["records"]):
-                found.append(item)
+            with contextlib.suppress(ValueError):
+                found.append(json.loads(line))
         return found
 
     def clear(self) -> None:
@@ -182,25 +177,32 @@ class Journal:
 def _recover(root: Path, kind: str, log: dict[str, list[dt.date]], outcome: Outcome) -> list[str]:
     """The records an interrupted run journaled but did not get into the ledger; their invoices are entered in
     `log` as sent (or reminded) on their day, so that they are not sent again."""
-    sent_file = root / "ledger" / "sent"
-    text = "".join(p.read_text(encoding="utf-8") for p in sorted(sent_file.glob("*.beancount"))) \
-        if sent_file.is_dir() else ""
+    folder = _sent_folder(root)
+    text = "".join(p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.beancount")))
     records: list[str] = []
-    for item in Journal(root, kind).pending(text):
+    for item in Journal(root, kind).items():
+        missing = [record for record in item["records"] if record not in text]
+        if not missing:  # recorded before the kill; only the journal was left
+            continue
         day = dt.date.fromisoformat(item["date"])
         for number in item["numbers"]:
             log.setdefault(number, []).append(day)
-        records += [record for record in item["records"] if record not in text]
+        records += missing
         outcome.recovered += list(item["numbers"])
     return records
+
+
+def _sent_folder(root: Path) -> Path:
+    """Where sends and reminders are recorded, a file per year."""
+    return root / "ledger" / "sent"
 
 
 def _batch(
     root: Path, jobs: list[Job], dry_run: bool, kind: str, at: dt.datetime, outcome: Outcome, settings,
     records: list[str], journal: Journal | None = None,
-) -> list[str]:
-    """Send (or write to build/outbox/) each job's message; adds to `records` (and returns) ledger lines for
-    what the server accepted, as it accepts them."""
+) -> None:
+    """Send (or write to build/outbox/) each job's message; adds to `records` the ledger lines for what the
+    server accepted, as it accepts them (and to `journal`)."""
     if dry_run:
         outbox = root / "build" / "outbox"
         files: dict[Path, bytes] = {}
@@ -209,9 +211,9 @@ def _batch(
             files[path] = job.message.as_bytes()
             outcome.outbox.append(path)
         write_outputs(root, files)
-        return records
+        return
     if not jobs:
-        return records
+        return
     if not settings.smtp.host:
         raise InputErrors(
             [
@@ -229,7 +231,7 @@ def _batch(
     except (OSError, smtplib.SMTPException) as error:
         outcome.failed += [(job.name, why(error)) for job in jobs]
         mailer.close()
-        return records
+        return
     try:
         for job in jobs:
             try:
@@ -258,13 +260,12 @@ def _batch(
             records += accepted
     finally:
         mailer.close()
-    return records
 
 
 def _record(root: Path, records: list[str], day: dt.date) -> None:
     if not records:
         return
-    path = root / "ledger" / "sent" / f"{day.year:04d}.beancount"
+    path = _sent_folder(root) / f"{day.year:04d}.beancount"
     text = appended(
         path,
         ["\n".join(records)],

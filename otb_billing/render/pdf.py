@@ -170,7 +170,7 @@ def _watermark_xobjects(mark: str) -> tuple[str, pdfdoc.PDFImageXObject, pdfdoc.
 
     `canvas.drawImage` hashes and compresses the picture's 450 KB of pixels again for every document, a fifth of
     the time a one-page draft takes. Each document gets its own shallow copies of these (ReportLab registers an
-    object in one document only); the bytes written are the same (test_pdf_speed's comparison with drawImage)."""
+    object in one document only); the bytes written are the same (test_documents compares them with drawImage's)."""
     image = _watermark_image(mark)
     name = _digester(image.getRGBData() + image._dataA.getRGBData())  # drawImage's name for it, mask="auto"
     picture = pdfdoc.PDFImageXObject(name, image, mask="auto")
