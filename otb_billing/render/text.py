@@ -7,6 +7,7 @@ import io
 import json
 from collections.abc import Sequence, Set
 from decimal import Decimal
+from itertools import starmap
 
 from ..core.money import fmt_money
 from ..core.receivables import AGING_BUCKETS, AgingRow, InvoiceState, Statement
@@ -17,40 +18,42 @@ from .qbcsv import neutralize
 def table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Set[int] = frozenset(),
           total: Sequence[str] | None = None) -> str:
     """Columns padded to their widest cell, a rule under the header (and above a total row)."""
-    everything = [header, *rows] + ([total] if total else [])
-    widths = [max(map(len, column)) for column in zip(*everything, strict=False)][:len(header)]
-    line = "  ".join(f"{{:{'>' if i in right else '<'}{w}}}" for i, w in enumerate(widths))
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in header]
+    return column_table(header, columns, right, total)
 
-    def fmt(row):
-        return line.format(*row).rstrip()
 
+def column_table(header: Sequence[str], columns: Sequence[Sequence[str]], right: Set[int] = frozenset(),
+                 total: Sequence[str] | None = None) -> str:
+    """table() from the cells of each column: a report of 120,000 rows makes each column with one map() and
+    measures it with one max(), instead of visiting every row in Python once per step."""
+    extra = [header] + ([total] if total else [])
+    widths = [max(max(map(len, column), default=0), *(len(row[i]) for row in extra))
+              for i, column in enumerate(columns)]
+    line = "  ".join(f"{{:{'>' if i in right else '<'}{w}}}" for i, w in enumerate(widths)).format
     rule = "  ".join("-" * w for w in widths)
-    out = [fmt(header), rule, *(fmt(r) for r in rows)]
+    out = [line(*header).rstrip(), rule, *map(str.rstrip, starmap(line, zip(*columns, strict=True)))]
     if total:
-        out += [rule, fmt(total)]
+        out += [rule, line(*total).rstrip()]
     return "\n".join(out) + "\n"
 
 
 def status_table(rows: Sequence[InvoiceState]) -> str:
-    body = [
-        (
-            s.doc.number,
-            s.doc.client[:28],
-            s.status,
-            money(s.doc.total, s.doc.currency),
-            money(s.settled, s.doc.currency),
-            money(s.credited, s.doc.currency),
-            money(s.balance, s.doc.currency),
-            str(s.doc.due),
-            str(s.days_overdue) if s.days_overdue else "",
-        )
-        for s in rows
+    docs = [s.doc for s in rows]
+    currencies = [d.currency for d in docs]
+    days = {due: str(due) for due in {d.due for d in docs}}
+    columns: list[list[str]] = [
+        [d.number for d in docs],
+        [d.client[:28] for d in docs],
+        [s.status for s in rows],
+        list(map(money, [d.total for d in docs], currencies)),
+        list(map(money, [s.settled for s in rows], currencies)),
+        list(map(money, [s.credited for s in rows], currencies)),
+        list(map(money, [s.balance for s in rows], currencies)),
+        [days[d.due] for d in docs],
+        [str(s.days_overdue) if s.days_overdue else "" for s in rows],
     ]
-    return table(
-        ("Invoice", "Client", "Status", "Total", "Paid", "Credited", "Balance", "Due", "Days late"),
-        body,
-        right={3, 4, 5, 6, 8},
-    )
+    return column_table(("Invoice", "Client", "Status", "Total", "Paid", "Credited", "Balance", "Due", "Days late"),
+                        columns, right={3, 4, 5, 6, 8})
 
 
 def status_json(rows: Sequence[InvoiceState], as_of) -> str:
