@@ -35,9 +35,12 @@ from beancount import loader
 from beanquery.parser import parse
 from click.testing import CliRunner
 
+from otb_billing.books import records_cache
 from otb_billing.books.extract import Books, extract_records
 from otb_billing.cli import main
-from otb_billing.jobs.reports import aging_rows, status_rows
+from otb_billing.core.receivables import aging as aging_rows
+from otb_billing.core.receivables import last_entry
+from otb_billing.jobs.reports import status_rows
 from otb_billing.render.text import aging_json, status_json
 
 SETTINGS = """\
@@ -113,6 +116,7 @@ class Figures:
     internal_errors: list[str] = field(default_factory=list)
     mismatches: list[str] = field(default_factory=list)
     largest_balance: Decimal = Decimal(0)
+    kept_checks: int = 0  # days the stored book (records_cache.book) was compared with the derivation
 
 
 class Run:
@@ -177,8 +181,10 @@ class Run:
                 aging = self.json("aging", "--as-of", as_of, "--json")
                 status = self.json("status", "--as-of", as_of, "--json")["invoices"]
             else:  # the same reports, rendered by the same code from the entries loaded above
-                aging = json.loads(aging_json(aging_rows(records, day), day))
-                status = json.loads(status_json(status_rows(records, day, None, set())[1], day))["invoices"]
+                book = records.book(day)
+                aging = json.loads(aging_json(aging_rows(book, records.names), day))
+                status = json.loads(status_json(status_rows(book, None, set()), day))["invoices"]
+                self.compare_kept(records, day, aging, status)
             for row in aging["clients"]:
                 mine[row["account"]] += Decimal(row["balance"])
             if as_of == FAR:
@@ -191,6 +197,27 @@ class Run:
                     self.figures.mismatches.append(f"step {self.figures.steps} as of {as_of}: {account}: reports "
                                                    f"{mine[account]}, Beancount {books[account]}")
                 self.figures.largest_balance = max(self.figures.largest_balance, abs(books[account]))
+
+    def compare_kept(self, records: Books, day: dt.date, aging: dict, status: list[dict]) -> None:
+        """status and aging from the book records_cache stores (settled on the last record's day) must be the
+        derived ones, on `day` and on that last day itself; a day before it must not be served from the store."""
+        last = last_entry(records.docs, records.payments, records.credits, records.applications)
+        blobs = records_cache._pack_docs(records.docs), records_cache._pack_settled(records)
+        for when in (day, last):
+            kept = records_cache._unpack_book(records_cache._unpack_docs(blobs[0]), blobs[1], when)
+            if when < last:
+                if kept is not None:
+                    self.figures.mismatches.append(f"step {self.figures.steps}: stored book served {when} < {last}")
+                continue
+            if when != day:
+                derived = records.book(when)
+                aging = json.loads(aging_json(aging_rows(derived, records.names), when))
+                status = json.loads(status_json(status_rows(derived, None, set()), when))["invoices"]
+            self.figures.kept_checks += 1
+            book, names = kept
+            if (json.loads(aging_json(aging_rows(book, names), when)) != aging
+                    or json.loads(status_json(status_rows(book, None, set()), when))["invoices"] != status):
+                self.figures.mismatches.append(f"step {self.figures.steps} as of {when}: the stored book differs")
 
     # -- operations ----------------------------------------------------------------------------------------------
 
@@ -329,6 +356,7 @@ def report(figures: Figures) -> str:
         "operations: " + ", ".join(f"{k} {v}" for k, v in sorted(figures.operations.items())),
         "refused with a clear message: "
         + (", ".join(f"{k} {v}" for k, v in sorted(figures.refused.items())) or "none"),
+        f"stored-book comparisons: {figures.kept_checks}",
         f"mismatches: {len(figures.mismatches)}; internal errors: {len(figures.internal_errors)}; largest "
         f"client balance seen: {figures.largest_balance}",
     ]

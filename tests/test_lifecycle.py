@@ -278,11 +278,13 @@ def test_history_shows_who_changed_what(books):
     assert changes[0]["author"] == "Sam <sam@msp.example>" and changes[0]["file"] == "clients/A1.yaml"
 
 
-def test_statement_and_aging_golden_output(example):
+def test_statement_status_and_aging_golden_output(example):
     statement = ok_at(example, "statement", "HOST-0042", "--to", "2024-11-15")
     aging = ok_at(example, "aging", "--as-of", "2024-11-15")
     compare(statement, "statement-HOST-0042.txt")
     compare(aging, "aging-2024-11-15.txt")
+    for _ in range(2):  # from the full load, then from the book it stored
+        compare(ok_at(example, "status", "--as-of", "2024-11-15"), "status-2024-11-15.txt")
 
 
 def ok_at(root, *args):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import os
 import pickle
@@ -232,6 +233,29 @@ def test_reports_from_kept_records_equal_reports_from_a_full_load(example):
     assert (example / records_cache.CACHE_FILE).exists()
     assert records_cache.load(example) is not None
     assert [_report(example, *args) for args in REPORTS] == first
+
+
+def test_status_and_aging_after_the_last_record_come_from_the_stored_book(example, monkeypatch):
+    """On or after the ledger's last record, status and aging take the amounts settled by the last full load and
+    never read the payments back; before it they derive, from the records. Either way the same text as a full
+    load (the random books test compares the two on 500 operations' ledgers)."""
+    from otb_billing.books import records_cache
+
+    days = ("2024-10-15", "2024-10-31", "2025-06-30")  # before, on, and after the last record (2024-10-31)
+    first = {day: [_report(example, cmd, "--as-of", day, *flag) for cmd in ("status", "aging") for flag in ((),
+             ("--json",))] for day in days}
+    rest_read = []
+    real = records_cache._unpack_rest
+    monkeypatch.setattr(records_cache, "_unpack_rest", lambda *a: rest_read.append(1) or real(*a))
+    for day in days:
+        rest_read.clear()
+        again = [_report(example, cmd, "--as-of", day, *flag) for cmd in ("status", "aging") for flag in ((),
+                 ("--json",))]
+        assert again == first[day]
+        assert bool(rest_read) == (day < "2024-10-31"), day
+    assert records_cache.book(example, dt.date(2024, 10, 30)) is None
+    book, names = records_cache.book(example, dt.date(2024, 10, 31))
+    assert book.as_of == dt.date(2024, 10, 31) and names["620547"]
 
 
 def test_any_change_to_the_ledger_means_a_full_load_again(example):

@@ -35,14 +35,14 @@ def _notice(text: str) -> None:
 @root_option
 def status(month, clients, as_of, as_json, root: Path):
     """Each invoice's status (draft, open, partial, paid, overdue, cancelled) with paid, credited and balance."""
-    from ..jobs.reports import books_for_reports, status_rows
+    from ..jobs.reports import receivables, status_rows
     from ..render.text import status_json, status_table
 
     root = _existing_root(root)
     as_of = as_of or local_today(root)
     with paused():  # hundreds of thousands of records and rows, no cycles among them (gcpause.py)
-        books = _run(books_for_reports, root, True, _notice)
-        _, rows = status_rows(books, as_of, month, set(clients))
+        book, _ = _run(receivables, root, as_of, _notice)
+        rows = status_rows(book, month, set(clients))
         text = status_json(rows, as_of) if as_json else status_table(rows)
     click.echo(text, nl=False)
 
@@ -53,13 +53,14 @@ def status(month, clients, as_of, as_json, root: Path):
 @root_option
 def aging(as_of, as_json, root: Path):
     """Per client: balance current, 1-30, 31-60, 61-90 and 90+ days past due, and credit balances."""
-    from ..jobs.reports import aging_rows, books_for_reports
+    from ..core.receivables import aging as aging_rows
+    from ..jobs.reports import receivables
     from ..render.text import aging_json, aging_table
 
     root = _existing_root(root)
     as_of = as_of or local_today(root)
     with paused():  # as for status
-        rows = aging_rows(_run(books_for_reports, root, True, _notice), as_of)
+        rows = aging_rows(*_run(receivables, root, as_of, _notice))
     click.echo(aging_json(rows, as_of) if as_json else f"Aging as of {as_of}\n" + aging_table(rows), nl=False)
 
 

@@ -123,6 +123,31 @@ class Book:
 
 def derive(docs: Iterable[Doc], payments: Iterable[Payment], credits: Iterable[Credit], as_of: dt.date,
            applications: Iterable[Application] = ()) -> Book:
+    """Every invoice's amounts and status on `as_of`."""
+    return dated(settle(docs, payments, credits, as_of, applications), as_of)
+
+
+def last_entry(docs: Iterable[Doc], payments: Iterable[Payment], credits: Iterable[Credit],
+               applications: Iterable[Application] = ()) -> dt.date:
+    """The date of the last record: settle() gives the same amounts on this day as on any day after it."""
+    return max((r.date for records in (docs, payments, credits, applications) for r in records),
+               default=dt.date.min)
+
+
+def dated(book: Book, as_of: dt.date) -> Book:
+    """The book with each invoice's status on `as_of`. Its amounts must hold every record dated up to `as_of`: a
+    book settled on the last record's day (last_entry) serves any later day, since from then on only the statuses
+    move (open becomes overdue, days late grow), never the amounts."""
+    book.as_of = as_of
+    for state in book.invoices.values():
+        state.status, state.days_overdue = _status(state, as_of)
+    return book
+
+
+def settle(docs: Iterable[Doc], payments: Iterable[Payment], credits: Iterable[Credit], as_of: dt.date,
+           applications: Iterable[Application] = ()) -> Book:
+    """Every invoice's amounts (paid, credited, overpaid, credit applied) and each client's credit on account,
+    from everything dated on or before `as_of`. Statuses are left for dated()."""
     book = Book(as_of)
     pool: dict[str, Decimal] = defaultdict(Decimal)
     by_account: dict[str, list[InvoiceState]] = defaultdict(list)
@@ -170,8 +195,6 @@ def derive(docs: Iterable[Doc], payments: Iterable[Payment], credits: Iterable[C
             use = min(pool[account], state.balance)
             state.credit_applied += use
             pool[account] -= use
-    for state in book.invoices.values():
-        state.status, state.days_overdue = _status(state, as_of)
     book.credit = {account: amount for account, amount in pool.items() if amount}
     return book
 
@@ -180,14 +203,15 @@ def _status(state: InvoiceState, as_of: dt.date) -> tuple[Status, int]:
     doc = state.doc
     if doc.draft:
         return Status.DRAFT, 0
-    if doc.total > 0 and state.credited >= doc.total:
+    total, paid, credited, applied = doc.total, state.paid, state.credited, state.credit_applied
+    if total > 0 and credited >= total:
         return Status.CANCELLED, 0
-    if state.balance <= 0:
+    if total - paid - credited - applied + state.overpaid <= 0:  # the balance (not the property: 120,000 calls)
         return Status.PAID, 0
     overdue = (as_of - doc.due).days
     if overdue > 0:
         return Status.OVERDUE, overdue
-    if state.paid or state.credited or state.credit_applied:
+    if paid or credited or applied:
         return Status.PARTIAL, 0
     return Status.OPEN, 0
 

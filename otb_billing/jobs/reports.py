@@ -14,7 +14,7 @@ from ..books import postings, records_cache
 from ..books.extract import Books, load_books
 from ..core.errors import InputErrors, Problem, did_you_mean
 from ..core.month import Month
-from ..core.receivables import Book, aging, statement
+from ..core.receivables import Book, InvoiceState, statement
 
 BIG_LEDGER = 20 * 2**20  # bytes of ledger text that take Beancount long enough to load to say so first
 
@@ -38,19 +38,24 @@ def books_for_reports(root: Path, records_only: bool = False, notice: Callable[[
     return books
 
 
-def status_rows(books: Books, as_of: dt.date, month: Month | None, clients) -> tuple[Book, list]:
-    book = books.book(as_of)
+def receivables(root: Path, as_of: dt.date, notice: Callable[[str], None] | None = None) -> tuple[Book, dict]:
+    """Every invoice's state on `as_of`, and the client names. On an unchanged ledger and a day on or after its last
+    record, the amounts come as settled by the last full load (books/records_cache.py), with today's statuses;
+    otherwise they are derived from the records."""
+    kept = records_cache.book(root, as_of)
+    if kept is not None:
+        return kept
+    books = books_for_reports(root, True, notice)
+    return books.book(as_of), books.names
+
+
+def status_rows(book: Book, month: Month | None, clients) -> list[InvoiceState]:
     rows = [
         s for s in book.invoices.values()
         if (month is None or s.doc.period == str(month)) and (not clients or s.doc.account in clients)
     ]
     rows.sort(key=lambda s: (s.doc.date, s.doc.number))
-    return book, rows
-
-
-def aging_rows(books: Books, as_of: dt.date):
-    book = books.book(as_of)
-    return aging(book, books.names)
+    return rows
 
 
 def client_statement(books: Books, account: str, start: dt.date | None, end: dt.date):
