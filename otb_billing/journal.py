@@ -117,13 +117,14 @@ Check = Callable[[dict[str, Path | None]], list[Problem]]
 
 
 def commit(root: Path, files: Mapping[Path, Content], check: Check | None = None, label: str = "",
-           meanwhile: Callable[[], object] | None = None) -> list[str]:
+           meanwhile: Callable[[], object] | None = None, ahead: forked.Standby | None = None) -> list[str]:
     """Apply every change in `files` as one unit, or none of them; returns the relative paths that changed.
 
     `check` gets {relative path: staged file, or None for a deletion} and returns problems; any problem means
     nothing is written and InputErrors is raised. Files whose content would not change are left out.
     `meanwhile` (work that writes nothing, such as rendering the outputs written after the commit) runs while a
-    forked child does the check; it runs once in any case, before anything is committed.
+    forked child does the check; it runs once in any case, before anything is committed. `ahead`: a child forked
+    earlier to do `check` (forked.Standby, given the staged paths as text); it is used instead of a new one.
     """
     root = Path(root)
     txn = state_dir(root) / "txn"
@@ -156,7 +157,10 @@ def commit(root: Path, files: Mapping[Path, Content], check: Check | None = None
             if meanwhile is not None:
                 meanwhile()
             return []
-        if check is not None and meanwhile is not None:
+        if ahead is not None and meanwhile is not None:  # the check, by a child forked when the run began
+            problems = ahead.beside({path: None if file is None else str(file) for path, file in staged.items()},
+                                    meanwhile)
+        elif check is not None and meanwhile is not None:
             problems = forked.beside(lambda: check(staged), meanwhile)
         else:
             if meanwhile is not None:

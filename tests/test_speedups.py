@@ -132,6 +132,39 @@ def test_when_the_work_here_fails_the_child_is_stopped():
         forked.beside(lambda: time.sleep(30), meanwhile)  # would hang the test if the child were waited for
 
 
+def test_a_standby_child_is_forked_when_made_and_works_beside_this_process_later():
+    """otb bill forks its check child at the start, while small (forked.Standby): the child must not see what this
+    process did after making it, and must do the work while this process does its own."""
+    parent, later, done = os.getpid(), [], []
+    standby = forked.Standby(lambda arg: (arg, os.getpid() != parent, len(later)))
+    later.append("billed")  # after the fork: the child's copy of `later` stays empty
+    assert standby.beside({"ledger/main.beancount": "staged"}, lambda: done.append(os.getpid())) == (
+        {"ledger/main.beancount": "staged"}, True, 0)
+    assert done == [parent]
+
+
+def test_a_standby_child_lost_or_not_needed_leaves_the_work_here_or_nothing_behind(monkeypatch):
+    parent = os.getpid()
+    lost = forked.Standby(lambda arg: os._exit(3) if os.getpid() != parent else ("here", arg))
+    assert lost.beside(1, lambda: None) == ("here", 1)
+    unused = forked.Standby(lambda arg: arg)
+    pid = unused._stream.pid
+    unused.cancel()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    failing = forked.Standby(lambda arg: time.sleep(30))
+    pid = failing._stream.pid
+    with pytest.raises(OSError, match="No space"):  # would hang the test if the child were waited for
+        failing.beside(1, lambda: (_ for _ in ()).throw(OSError(28, "No space left on device")))
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    monkeypatch.setattr(forked, "memory_to_spare", lambda: False)
+    order: list[str] = []
+    crowded = forked.Standby(lambda arg: (order.append("check"), os.getpid() == parent)[1])
+    assert crowded.beside(1, lambda: order.append("render")) is True
+    assert order == ["render", "check"]
+
+
 def test_a_stream_child_consumes_what_is_sent_far_more_than_a_pipe_holds_without_the_sender_waiting():
     parent = os.getpid()
 
@@ -525,13 +558,15 @@ def test_no_child_reads_exports_when_every_one_is_kept(new_exports, monkeypatch)
     _age(users)
     assert new_exports.run("bill", "2024-10").exit_code == 0
     works = []
-    real = forked.beside
+    real, real_standby = forked.beside, forked.Standby.beside
     monkeypatch.setattr(forked, "beside", lambda work, meanwhile: works.append(work.__name__) or real(work, meanwhile))
+    monkeypatch.setattr(forked.Standby, "beside", lambda self, arg, meanwhile: works.append("check") or real_standby(
+        self, arg, meanwhile))
     new_exports.run("bill", "2024-10", "--no-pdf")
     assert works == []  # nothing changed: no check either
     new_exports.client("A1", name="Alpha renamed")
     new_exports.run("bill", "2024-10", "--no-pdf")
-    assert works == ["<lambda>"]  # the ledger check, but no child for the exports
+    assert works == ["check"]  # the ledger check, by the child forked at the start, but no child for the exports
 
 
 def test_if_the_child_reading_exports_dies_they_are_read_here(new_exports, monkeypatch):

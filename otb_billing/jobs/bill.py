@@ -18,7 +18,7 @@ from ..core.month import Month
 from ..core.rules import invoice_number
 from ..outputs import OutputStage, remove_outputs
 from ..render import qbcsv, quickbooks
-from .ledger_edit import commit_ledger, require_good_ledger
+from .ledger_edit import checker_ahead, commit_ledger, require_good_ledger
 from .pipeline import compute, credit_on_account
 
 
@@ -46,14 +46,16 @@ def run_bill(
         return _bill(root, month, only, progress, pdf, pdf_progress, None)
     require_good_ledger(root)
     stage = OutputStage(root, background=True)  # build/ files made by a child while the work goes on
+    ahead = checker_ahead(root)  # and the ledger check, by a child forked while this process is small
     try:
-        return _bill(root, month, only, progress, pdf, pdf_progress, stage)
+        return _bill(root, month, only, progress, pdf, pdf_progress, stage, ahead)
     finally:
+        ahead.cancel()  # if it was not needed
         stage.discard()  # nothing, once published
 
 
 def _bill(root: Path, month: Month, only: Collection[str], progress, pdf: bool, pdf_progress,
-          stage: OutputStage | None) -> BillOutcome:
+          stage: OutputStage | None, ahead: forked.Standby | None = None) -> BillOutcome:
     config, result, blocks = compute(root, month, only, progress, defer_packed=stage is not None)
     result = replace(result, credit_available=credit_on_account(root / "ledger", month))
     finalized = sorted(number for number, (flag, _) in blocks.items() if flag == "*")
@@ -83,7 +85,7 @@ def _bill(root: Path, month: Month, only: Collection[str], progress, pdf: bool, 
         filecache.save_pending()  # new export rows, stored while the check runs on the other core
 
     try:
-        changed = commit_ledger(root, ledger_files, f"otb bill {month}", meanwhile=render_outputs)
+        changed = commit_ledger(root, ledger_files, f"otb bill {month}", meanwhile=render_outputs, ahead=ahead)
     finally:
         filecache.save_pending()  # if the rendering never ran
     try:

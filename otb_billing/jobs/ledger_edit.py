@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from .. import journal
+from .. import forked, journal
 from ..books import invoice_files, verify, writer
 from ..books.extract import Books, load_books
 from ..core.errors import InputErrors, Problem
@@ -144,12 +144,19 @@ def trial_ledger(root: Path, files: Mapping[Path, str | bytes | None]) -> list[P
     return journal.trial(root, files, _checker(root))
 
 
+def checker_ahead(root: Path) -> forked.Standby:
+    """A child, forked now while the process is small, that will check the ledger for commit_ledger(ahead=...)."""
+    check = _checker(root)
+    return forked.Standby(lambda staged: check({path: None if file is None else Path(file)
+                                                for path, file in staged.items()}))
+
+
 def commit_ledger(root: Path, files: Mapping[Path, str | bytes | None], label: str = "",
-                  meanwhile: Callable[[], object] | None = None) -> list[str]:
+                  meanwhile: Callable[[], object] | None = None, ahead: forked.Standby | None = None) -> list[str]:
     """Write the files as one unit after checking the whole ledger as it would be; InputErrors (and nothing
     written) if bean-check with the plugin would report anything. `meanwhile` runs while the check does (see
-    journal.commit)."""
-    changed = journal.commit(root, files, _checker(root), label, meanwhile)
+    journal.commit), in the child `ahead` (checker_ahead) if given."""
+    changed = journal.commit(root, files, _checker(root), label, meanwhile, ahead)
     if any(path.startswith("ledger/") for path in changed):
         verify.remember_good(root)
     return changed
