@@ -65,6 +65,7 @@ def bill(month: Month, clients, as_json: bool, dry_run: bool, adjust, day, pdf: 
             else:
                 outcome = run_bill(root, month, clients, dry_run, pdf=pdf, pdf_progress=pdf_bar)
     finally:
+        gc.freeze()  # all it made lives until exit: spare the last collection at exit walking it (3% of a bill)
         gc.enable()
         if pdf_bar is not None:
             pdf_bar.close()

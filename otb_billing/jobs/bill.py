@@ -179,13 +179,13 @@ def month_outputs(root: Path, config: Config, month: Month, month_blocks: dict[s
 
 def month_invoices(root: Path, month: Month, month_blocks: dict[str, str], fresh: dict[str, Invoice]) -> list[Invoice]:
     """Every invoice of the month file as an Invoice, by number (see month_outputs)."""
-    from .invoice_pdfs import invoice_from_entry, load_snapshot
-
     invoices, kept = {}, {}
     for number, text in sorted(month_blocks.items()):
         if number in fresh:
             invoices[number] = fresh[number]
             continue
+        from .invoice_pdfs import invoice_from_entry, load_snapshot  # here: a first bill never needs them
+
         entry = parse_block(text)
         stored = load_snapshot(root / "ledger", number, entry.date.year) if entry.flag == "*" else None
         if stored is not None:

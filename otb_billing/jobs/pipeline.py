@@ -122,12 +122,12 @@ def _read_config(root: Path, month: Month, cache: FileCache | None) -> tuple[Con
 def recorded_prices(ledger: Path, blocks: dict, month: Month) -> dict[str, PriceBook]:
     """By account: the prices the month's finalized invoice was issued at, from the data stored with its PDF, so
     billing a finalized month again compares what was billed, not a price changed since (those apply later)."""
-    from .invoice_pdfs import load_snapshot
-
     found = {}
     for number, (flag, text) in blocks.items():
         if flag != "*" or invoice_files.is_adjustment(text):
             continue
+        from .invoice_pdfs import load_snapshot  # here: PDF code a month without finalized invoices never needs
+
         stored = load_snapshot(ledger, number, month.last_day.year)
         if stored is not None and stored[0].prices is not None:
             found[stored[0].account] = stored[0].prices
