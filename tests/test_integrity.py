@@ -226,6 +226,36 @@ def test_bill_refuses_to_start_on_a_ledger_that_fails_bean_check(a1):
     assert not (a1.root / "ledger/invoices/2024/2024-10.beancount").exists()
 
 
+@pytest.mark.parametrize("loader_kind", ["uncached", "beancount's cached loader"])
+def test_bill_checks_the_ledger_as_it_would_be_even_beside_beancounts_pickle_cache(a1, monkeypatch, loader_kind):
+    """A1 owes 33.90 after September; a balance assertion of that on 2024-11-01 holds until October's 33.90 is
+    billed, so billing October must be refused. The version this work started from wrote it: its check mirrored the
+    ledger folder, Beancount's pickle cache included, and Beancount took the old ledger from that cache. Both
+    loaders the check can use must see the new month (the cached one is the fallback for another Beancount)."""
+    from beancount import loader
+
+    from otb_billing.books import verify
+
+    accounts = a1.root / "ledger/accounts.beancount"
+    accounts.write_text(accounts.read_text() + "\n2024-11-01 balance Assets:Receivable:A1  33.90 CAD\n")
+    monkeypatch.setattr(loader, "PICKLE_CACHE_THRESHOLD", 0.0)
+    loader.initialize(True)  # every load is worth a pickle cache, as a big ledger's is
+    try:
+        if loader_kind != "uncached":
+            monkeypatch.setattr(verify, "_UNCACHED", None)
+        ok(a1, "check")  # the ledger passes as it is, and Beancount caches it beside main.beancount
+        assert (a1.root / "ledger/.main.beancount.picklecache").exists()
+        before = {p: p.read_bytes() for p in (a1.root / "ledger").rglob("*.beancount")}
+        result = a1.run("bill", "2024-10")
+        assert result.exit_code == 1, result.output
+        assert ("Balance failed for 'Assets:Receivable:A1': expected 33.90 CAD != accumulated 67.80 CAD"
+                in result.output)
+        assert {p: p.read_bytes() for p in (a1.root / "ledger").rglob("*.beancount")} == before
+    finally:
+        monkeypatch.undo()
+        loader.initialize(True)
+
+
 # --- 10, 11, 12. foreign-currency operations --------------------------------------------------------------------
 
 

@@ -43,7 +43,9 @@ def _mirror(real: Path, shadow: Path, changes: dict[str, Path | None]) -> None:
         return
     shadow.mkdir(parents=True, exist_ok=True)
     groups = _group(changes)
-    names = set(os.listdir(real)) if real.is_dir() else set()
+    # never Beancount's pickle cache (`.main.beancount.picklecache`): a loader that finds it beside the shadow
+    # main.beancount takes the ledger as it was from it, since the unchanged files it names are no newer
+    names = {name for name in os.listdir(real) if not _beancount_cache(name)} if real.is_dir() else set()
     for name in sorted(names | set(groups)):
         sub = groups.get(name, {})
         if "" in sub:  # the file itself changes
@@ -52,6 +54,10 @@ def _mirror(real: Path, shadow: Path, changes: dict[str, Path | None]) -> None:
                 (shadow / name).symlink_to(staged.resolve())
             continue
         _mirror(real / name, shadow / name, sub)
+
+
+def _beancount_cache(name: str) -> bool:
+    return name.startswith(".") and name.endswith(".picklecache")
 
 
 def _source(meta, shadow_root: Path, root: Path) -> Source:
