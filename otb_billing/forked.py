@@ -258,20 +258,26 @@ class Stream:
 
 
 class Standby:
-    """A child forked now, while this process is still small, to run `work(arg)` later beside this process's own
-    work (`beside`), as `beside()` above does with a child forked then.
+    """A child forked now, while this process is still small, to run `work(arg, ready)` later beside this
+    process's own work (`beside`), as `beside()` above does with a child forked then.
 
     A child forked late starts with every page of a process that has grown (10,000 clients: about 400 MB), and
     the kernel counts them all in its resident size on top of what the work then needs: Beancount's load of the
     ledger made `otb bill`'s check child the largest process of the run (455 MiB). Forked at the start, it holds
-    only what it loads. `arg` must be marshallable (it goes through a Stream). If the child is lost, or there is
-    no room for it then (memory_to_spare), `work(arg)` runs here after `meanwhile`: the same answer, only later.
-    `cancel()` (a no-op once used) stops a child that was never needed.
+    only what it loads. Until `arg` comes, the child runs `prepare()` (what it can do ahead: books/preparse.py)
+    and hands its result to `work` as `ready`. `arg` must be marshallable (it goes through a Stream). If the
+    child is lost, or there is no room for it then (memory_to_spare), `work(arg, None)` runs here after
+    `meanwhile`: the same answer, only later. `cancel()` (a no-op once used) stops a child never needed.
     """
 
-    def __init__(self, work: Callable[[Any], T]) -> None:
+    def __init__(self, work: Callable[[Any, Any], T], prepare: Callable[[], Any] | None = None) -> None:
         self._work = work
-        self._stream: Stream | None = Stream(lambda items: work(next(items))) if hasattr(os, "fork") else None
+
+        def consume(items: Iterator[Any]) -> T:
+            ready = prepare() if prepare is not None else None  # before waiting for `arg`
+            return work(next(items), ready)
+
+        self._stream: Stream | None = Stream(consume) if hasattr(os, "fork") else None
 
     def beside(self, arg: Any, meanwhile: Callable[[], object]) -> Any:
         stream, self._stream = self._stream, None
@@ -279,7 +285,7 @@ class Standby:
             if stream is not None:
                 stream.cancel()
             meanwhile()
-            return self._work(arg)
+            return self._work(arg, None)
         stream.send(arg)
         try:
             meanwhile()

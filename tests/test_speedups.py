@@ -136,23 +136,29 @@ def test_a_standby_child_is_forked_when_made_and_works_beside_this_process_later
     """otb bill forks its check child at the start, while small (forked.Standby): the child must not see what this
     process did after making it, and must do the work while this process does its own."""
     parent, later, done = os.getpid(), [], []
-    standby = forked.Standby(lambda arg: (arg, os.getpid() != parent, len(later)))
+    standby = forked.Standby(lambda arg, ready: (arg, os.getpid() != parent, len(later), ready),
+                             prepare=lambda: ("prepared by the child", os.getpid() != parent, time.monotonic()))
     later.append("billed")  # after the fork: the child's copy of `later` stays empty
-    assert standby.beside({"ledger/main.beancount": "staged"}, lambda: done.append(os.getpid())) == (
-        {"ledger/main.beancount": "staged"}, True, 0)
+    sent = time.monotonic()
+    time.sleep(0.2)
+    arg, in_child, seen, (said, prepared_in_child, prepared_at) = standby.beside(
+        {"ledger/main.beancount": "staged"}, lambda: done.append(os.getpid()))
+    assert (arg, in_child, seen) == ({"ledger/main.beancount": "staged"}, True, 0)
     assert done == [parent]
+    assert said == "prepared by the child" and prepared_in_child
+    assert prepared_at < sent + 0.2  # before it was handed `arg`: while this process went on
 
 
 def test_a_standby_child_lost_or_not_needed_leaves_the_work_here_or_nothing_behind(monkeypatch):
     parent = os.getpid()
-    lost = forked.Standby(lambda arg: os._exit(3) if os.getpid() != parent else ("here", arg))
-    assert lost.beside(1, lambda: None) == ("here", 1)
-    unused = forked.Standby(lambda arg: arg)
+    lost = forked.Standby(lambda arg, ready: os._exit(3) if os.getpid() != parent else ("here", arg, ready))
+    assert lost.beside(1, lambda: None) == ("here", 1, None)
+    unused = forked.Standby(lambda arg, ready: arg)
     pid = unused._stream.pid
     unused.cancel()
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
-    failing = forked.Standby(lambda arg: time.sleep(30))
+    failing = forked.Standby(lambda arg, ready: time.sleep(30))
     pid = failing._stream.pid
     with pytest.raises(OSError, match="No space"):  # would hang the test if the child were waited for
         failing.beside(1, lambda: (_ for _ in ()).throw(OSError(28, "No space left on device")))
@@ -160,7 +166,7 @@ def test_a_standby_child_lost_or_not_needed_leaves_the_work_here_or_nothing_behi
         os.kill(pid, 0)
     monkeypatch.setattr(forked, "memory_to_spare", lambda: False)
     order: list[str] = []
-    crowded = forked.Standby(lambda arg: (order.append("check"), os.getpid() == parent)[1])
+    crowded = forked.Standby(lambda arg, ready: (order.append("check"), os.getpid() == parent)[1])
     assert crowded.beside(1, lambda: order.append("render")) is True
     assert order == ["render", "check"]
 
@@ -226,7 +232,7 @@ def test_a_bill_the_check_refuses_writes_nothing(repo, monkeypatch):
 
     repo.client("A1")
     repo.csv("2024-10", "users.csv", USERS, "A1,u1,One,,true")
-    monkeypatch.setattr(verify, "check_change", lambda root, staged: [Problem(Source("ledger/x"), "refused")])
+    monkeypatch.setattr(verify, "check_change", lambda root, staged, parsed: [Problem(Source("ledger/x"), "refused")])
     before = repo.snapshot()
     result = repo.run("bill", "2024-10")
     assert result.exit_code != 0 and "refused" in result.output
@@ -661,3 +667,59 @@ def test_the_collector_is_held_off_inside_and_back_after_and_frozen_data_stays_o
         assert not gc.isenabled()  # left as it was found
     finally:
         gc.enable()
+
+
+# --- the check's child parses the ledger while otb bill bills (books/preparse.py) ------------------------------
+
+
+def _aged_ledger(root):
+    for path in (root / "ledger").rglob("*.beancount"):
+        _age(path)
+
+
+def test_files_parsed_ahead_are_what_the_check_would_parse_from_its_shadow_folder(example):
+    from beancount.parser import parser
+
+    from otb_billing.books import verify
+
+    _aged_ledger(example)
+    parsed = verify.parse_ahead(example)
+    root = example.resolve()
+    shadow = root / verify.SHADOW / "ledger"
+    shadow.parent.mkdir(parents=True)
+    verify._mirror(root / "ledger", shadow, {})  # nothing changed: the shadow ledger links to the real one
+    try:
+        assert len(parsed) == len(list((root / "ledger").rglob("*.beancount"))) >= 10
+        for name, (_, (entries, errors, options)) in parsed.items():
+            again, again_errors, again_options = parser.parse_file(name)
+            assert (entries, errors) == (again, again_errors), name
+            assert {k: v for k, v in options.items() if k != "dcontext"} == {
+                k: v for k, v in again_options.items() if k != "dcontext"}
+            assert str(options["dcontext"]) == str(again_options["dcontext"])
+    finally:
+        (root / verify.SHADOW / "ledger").unlink()
+
+
+def test_the_check_parses_again_only_what_changed_and_finds_the_same_problems(example, monkeypatch):
+    """A new balance assertion (staged) that the ledger breaks, and one written into a real file after the files
+    were parsed ahead (as an editor might): the check with the parsed files must report both, as without them,
+    and parse only those two files itself."""
+    from beancount.parser import parser
+
+    from otb_billing.books import verify
+
+    _aged_ledger(example)
+    parsed = verify.parse_ahead(example)
+    staged = example / "staged-accounts.beancount"
+    staged.write_text((example / "ledger/accounts.beancount").read_text()
+                      + "\n2024-11-01 balance Assets:Receivable:620547  1.00 CAD\n")
+    prices = example / "ledger/prices.beancount"
+    prices.write_text(prices.read_text() + "\n2024-11-01 balance Assets:Receivable:555123  2.00 CAD\n")
+    change = {"ledger/accounts.beancount": staged}
+    without = verify.check_change(example, change)
+    assert [p.message.split(":")[0] for p in without] == ["bean-check"] * 2
+    real, parsed_here = parser.parse_file, []
+    monkeypatch.setattr(parser, "parse_file", lambda f, *a, **k: parsed_here.append(os.path.basename(f)) or real(
+        f, *a, **k))
+    assert verify.check_change(example, change, parsed) == without
+    assert sorted(parsed_here) == ["accounts.beancount", "prices.beancount"]

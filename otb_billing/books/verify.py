@@ -21,6 +21,7 @@ from pathlib import Path
 from beancount import loader
 
 from ..core.errors import Problem, Source
+from . import preparse
 
 SHADOW = Path(".otb") / "shadow"
 VERIFIED = Path(".otb") / "verified"
@@ -72,11 +73,12 @@ def _source(meta, shadow_root: Path, root: Path) -> Source:
     return Source(filename, meta.get("lineno", 0) or 0)
 
 
-def check_change(root: Path, staged: dict[str, Path | None]) -> list[Problem]:
+def check_change(root: Path, staged: dict[str, Path | None], parsed: preparse.Parsed | None = None) -> list[Problem]:
     """What bean-check (with the otb plugin) would report on the ledger with `staged` applied.
 
     `staged` maps paths relative to the repo to the staged new file (None: deleted). Changes outside ledger/
-    are not the ledger's business and are ignored.
+    are not the ledger's business and are ignored. `parsed`: the ledger's files parsed ahead (books/preparse.py);
+    those still the same are not parsed again.
     """
     changes = {rel.removeprefix("ledger/"): path for rel, path in staged.items() if rel.startswith("ledger/")}
     if not changes:
@@ -89,12 +91,19 @@ def check_change(root: Path, staged: dict[str, Path | None]) -> list[Problem]:
         main = shadow_root / "ledger" / "main.beancount"
         if not main.exists():
             return [Problem(Source("ledger/main.beancount"), "the change would leave no main.beancount")]
-        _, errors, _ = _load_uncached(main)
+        with preparse.serving(parsed, root / "ledger", shadow_root / "ledger", set(changes)):
+            _, errors, _ = _load_uncached(main)
         return [Problem(_source(e.source, shadow_root, root),
                         "bean-check: " + str(e.message).replace(str(shadow_root) + os.sep, ""))
                 for e in errors]
     finally:
         shutil.rmtree(shadow_root, ignore_errors=True)
+
+
+def parse_ahead(root: Path) -> preparse.Parsed:
+    """The ledger's files parsed now as check_change will name them, for its `parsed`."""
+    root = root.resolve()
+    return preparse.preparse(root / "ledger", root / SHADOW / "ledger")
 
 
 def _load_uncached(main: Path):

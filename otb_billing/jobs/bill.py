@@ -46,7 +46,9 @@ def run_bill(
         return _bill(root, month, only, progress, pdf, pdf_progress, None)
     require_good_ledger(root)
     stage = OutputStage(root, background=True)  # build/ files made by a child while the work goes on
-    ahead = checker_ahead(root)  # and the ledger check, by a child forked while this process is small
+    # and the ledger check, by a child forked while this process is small; for a month not billed yet (a change is
+    # sure to come) it parses the ledger's files while this process bills (books/preparse.py)
+    ahead = checker_ahead(root, parse_ahead=not invoice_files.month_file(root / "ledger", month).exists())
     try:
         return _bill(root, month, only, progress, pdf, pdf_progress, stage, ahead)
     finally:

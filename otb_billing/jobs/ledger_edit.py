@@ -133,10 +133,14 @@ def payments_header(year: int) -> str:
 
 def _checker(root: Path):
     def check(staged):
-        return [p._replace(message=f"internal error: the change would break the ledger: {p.message}",
-                           hint="nothing was changed; please report this") for p in verify.check_change(root, staged)]
+        return _checked(verify.check_change(root, staged))
 
     return check
+
+
+def _checked(problems: list[Problem]) -> list[Problem]:
+    return [p._replace(message=f"internal error: the change would break the ledger: {p.message}",
+                       hint="nothing was changed; please report this") for p in problems]
 
 
 def trial_ledger(root: Path, files: Mapping[Path, str | bytes | None]) -> list[Problem]:
@@ -144,11 +148,14 @@ def trial_ledger(root: Path, files: Mapping[Path, str | bytes | None]) -> list[P
     return journal.trial(root, files, _checker(root))
 
 
-def checker_ahead(root: Path) -> forked.Standby:
-    """A child, forked now while the process is small, that will check the ledger for commit_ledger(ahead=...)."""
-    check = _checker(root)
-    return forked.Standby(lambda staged: check({path: None if file is None else Path(file)
-                                                for path, file in staged.items()}))
+def checker_ahead(root: Path, parse_ahead: bool = False) -> forked.Standby:
+    """A child, forked now while the process is small, that will check the ledger for commit_ledger(ahead=...);
+    with `parse_ahead` it parses the ledger's files meanwhile (books/preparse.py), for a change sure to come."""
+    def check(staged, parsed):
+        return _checked(verify.check_change(root, {path: None if file is None else Path(file)
+                                                   for path, file in staged.items()}, parsed))
+
+    return forked.Standby(check, (lambda: verify.parse_ahead(root)) if parse_ahead else None)
 
 
 def commit_ledger(root: Path, files: Mapping[Path, str | bytes | None], label: str = "",

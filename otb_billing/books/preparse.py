@@ -1,0 +1,80 @@
+"""The ledger's files parsed ahead of the check, by the check's own child while `otb bill` bills.
+
+The check of a new month loads the whole would-be ledger with Beancount (books/verify.py); parsing is a third of
+that load, and in December eleven of the twelve month files it parses have not changed. `otb bill` forks the
+check's child when it starts (forked.Standby), and the child would otherwise wait for the staged files doing
+nothing while this process reads, bills and renders. So it parses every ledger file as it is now, under the name
+the check will give it (its path in the shadow folder), and the check takes those results for the files that
+are still the same (same stat, no staged change) instead of parsing them again. Whatever changed, or changed
+since, is parsed in the check as before; a result is used once.
+
+Beancount's loader calls `parser.parse_file(filename, encoding=...)` for every file it includes; `serving`
+answers those calls for the kept files, for the length of one load.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from beancount.parser import parser
+
+RACY_SECONDS = 2.0  # a file written this recently may be written again within one mtime tick: parse it in the check
+
+Parsed = dict[str, tuple[tuple, tuple]]  # shadow path -> (the real file's stat when parsed, parse_file's result)
+
+
+def _stat(path: Path) -> tuple | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+
+
+def preparse(ledger: Path, shadow: Path) -> Parsed:
+    """Every .beancount file under `ledger`, parsed as if it were at the same place under `shadow`."""
+    found: Parsed = {}
+    if not ledger.is_dir():
+        return found
+    for path in sorted(ledger.rglob("*.beancount")):
+        before = _stat(path)
+        if before is None or time.time_ns() - before[1] < RACY_SECONDS * 1e9:
+            continue
+        name = os.path.normpath(shadow / path.relative_to(ledger))
+        try:
+            result = parser.parse_file(str(path), report_filename=name)
+        except (OSError, ValueError):  # gone or unreadable now: the check says what it finds
+            continue
+        if _stat(path) == before:
+            found[name] = (before, result)
+    return found
+
+
+@contextlib.contextmanager
+def serving(parsed: Parsed | None, ledger: Path, shadow: Path, changed: set[str]) -> Iterator[None]:
+    """While inside, Beancount's parse_file answers with the kept result for a file under `shadow` whose path
+    relative to it is not in `changed` and whose real file under `ledger` has the stat it had when parsed."""
+    if not parsed:
+        yield
+        return
+    real_parse = parser.parse_file
+    prefix = str(shadow) + os.sep
+
+    def parse_file(file, *args, **kwargs):
+        if isinstance(file, str) and not args and set(kwargs) <= {"encoding"} and kwargs.get("encoding") is None:
+            kept = parsed.pop(os.path.normpath(file), None)
+            if kept is not None and file.startswith(prefix):
+                relative = file[len(prefix):]
+                if relative not in changed and _stat(ledger / relative) == kept[0]:
+                    return kept[1]
+        return real_parse(file, *args, **kwargs)
+
+    parser.parse_file = parse_file
+    try:
+        yield
+    finally:
+        parser.parse_file = real_parse
