@@ -92,7 +92,7 @@ def check_change(root: Path, staged: dict[str, Path | None], parsed: preparse.Pa
         if not main.exists():
             return [Problem(Source("ledger/main.beancount"), "the change would leave no main.beancount")]
         with preparse.serving(parsed, root / "ledger", shadow_root / "ledger", set(changes)):
-            _, errors, _ = _load_uncached(main)
+            _, errors, _ = load_uncached(main)
         return [Problem(_source(e.source, shadow_root, root),
                         "bean-check: " + str(e.message).replace(str(shadow_root) + os.sep, ""))
                 for e in errors]
@@ -106,13 +106,16 @@ def parse_ahead(root: Path) -> preparse.Parsed:
     return preparse.preparse(root / "ledger", root / SHADOW / "ledger")
 
 
-def _load_uncached(main: Path):
+def load_uncached(main: Path):
     """loader.load_file without Beancount's pickle cache: a load over a second pickles every entry next to the
-    file, here into the shadow folder deleted right after (10,000 clients: 2.4 s on top of a 7.8 s load). The
-    private loader is used only if it takes the arguments it took in Beancount 3.2; otherwise the public one."""
+    file, where it is of no use to a check (the shadow folder is deleted right after: 10,000 clients, 2.4 s on top
+    of a 7.8 s load) or to a command about to change the ledger (extract.load_books). The private loader is used
+    only if it takes the arguments it took in Beancount 3.2; otherwise the public one. An absolute path, as
+    load_file makes it."""
+    filename = os.path.abspath(main)
     if _UNCACHED is not None:
-        return _UNCACHED(str(main), log_timings=None, extra_validations=None, encoding=None)
-    return loader.load_file(str(main))
+        return _UNCACHED(filename, log_timings=None, extra_validations=None, encoding=None)
+    return loader.load_file(filename)
 
 
 def _private_uncached_loader():

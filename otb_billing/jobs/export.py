@@ -25,7 +25,7 @@ from .quickbooks_books import credit_memos, payment_rows
 
 
 def run_export(root: Path, month: Month, pdf: bool = True) -> list[Path]:
-    config, books = open_books(root)
+    config, books = open_books(root, for_change=False)
     ledger = root / "ledger"
     _, blocks = billed_month(root, month)
     drafts = {n for n, (flag, text) in blocks.items() if flag == "!" and not invoice_files.is_adjustment(text)}

@@ -19,10 +19,11 @@ from ..core.model import Config
 from ..readers.config import read_config
 
 
-def open_books(root: Path) -> tuple[Config, Books]:
-    """The config and the loaded ledger; InputErrors if either has problems."""
+def open_books(root: Path, for_change: bool = True) -> tuple[Config, Books]:
+    """The config and the loaded ledger; InputErrors if either has problems. `for_change`: the caller is about to
+    change the ledger (see extract.load_books)."""
     config = read_config(root)
-    books = load_books(root / "ledger")
+    books = load_books(root / "ledger", for_change)
     if not (root / "ledger" / "main.beancount").exists():
         raise InputErrors([Problem(None, "there is no ledger yet", "bill a month first: otb bill YYYY-MM")])
     if books.problems:
@@ -44,7 +45,7 @@ def require_good_ledger(root: Path) -> None:
     """Refuse to change a ledger that fails bean-check; loads it only if it changed since otb last checked it."""
     if not (root / "ledger" / "main.beancount").exists() or verify.known_good(root):
         return
-    books = load_books(root / "ledger")
+    books = load_books(root / "ledger", for_change=True)
     if books.problems:
         raise InputErrors(books.problems + [Problem(None, "the ledger must pass bean-check before it is changed",
                                                     "fix the problems above first")])

@@ -24,7 +24,7 @@ from .reports import client_statement
 
 def invoice_and_view(root: Path, number: str, as_of: dt.date):
     """(Invoice, InvoiceView) of an invoice in the ledger, with what is paid and credited on `as_of`."""
-    config, books = open_books(root)
+    config, books = open_books(root, for_change=False)
     doc = books.doc(number)
     if doc is None:
         raise InputErrors([Problem(None, f"no invoice {number} in the ledger",
@@ -54,7 +54,7 @@ def invoice_html(root: Path, number: str, as_of: dt.date) -> str:
 def month_pdfs(root: Path, month: Month, only, force: bool = False, progress=None
                ) -> tuple[dict[Path, bytes], list[str]]:
     """DRAFT PDFs of the month's drafts into build/MONTH/; finalized invoices are listed with their stored PDF."""
-    config, books = open_books(root)
+    config, books = open_books(root, for_change=False)
     _, blocks = billed_month(root, month)
     config_accounts = {c.account for c in config.clients}
     finals = [f"{d.number}: finalized, ledger/documents/{d.date.year}/{d.number}.pdf" for d in books.docs
@@ -69,7 +69,7 @@ def month_pdfs(root: Path, month: Month, only, force: bool = False, progress=Non
 
 
 def statement_document(root: Path, account: str, start: dt.date | None, end: dt.date) -> tuple[Path, bytes]:
-    config, books = open_books(root)
+    config, books = open_books(root, for_change=False)
     st = client_statement(books, account, start, end)
     client = next((c for c in config.clients if c.account == account), None)
     name = client.name if client else books.names.get(account, account)
