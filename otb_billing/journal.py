@@ -157,9 +157,9 @@ def commit(root: Path, files: Mapping[Path, Content], check: Check | None = None
             if meanwhile is not None:
                 meanwhile()
             return []
-        if ahead is not None and meanwhile is not None:  # the check, by a child forked when the run began
+        if ahead is not None:  # the check, by a child forked when the run began
             problems = ahead.beside({path: None if file is None else str(file) for path, file in staged.items()},
-                                    meanwhile)
+                                    meanwhile or (lambda: None))
         elif check is not None and meanwhile is not None:
             problems = forked.beside(lambda: check(staged), meanwhile)
         else:

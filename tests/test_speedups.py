@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import os
 import pickle
 import time
@@ -749,3 +750,29 @@ def test_the_check_parses_again_only_what_changed_and_finds_the_same_problems(ex
         f, *a, **k))
     assert verify.check_change(example, change, parsed) == without
     assert sorted(parsed_here) == ["accounts.beancount", "prices.beancount"]
+
+
+@pytest.mark.parametrize("command", [("pay", "A1", "1.00", "--date", "2024-11-01", "--ref", "P1"),
+                                     ("credit", "A1-202410", "--amount", "1.00", "--reason", "test",
+                                      "--date", "2024-11-01")])
+def test_a_payment_or_credit_is_checked_by_a_child_that_parsed_the_ledger_while_this_process_loaded_it(
+        repo, monkeypatch, tmp_path, command):
+    from otb_billing.books import verify
+
+    repo.client("A1")
+    repo.csv("2024-10", "users.csv", USERS, "A1,u1,One,,true")
+    assert repo.run("bill", "2024-10", "--no-pdf").exit_code == 0
+    assert repo.run("finalize", "2024-10", "--at", "2024-11-01T09:00:00Z").exit_code == 0
+    _aged_ledger(repo.root)
+    seen = tmp_path / "seen.json"
+    real, parent = verify.check_change, os.getpid()
+
+    def spy(root, staged, parsed=None):
+        seen.write_text(json.dumps([os.getpid() != parent, sorted(os.path.basename(n) for n in parsed or {})]))
+        return real(root, staged, parsed)
+
+    monkeypatch.setattr(verify, "check_change", spy)
+    result = repo.run(*command)
+    assert result.exit_code == 0, result.output
+    in_child, parsed = json.loads(seen.read_text())
+    assert in_child and "main.beancount" in parsed and "accounts.beancount" in parsed

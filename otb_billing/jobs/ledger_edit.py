@@ -7,8 +7,9 @@ Every such command refuses to start on a ledger that bean-check rejects, and che
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from .. import forked, journal
@@ -157,6 +158,19 @@ def checker_ahead(root: Path, parse_ahead: bool = False) -> forked.Standby:
                                                    for path, file in staged.items()}, parsed))
 
     return forked.Standby(check, (lambda: verify.parse_ahead(root)) if parse_ahead else None)
+
+
+@contextlib.contextmanager
+def checked_change(root: Path) -> Iterator[forked.Standby]:
+    """For a command that loads the whole ledger, then changes it (pay, credit, import-payments --apply): the
+    check's child, forked now, parses the ledger's files while this process loads them (books/preparse.py), and
+    checks the change when it comes (commit_ledger(ahead=...)); stopped if none comes. Each of the two is a whole
+    load of the ledger, and the first one's parse no longer waits in line for the second."""
+    ahead = checker_ahead(root, parse_ahead=True)
+    try:
+        yield ahead
+    finally:
+        ahead.cancel()
 
 
 def commit_ledger(root: Path, files: Mapping[Path, str | bytes | None], label: str = "",

@@ -23,6 +23,7 @@ from ..core.receivables import Payment
 from .applications import applications, lot_open_after, lots_held, parsed
 from .ledger_edit import (
     appended,
+    checked_change,
     commit_ledger,
     ledger_file_edits,
     open_books,
@@ -143,68 +144,72 @@ def payment_ref(books: Books, account: str, day: dt.date, amount: Decimal, ref: 
 
 def run_pay(root: Path, account: str, amount: Decimal, day: dt.date, ref: str | None, method: str,
             invoices: Sequence[str], note: str = "", rate: Decimal | None = None) -> PaymentResult:
-    config, books = open_books(root)
-    clients = {c.account: c for c in config.clients}
-    if account not in clients:
-        raise InputErrors([Problem(None, f"no client has account {account}", did_you_mean(account, clients))])
-    why = check_amount(amount)
-    if why:
-        raise InputErrors([Problem(None, f"amount {amount}: {why}", "to undo a payment use: otb pay --reverse REF")])
-    currency = config.currency_of(clients[account])
-    path = payments_file(root, day)
-    ref, already = payment_ref(books, account, day, amount, ref)
-    if already:
-        done = next(p for p in books.payments if p.ref == ref)
-        return PaymentResult(ref, done.allocations, amount - sum((a for _, a in done.allocations), ZERO), path,
-                             currency, already=True)
-    allocations, unapplied = allocate(books, account, amount, invoices, day)
-    bank = config.bank_for(currency)
-    base = config.settings.currency
-    entry = PaymentEntry(ref, account, clients[account].name, day, amount, tuple(allocations), bank, currency,
-                         method, note)
-    block = render_payment(entry) if currency == base else foreign_payment(root, config, books, entry, rate)
-    blocks = {path: [block]}
-    for other, extra in applications(root, base, books, parsed([block])).items():
-        blocks.setdefault(other, []).extend(extra)
-    opens: dict[str, dict] = {bank: {}}
-    if currency != base:
-        opens[FX_ACCOUNT] = {}
-        if unapplied > 0:
-            opens[deposits(account)] = {"account_number": account}
-    texts = {file: appended(file, new, payments_header(int(file.stem))) for file, new in blocks.items()}
-    commit_ledger(root, ledger_file_edits(root, texts, opens), f"otb pay {account} {amount} --date {day} --ref {ref}")
-    return PaymentResult(ref, allocations, unapplied, path, currency)
+    with checked_change(root) as ahead:  # the check's child parses the ledger meanwhile
+        config, books = open_books(root)
+        clients = {c.account: c for c in config.clients}
+        if account not in clients:
+            raise InputErrors([Problem(None, f"no client has account {account}", did_you_mean(account, clients))])
+        why = check_amount(amount)
+        if why:
+            raise InputErrors([Problem(None, f"amount {amount}: {why}",
+                                       "to undo a payment use: otb pay --reverse REF")])
+        currency = config.currency_of(clients[account])
+        path = payments_file(root, day)
+        ref, already = payment_ref(books, account, day, amount, ref)
+        if already:
+            done = next(p for p in books.payments if p.ref == ref)
+            return PaymentResult(ref, done.allocations, amount - sum((a for _, a in done.allocations), ZERO), path,
+                                 currency, already=True)
+        allocations, unapplied = allocate(books, account, amount, invoices, day)
+        bank = config.bank_for(currency)
+        base = config.settings.currency
+        entry = PaymentEntry(ref, account, clients[account].name, day, amount, tuple(allocations), bank, currency,
+                             method, note)
+        block = render_payment(entry) if currency == base else foreign_payment(root, config, books, entry, rate)
+        blocks = {path: [block]}
+        for other, extra in applications(root, base, books, parsed([block])).items():
+            blocks.setdefault(other, []).extend(extra)
+        opens: dict[str, dict] = {bank: {}}
+        if currency != base:
+            opens[FX_ACCOUNT] = {}
+            if unapplied > 0:
+                opens[deposits(account)] = {"account_number": account}
+        texts = {file: appended(file, new, payments_header(int(file.stem))) for file, new in blocks.items()}
+        commit_ledger(root, ledger_file_edits(root, texts, opens),
+                      f"otb pay {account} {amount} --date {day} --ref {ref}", ahead=ahead)
+        return PaymentResult(ref, allocations, unapplied, path, currency)
 
 
 def run_reverse(root: Path, ref: str, day: dt.date, note: str = "") -> PaymentResult:
-    config, books = open_books(root)
-    entry = books.transaction("payment", ref)
-    if entry is None:
-        raise InputErrors([Problem(None, f"no payment {ref} in the ledger", did_you_mean(ref, _used_refs(books)))])
-    if entry.meta.get("reverses"):
-        raise InputErrors([Problem(None, f"{ref} is itself a reversal", "record the payment again instead")])
-    allocations = tuple((str(p.meta["invoice"]), postings.number(p)) for p in entry.postings
-                        if p.meta and "invoice" in p.meta)
-    path = payments_file(root, day)
-    done = next((p for p in books.payments if p.reverses == ref), None)
-    if done is not None:
-        if done.date == day:  # the same reversal again (a retry): nothing to do
-            return PaymentResult(done.ref, allocations, ZERO, path, already=True)
-        raise InputErrors([Problem(None, f"payment {ref} is already reversed (by {done.ref} on {done.date})")])
-    if day < entry.date:
-        raise InputErrors([Problem(None, f"a reversal cannot be dated {day}, before the payment ({entry.date})")])
-    held = lots_held(books.entries, str(entry.meta.get("account", "")))
-    label = f"CR-{ref}"
-    for p in entry.postings:
-        if p.account.startswith(DEPOSITS_ROOT + ":") and held.get(label, (0, 0, 0))[2] != -postings.number(p):
-            raise InputErrors([Problem(None, f"the credit on account from payment {ref} has already been applied to "
-                                       "a later invoice", "record the bounced amount as a new invoice line, or "
-                                       "reverse by hand with your accountant")])
-    new_ref = f"{ref}-R"
-    block = reversal_of(entry, new_ref, day, note)
-    blocks = {path: [block]}
-    for other, extra in applications(root, config.settings.currency, books, parsed([block])).items():
-        blocks.setdefault(other, []).extend(extra)
-    texts = {file: appended(file, new, payments_header(int(file.stem))) for file, new in blocks.items()}
-    commit_ledger(root, ledger_file_edits(root, texts), f"otb pay --reverse {ref} --date {day}")
-    return PaymentResult(new_ref, allocations, ZERO, path)
+    with checked_change(root) as ahead:  # the check's child parses the ledger meanwhile
+        config, books = open_books(root)
+        entry = books.transaction("payment", ref)
+        if entry is None:
+            raise InputErrors([Problem(None, f"no payment {ref} in the ledger", did_you_mean(ref, _used_refs(books)))])
+        if entry.meta.get("reverses"):
+            raise InputErrors([Problem(None, f"{ref} is itself a reversal", "record the payment again instead")])
+        allocations = tuple((str(p.meta["invoice"]), postings.number(p)) for p in entry.postings
+                            if p.meta and "invoice" in p.meta)
+        path = payments_file(root, day)
+        done = next((p for p in books.payments if p.reverses == ref), None)
+        if done is not None:
+            if done.date == day:  # the same reversal again (a retry): nothing to do
+                return PaymentResult(done.ref, allocations, ZERO, path, already=True)
+            raise InputErrors([Problem(None, f"payment {ref} is already reversed (by {done.ref} on {done.date})")])
+        if day < entry.date:
+            raise InputErrors([Problem(None, f"a reversal cannot be dated {day}, before the payment ({entry.date})")])
+        held = lots_held(books.entries, str(entry.meta.get("account", "")))
+        label = f"CR-{ref}"
+        for p in entry.postings:
+            if p.account.startswith(DEPOSITS_ROOT + ":") and held.get(label, (0, 0, 0))[2] != -postings.number(p):
+                raise InputErrors([Problem(
+                    None, f"the credit on account from payment {ref} has already been applied to a later invoice",
+                    "record the bounced amount as a new invoice line, or reverse by hand with your accountant")])
+        new_ref = f"{ref}-R"
+        block = reversal_of(entry, new_ref, day, note)
+        blocks = {path: [block]}
+        for other, extra in applications(root, config.settings.currency, books, parsed([block])).items():
+            blocks.setdefault(other, []).extend(extra)
+        texts = {file: appended(file, new, payments_header(int(file.stem))) for file, new in blocks.items()}
+        commit_ledger(root, ledger_file_edits(root, texts), f"otb pay --reverse {ref} --date {day}", ahead=ahead)
+        return PaymentResult(new_ref, allocations, ZERO, path)
