@@ -203,3 +203,26 @@ def test_billing_that_drops_each_clients_rows_once_billed_bills_the_same(repo):
     assert consumed == bill_month(config, exports, MONTH)
     billed = {c.account for c in config.clients if c.in_contract(MONTH)}
     assert not billed & set(inventories)  # each billed client's rows were let go
+
+
+_TEXT = st.text(alphabet=st.characters(codec="utf-8"), max_size=12)
+
+
+@given(st.dictionaries(_TEXT, st.one_of(st.just("text"), st.just("int"), st.just("mixed")), max_size=5),
+       st.integers(0, 6), st.integers(0, 4), st.randoms(use_true_random=False))
+def test_records_written_a_column_at_a_time_are_what_json_dumps_writes(kinds, count, indent, rng):
+    """`otb status --json` writes its 120,000 records without json's pure-Python indenting encoder; the bytes
+    must be json.dumps(records, indent=2)'s, nested `indent` deeper (any text, quotes and braces included)."""
+    import json
+
+    from otb_billing.render.text import records_json
+
+    def value(kind):
+        if kind == "text" or (kind == "mixed" and rng.random() < 0.5):
+            return "".join(rng.choice('ab"{}\\\n\té€😀 ') for _ in range(rng.randint(0, 6)))
+        return rng.randint(-10**12, 10**12) if kind == "int" else rng.choice([None, True, 1.5, 7])
+
+    columns = {key: [value(kind) for _ in range(count)] for key, kind in kinds.items()}
+    records = [{key: columns[key][i] for key in columns} for i in range(count)]
+    expected = json.dumps(records, indent=2).replace("\n", "\n" + " " * indent)
+    assert records_json(columns, count, indent) == expected

@@ -8,6 +8,7 @@ import json
 from collections.abc import Sequence, Set
 from decimal import Decimal
 from itertools import starmap
+from json.encoder import encode_basestring_ascii
 
 from ..core.money import fmt_money
 from ..core.receivables import AGING_BUCKETS, AgingRow, InvoiceState, Statement
@@ -57,35 +58,48 @@ def status_table(rows: Sequence[InvoiceState]) -> str:
 
 
 def status_json(rows: Sequence[InvoiceState], as_of) -> str:
-    return (
-        json.dumps(
-            {
-                "as_of": str(as_of),
-                "invoices": [
-                    {
-                        "invoice": s.doc.number,
-                        "account": s.doc.account,
-                        "client": s.doc.client,
-                        "period": s.doc.period,
-                        "date": str(s.doc.date),
-                        "due": str(s.doc.due),
-                        "currency": s.doc.currency,
-                        "status": s.status,
-                        "total": fmt_money(s.doc.total),
-                        "paid": fmt_money(s.settled),
-                        "credit_applied": fmt_money(s.credit_applied),
-                        "credited": fmt_money(s.credited),
-                        "overpaid": fmt_money(s.overpaid),
-                        "balance": fmt_money(s.balance),
-                        "days_overdue": s.days_overdue,
-                    }
-                    for s in rows
-                ],
-            },
-            indent=2,
-        )
-        + "\n"
-    )
+    docs = [s.doc for s in rows]
+    columns: dict[str, list] = {
+        "invoice": [d.number for d in docs],
+        "account": [d.account for d in docs],
+        "client": [d.client for d in docs],
+        "period": [d.period for d in docs],
+        "date": [str(d.date) for d in docs],
+        "due": [str(d.due) for d in docs],
+        "currency": [d.currency for d in docs],
+        "status": [s.status for s in rows],
+        "total": list(map(fmt_money, [d.total for d in docs])),
+        "paid": list(map(fmt_money, [s.settled for s in rows])),
+        "credit_applied": list(map(fmt_money, [s.credit_applied for s in rows])),
+        "credited": list(map(fmt_money, [s.credited for s in rows])),
+        "overpaid": list(map(fmt_money, [s.overpaid for s in rows])),
+        "balance": list(map(fmt_money, [s.balance for s in rows])),
+        "days_overdue": [s.days_overdue for s in rows],
+    }
+    return f'{{\n  "as_of": {json.dumps(str(as_of))},\n  "invoices": {records_json(columns, len(rows), 2)}\n}}\n'
+
+
+def records_json(columns: dict[str, list], count: int, indent: int = 0) -> str:
+    """What json.dumps(records, indent=2) writes, `indent` spaces deeper, for records given as columns of text
+    or of whole numbers (each column one or the other). Built from json's C string encoder a column at a time:
+    json.dumps with an indent runs its pure-Python encoder, over a second for 120,000 records."""
+    if not count or not columns:
+        return json.dumps([{} for _ in range(count)], indent=2).replace("\n", "\n" + " " * indent)
+    inner = " " * (indent + 4)
+    names = [json.dumps(key).replace("{", "{{").replace("}", "}}") for key in columns]
+    row = (" " * (indent + 2) + "{{\n" + ",\n".join(f"{inner}{name}: {{}}" for name in names)
+           + "\n" + " " * (indent + 2) + "}}")
+    encoded = [list(map(_encoder(column), column)) for column in columns.values()]
+    return "[\n" + ",\n".join(starmap(row.format, zip(*encoded, strict=True))) + "\n" + " " * indent + "]"
+
+
+def _encoder(column: list):
+    """The C encoder for a column of text, int.__repr__ for one of whole numbers, json.dumps for anything else."""
+    if all(isinstance(value, str) for value in column):
+        return encode_basestring_ascii
+    if all(type(value) is int for value in column):
+        return int.__repr__
+    return json.dumps
 
 
 def aging_table(rows: Sequence[AgingRow]) -> str:
