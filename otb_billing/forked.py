@@ -93,12 +93,21 @@ def memory_to_spare() -> bool:
     time as this process's peak (10,000 clients: about 300 MB); without room for that, the work is done one thing
     after the other. True where this cannot be known."""
     try:
-        available = _kib_field("/proc/meminfo", "MemAvailable:") * 1024
         resident = _kib_field("/proc/self/status", "VmRSS:") * 1024
     except (OSError, StopIteration, ValueError, IndexError):
         return True
+    return room_for(2 * resident)
+
+
+def room_for(size: int) -> bool:
+    """Whether the machine (or this container, by its cgroup limit) has `size` bytes of memory available. True
+    where this cannot be known."""
+    try:
+        available = _kib_field("/proc/meminfo", "MemAvailable:") * 1024
+    except (OSError, StopIteration, ValueError, IndexError):
+        return True
     room = _cgroup_room()
-    return min(available, room if room is not None else available) > 2 * resident
+    return min(available, room if room is not None else available) > size
 
 
 def _kib_field(path: str, name: str) -> int:
@@ -274,7 +283,10 @@ class Standby:
         self._work = work
 
         def consume(items: Iterator[Any]) -> T:
-            ready = prepare() if prepare is not None else None  # before waiting for `arg`
+            ready = None
+            if prepare is not None:  # before waiting for `arg`; only ever a head start, so a failure is no answer
+                with contextlib.suppress(Exception):
+                    ready = prepare()
             return work(next(items), ready)
 
         self._stream: Stream | None = Stream(consume) if hasattr(os, "fork") else None

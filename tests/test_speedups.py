@@ -776,3 +776,32 @@ def test_a_payment_or_credit_is_checked_by_a_child_that_parsed_the_ledger_while_
     assert result.exit_code == 0, result.output
     in_child, parsed = json.loads(seen.read_text())
     assert in_child and "main.beancount" in parsed and "accounts.beancount" in parsed
+
+
+def test_without_memory_for_the_parsed_ledger_or_when_parsing_ahead_fails_the_check_parses_it_all(
+        repo, monkeypatch, tmp_path):
+    from otb_billing import forked
+    from otb_billing.books import verify
+
+    repo.client("A1")
+    repo.csv("2024-10", "users.csv", USERS, "A1,u1,One,,true")
+    assert repo.run("bill", "2024-10", "--no-pdf").exit_code == 0
+    _aged_ledger(repo.root)
+    seen = tmp_path / "seen.json"
+    real = verify.check_change
+
+    def spy(root, staged, parsed=None):
+        seen.write_text(json.dumps(parsed is None))
+        return real(root, staged, parsed)
+
+    monkeypatch.setattr(verify, "check_change", spy)
+    from otb_billing.jobs import ledger_edit
+
+    monkeypatch.setattr(forked, "room_for", lambda size: size < 10**15)  # room for the check, not for the parse:
+    monkeypatch.setattr(ledger_edit, "PARSED_PER_BYTE", 10**15)
+    assert repo.run("pay", "A1", "1.00", "--date", "2024-11-01", "--ref", "P1").exit_code == 0
+    assert json.loads(seen.read_text()) is True
+    monkeypatch.setattr(ledger_edit, "PARSED_PER_BYTE", 1)
+    monkeypatch.setattr(verify, "parse_ahead", lambda root: 1 / 0)
+    assert repo.run("pay", "A1", "2.00", "--date", "2024-11-02", "--ref", "P2").exit_code == 0
+    assert json.loads(seen.read_text()) is True

@@ -157,7 +157,16 @@ def checker_ahead(root: Path, parse_ahead: bool = False) -> forked.Standby:
         return _checked(verify.check_change(root, {path: None if file is None else Path(file)
                                                    for path, file in staged.items()}, parsed))
 
-    return forked.Standby(check, (lambda: verify.parse_ahead(root)) if parse_ahead else None)
+    return forked.Standby(check, (lambda: _parse_ahead(root)) if parse_ahead else None)
+
+
+PARSED_PER_BYTE = 16  # memory a parsed ledger holds per byte of its files (1,000 clients x 12 months: about 9)
+
+
+def _parse_ahead(root: Path):
+    """The ledger's files parsed ahead, if the memory they will hold is to spare (else the check parses them)."""
+    size = sum(path.stat().st_size for path in (root / "ledger").rglob("*.beancount"))
+    return verify.parse_ahead(root) if forked.room_for(PARSED_PER_BYTE * size) else None
 
 
 @contextlib.contextmanager
