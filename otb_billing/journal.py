@@ -26,6 +26,7 @@ import os
 import shutil
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Protocol
 
 from . import faults, forked
 from .core.errors import InputErrors, Problem, Source
@@ -116,15 +117,21 @@ def replace_into(source: Path, target: Path) -> None:
 Check = Callable[[dict[str, Path | None]], list[Problem]]
 
 
+class Ahead(Protocol):
+    """A check done by a child forked earlier (jobs/ledger_edit.LedgerCheck over forked.Standby)."""
+
+    def beside(self, staged: dict[str, str | None], meanwhile: Callable[[], object]) -> list[Problem]: ...
+
+
 def commit(root: Path, files: Mapping[Path, Content], check: Check | None = None, label: str = "",
-           meanwhile: Callable[[], object] | None = None, ahead: forked.Standby | None = None) -> list[str]:
+           meanwhile: Callable[[], object] | None = None, ahead: Ahead | None = None) -> list[str]:
     """Apply every change in `files` as one unit, or none of them; returns the relative paths that changed.
 
     `check` gets {relative path: staged file, or None for a deletion} and returns problems; any problem means
     nothing is written and InputErrors is raised. Files whose content would not change are left out.
     `meanwhile` (work that writes nothing, such as rendering the outputs written after the commit) runs while a
     forked child does the check; it runs once in any case, before anything is committed. `ahead`: a child forked
-    earlier to do `check` (forked.Standby, given the staged paths as text); it is used instead of a new one.
+    earlier to do `check` (given the staged paths as text); it is used instead of a new one.
     """
     root = Path(root)
     txn = state_dir(root) / "txn"

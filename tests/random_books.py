@@ -117,6 +117,7 @@ class Figures:
     mismatches: list[str] = field(default_factory=list)
     largest_balance: Decimal = Decimal(0)
     kept_checks: int = 0  # days the stored book (records_cache.book) was compared with the derivation
+    kept_records: int = 0  # steps whose records, kept by the check of otb's change, were compared with a load
 
 
 class Run:
@@ -169,6 +170,12 @@ class Run:
         self.entries = entries
         records = Books(entries=entries)
         extract_records(records, entries)
+        kept = records_cache.load(self.root)  # what the check of the last change kept for status and aging
+        if kept is not None:
+            self.figures.kept_records += 1
+            if [kept.docs, kept.payments, kept.credits, kept.applications, kept.names] != [
+                    records.docs, records.payments, records.credits, records.applications, records.names]:
+                self.figures.mismatches.append(f"step {self.figures.steps}: the kept records differ from a load")
         for as_of in dates:
             self.figures.checks += 1
             books: dict[str, Decimal] = defaultdict(Decimal)
@@ -356,7 +363,8 @@ def report(figures: Figures) -> str:
         "operations: " + ", ".join(f"{k} {v}" for k, v in sorted(figures.operations.items())),
         "refused with a clear message: "
         + (", ".join(f"{k} {v}" for k, v in sorted(figures.refused.items())) or "none"),
-        f"stored-book comparisons: {figures.kept_checks}",
+        f"stored-book comparisons: {figures.kept_checks}; kept records compared with a load: "
+        f"{figures.kept_records}",
         f"mismatches: {len(figures.mismatches)}; internal errors: {len(figures.internal_errors)}; largest "
         f"client balance seen: {figures.largest_balance}",
     ]

@@ -84,7 +84,7 @@ def test_a_bill_refused_by_the_ledger_check_writes_nothing_to_build(repo, monkey
     from otb_billing.books import verify
     from otb_billing.core.errors import Problem
 
-    monkeypatch.setattr(verify, "check_change", lambda root, staged, parsed: [Problem(None, "refused for the test")])
+    monkeypatch.setattr(verify, "check_change", lambda root, staged, *_, **__: [Problem(None, "refused for the test")])
     result = repo.run("bill", "2024-10", "--no-pdf")
     assert result.exit_code != 0, result.output
     assert "refused for the test" in result.output

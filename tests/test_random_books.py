@@ -14,5 +14,6 @@ def test_500_random_operations_reconcile_with_beancount_at_every_step():
     assert not figures.mismatches, report(figures)
     assert figures.steps == 500 and figures.checks >= 600
     assert figures.kept_checks >= 800  # the stored book, on the day after everything and on the last record's day
+    assert figures.kept_records >= 400  # the records the check of otb's last change kept
     for operation in ("bill", "finalize", "pay", "pay-invoice", "credit", "reverse", "import", "adjust"):
         assert figures.operations[operation] > 0, (operation, figures.operations)

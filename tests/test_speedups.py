@@ -233,7 +233,7 @@ def test_a_bill_the_check_refuses_writes_nothing(repo, monkeypatch):
 
     repo.client("A1")
     repo.csv("2024-10", "users.csv", USERS, "A1,u1,One,,true")
-    monkeypatch.setattr(verify, "check_change", lambda root, staged, parsed: [Problem(Source("ledger/x"), "refused")])
+    monkeypatch.setattr(verify, "check_change", lambda root, staged, *_, **__: [Problem(Source("ledger/x"), "refused")])
     before = repo.snapshot()
     result = repo.run("bill", "2024-10")
     assert result.exit_code != 0 and "refused" in result.output
@@ -298,16 +298,28 @@ def test_status_and_aging_after_the_last_record_come_from_the_stored_book(exampl
     assert book.as_of == dt.date(2024, 10, 31) and names["620547"]
 
 
-def test_any_change_to_the_ledger_means_a_full_load_again(example):
+def test_a_change_by_hand_means_a_full_load_and_an_otb_change_keeps_the_records_of_the_ledger_it_checked(example):
+    """The records are kept for exactly the ledger's files. An edit by hand means a full load again; a change by
+    otb (here `otb pay`) was checked by a load of the ledger as it is now, whose records are kept: the same as a
+    full load of the new ledger gives."""
     from otb_billing.books import records_cache
+    from otb_billing.books.extract import load_books
 
     before = _report(example, "status", "--as-of", "2024-12-31", "--json")
     assert records_cache.load(example) is not None
+    accounts = example / "ledger" / "accounts.beancount"
+    accounts.write_text(accounts.read_text() + "\n; a note by hand\n")
+    assert records_cache.load(example) is None  # a ledger file changed: the kept records are not used
+    assert _report(example, "status", "--as-of", "2024-12-31", "--json") == before
+    assert records_cache.load(example) is not None  # kept again by that full load
     _report(example, "pay", "620547", "100.00", "--date", "2024-12-01", "--ref", "CHQ-1")
-    assert records_cache.load(example) is None  # the payments file changed: the kept records are not used
+    kept, full = records_cache.load(example), load_books(example / "ledger")
+    assert kept is not None and not full.problems
+    assert (kept.docs, kept.payments, kept.credits, kept.applications, kept.names) == (
+        full.docs, full.payments, full.credits, full.applications, full.names)
+    assert any(p.ref == "CHQ-1" for p in kept.payments)
     after = _report(example, "status", "--as-of", "2024-12-31", "--json")
     assert after != before
-    assert _report(example, "status", "--as-of", "2024-12-31", "--json") == after
 
 
 def test_damaged_kept_records_are_ignored(example):
@@ -767,9 +779,9 @@ def test_a_payment_or_credit_is_checked_by_a_child_that_parsed_the_ledger_while_
     seen = tmp_path / "seen.json"
     real, parent = verify.check_change, os.getpid()
 
-    def spy(root, staged, parsed=None):
+    def spy(root, staged, parsed=None, on_pass=None):
         seen.write_text(json.dumps([os.getpid() != parent, sorted(os.path.basename(n) for n in parsed or {})]))
-        return real(root, staged, parsed)
+        return real(root, staged, parsed, on_pass)
 
     monkeypatch.setattr(verify, "check_change", spy)
     result = repo.run(*command)
@@ -790,9 +802,9 @@ def test_without_memory_for_the_parsed_ledger_or_when_parsing_ahead_fails_the_ch
     seen = tmp_path / "seen.json"
     real = verify.check_change
 
-    def spy(root, staged, parsed=None):
+    def spy(root, staged, parsed=None, on_pass=None):
         seen.write_text(json.dumps(parsed is None))
-        return real(root, staged, parsed)
+        return real(root, staged, parsed, on_pass)
 
     monkeypatch.setattr(verify, "check_change", spy)
     from otb_billing.jobs import ledger_edit

@@ -173,12 +173,22 @@ def book(root: Path, as_of: dt.date) -> tuple[Book, dict[str, str]] | None:
 
 def store(root: Path, books: Books) -> None:
     """Keep the records of a ledger that just passed a full load (a plain temp + replace: losing it costs time)."""
+    store_packed(root, pack(books))
+
+
+def pack(books: Books) -> tuple[bytes, bytes | None, bytes]:
+    """The sections store_packed keeps (made apart from storing, by the process that loaded the ledger)."""
+    return _pack_docs(books.docs), _pack_settled(books), _pack_rest(books)
+
+
+def store_packed(root: Path, sections: tuple[bytes, bytes | None, bytes]) -> None:
+    """Keep `sections` (pack) for the ledger's files as they are now: the caller vouches that they are the records
+    of exactly these files (a full load of them, or the check of the change that made them)."""
     path = root / CACHE_FILE
     temp = root / ".otb" / "tmp" / f"records.{os.getpid()}"
     with contextlib.suppress(OSError):
         temp.parent.mkdir(parents=True, exist_ok=True)
         path.parent.mkdir(parents=True, exist_ok=True)
-        sections = (_pack_docs(books.docs), _pack_settled(books), _pack_rest(books))
         temp.write_bytes(marshal.dumps((_key(root), *sections)))
         os.replace(temp, path)
 

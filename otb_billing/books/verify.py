@@ -14,6 +14,7 @@ import hashlib
 import inspect
 import os
 import shutil
+from collections.abc import Callable
 from decimal import Decimal
 from importlib import metadata
 from pathlib import Path
@@ -73,12 +74,14 @@ def _source(meta, shadow_root: Path, root: Path) -> Source:
     return Source(filename, meta.get("lineno", 0) or 0)
 
 
-def check_change(root: Path, staged: dict[str, Path | None], parsed: preparse.Parsed | None = None) -> list[Problem]:
+def check_change(root: Path, staged: dict[str, Path | None], parsed: preparse.Parsed | None = None,
+                 on_pass: Callable[[list], object] | None = None) -> list[Problem]:
     """What bean-check (with the otb plugin) would report on the ledger with `staged` applied.
 
     `staged` maps paths relative to the repo to the staged new file (None: deleted). Changes outside ledger/
     are not the ledger's business and are ignored. `parsed`: the ledger's files parsed ahead (books/preparse.py);
-    those still the same are not parsed again.
+    those still the same are not parsed again. `on_pass(entries)` is called with the loaded entries when there
+    is nothing to report.
     """
     changes = {rel.removeprefix("ledger/"): path for rel, path in staged.items() if rel.startswith("ledger/")}
     if not changes:
@@ -92,7 +95,9 @@ def check_change(root: Path, staged: dict[str, Path | None], parsed: preparse.Pa
         if not main.exists():
             return [Problem(Source("ledger/main.beancount"), "the change would leave no main.beancount")]
         with preparse.serving(parsed, root / "ledger", shadow_root / "ledger", set(changes)):
-            _, errors, _ = load_uncached(main)
+            entries, errors, _ = load_uncached(main)
+        if not errors and on_pass is not None:
+            on_pass(entries)
         return [Problem(_source(e.source, shadow_root, root),
                         "bean-check: " + str(e.message).replace(str(shadow_root) + os.sep, ""))
                 for e in errors]

@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from .. import forked, journal
-from ..books import invoice_files, verify, writer
-from ..books.extract import Books, load_books
+from ..books import invoice_files, records_cache, verify, writer
+from ..books.extract import Books, extract_records, load_books
 from ..core.errors import InputErrors, Problem
 from ..core.model import Config
 from ..readers.config import read_config
@@ -154,10 +154,46 @@ def checker_ahead(root: Path, parse_ahead: bool = False) -> forked.Standby:
     """A child, forked now while the process is small, that will check the ledger for commit_ledger(ahead=...);
     with `parse_ahead` it parses the ledger's files meanwhile (books/preparse.py), for a change sure to come."""
     def check(staged, parsed):
-        return _checked(verify.check_change(root, {path: None if file is None else Path(file)
-                                                   for path, file in staged.items()}, parsed))
+        return _check_keeping(root, {path: None if file is None else Path(file) for path, file in staged.items()},
+                              parsed)
 
     return forked.Standby(check, (lambda: _parse_ahead(root)) if parse_ahead else None)
+
+
+Packed = tuple[bytes, bytes | None, bytes]  # records_cache.pack
+
+
+def _check_keeping(root: Path, staged: dict[str, Path | None], parsed) -> tuple[list[Problem], Packed | None]:
+    """The check's problems and, when there are none, the records of the ledger it loaded, packed for the
+    reports' cache (records_cache): once committed, the ledger is the one checked."""
+    kept: list[Packed | None] = []
+    problems = _checked(verify.check_change(root, staged, parsed, on_pass=lambda entries: kept.append(
+        _records_of(entries))))
+    return problems, (kept[0] if kept and not problems else None)
+
+
+def _records_of(entries) -> Packed | None:
+    books = Books()
+    extract_records(books, entries)
+    return None if books.problems else records_cache.pack(books)
+
+
+class LedgerCheck:
+    """The check of one change, for journal.commit: here (`check(staged)`), or by the child `standby`
+    (checker_ahead) as its `ahead`. Keeps the records of the ledger it loaded, for commit_ledger to store."""
+
+    def __init__(self, root: Path, standby: forked.Standby | None = None) -> None:
+        self.root, self.standby = root, standby
+        self.records: Packed | None = None
+
+    def __call__(self, staged: dict[str, Path | None]) -> list[Problem]:
+        problems, self.records = _check_keeping(self.root, staged, None)
+        return problems
+
+    def beside(self, staged: dict[str, str | None], meanwhile: Callable[[], object]) -> list[Problem]:
+        assert self.standby is not None
+        problems, self.records = self.standby.beside(staged, meanwhile)
+        return problems
 
 
 PARSED_PER_BYTE = 16  # memory a parsed ledger holds per byte of its files (1,000 clients x 12 months: about 9)
@@ -187,7 +223,10 @@ def commit_ledger(root: Path, files: Mapping[Path, str | bytes | None], label: s
     """Write the files as one unit after checking the whole ledger as it would be; InputErrors (and nothing
     written) if bean-check with the plugin would report anything. `meanwhile` runs while the check does (see
     journal.commit), in the child `ahead` (checker_ahead) if given."""
-    changed = journal.commit(root, files, _checker(root), label, meanwhile, ahead)
+    check = LedgerCheck(root, ahead)
+    changed = journal.commit(root, files, check, label, meanwhile, check if ahead is not None else None)
     if any(path.startswith("ledger/") for path in changed):
         verify.remember_good(root)
+        if check.records is not None:  # what status and aging read next, without loading the ledger again
+            records_cache.store_packed(root, check.records)
     return changed
