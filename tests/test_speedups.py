@@ -687,6 +687,8 @@ def test_a_command_about_to_change_the_ledger_reads_a_fresh_beancount_pickle_but
     one that bean-check or Fava left, newer than every ledger file, is still read."""
     from beancount import loader
 
+    from otb_billing.books import records_cache
+
     repo.client("A1")
     repo.csv("2024-10", "users.csv", USERS, "A1,u1,One,,true")
     assert repo.run("bill", "2024-10", "--no-pdf").exit_code == 0
@@ -701,6 +703,7 @@ def test_a_command_about_to_change_the_ledger_reads_a_fresh_beancount_pickle_but
         read = []
         real = loader.load_file
         monkeypatch.setattr(loader, "load_file", lambda *a, **k: read.append(1) or real(*a, **k))
+        (repo.root / records_cache.CACHE_FILE).unlink()  # else the records the first payment kept would serve
         assert repo.run("pay", "A1", "2.00", "--date", "2024-11-02", "--ref", "P2").exit_code == 0
         assert read == [1]  # the fresh pickle, through Beancount's cached loader (the check loads uncached)
     finally:
@@ -817,3 +820,53 @@ def test_without_memory_for_the_parsed_ledger_or_when_parsing_ahead_fails_the_ch
     monkeypatch.setattr(verify, "parse_ahead", lambda root: 1 / 0)
     assert repo.run("pay", "A1", "2.00", "--date", "2024-11-02", "--ref", "P2").exit_code == 0
     assert json.loads(seen.read_text()) is True
+
+
+def test_a_payment_in_the_books_currency_needs_only_the_kept_records_and_writes_what_a_full_load_would(
+        tmp_path, monkeypatch):
+    """After otb's last change kept the ledger's records, `otb pay` of a CAD client loads no ledger (half of a
+    payment late in the year); the ledger it writes is byte for byte the one a full load gives."""
+    from conftest import Repo
+
+    from otb_billing.books import records_cache
+    from otb_billing.jobs import ledger_edit
+
+    twins = []
+    for name in ("kept", "loaded"):
+        repo = Repo(tmp_path / name)
+        repo.client("A1")
+        repo.client("A2")
+        repo.csv("2024-10", "users.csv", USERS, "A1,u1,One,,true", "A2,u2,Two,,true")
+        assert repo.run("bill", "2024-10", "--no-pdf").exit_code == 0
+        assert repo.run("finalize", "2024-10", "--at", "2024-11-01T09:00:00Z").exit_code == 0
+        twins.append(repo)
+    kept, loaded = twins
+    (loaded.root / records_cache.CACHE_FILE).unlink()
+    loads = []
+    real = ledger_edit.load_books
+    monkeypatch.setattr(ledger_edit, "load_books", lambda *a, **k: loads.append(a[0].parent.name) or real(*a, **k))
+    outputs = {}
+    for repo in twins:
+        result = repo.run("pay", "A1", "20.00", "--date", "2024-11-05", "--ref", "P1")
+        assert result.exit_code == 0, result.output
+        outputs[repo.root.name] = result.output
+    assert loads == ["loaded"]  # the kept records served the other
+    assert outputs["kept"] == outputs["loaded"]
+    assert ({p.relative_to(kept.root): p.read_bytes() for p in (kept.root / "ledger").rglob("*.beancount")} ==
+            {p.relative_to(loaded.root): p.read_bytes() for p in (loaded.root / "ledger").rglob("*.beancount")})
+
+
+def test_a_payment_of_a_client_in_another_currency_loads_the_ledger(repo, monkeypatch):
+    from otb_billing.jobs import ledger_edit
+
+    repo.write("settings.yaml", (repo.root / "settings.yaml").read_text() + "conversion_fee_pct: 2\n")
+    repo.client("U1", "currency: USD\n", name="Union Co")
+    repo.csv("2024-10", "users.csv", USERS, "U1,u1,One,,true")
+    assert repo.run("fx", "set", "USD", "1.2500", "--date", "2024-10-31").exit_code == 0
+    assert repo.run("bill", "2024-10", "--no-pdf").exit_code == 0
+    loads = []
+    real = ledger_edit.load_books
+    monkeypatch.setattr(ledger_edit, "load_books", lambda *a, **k: loads.append(1) or real(*a, **k))
+    result = repo.run("pay", "U1", "10.00", "--date", "2024-11-05", "--ref", "W1", "--rate", "1.2000")
+    assert result.exit_code == 0, result.output
+    assert loads == [1]
