@@ -39,6 +39,14 @@ def _die_with(parent: int) -> None:
 PR_SET_PDEATHSIG = 1
 
 
+def _join_and_exit(status: int) -> None:
+    """A child's end: its background() children waited for, then out without the parent's exit handlers."""
+    try:
+        join_background()
+    finally:
+        os._exit(status)
+
+
 def beside(work: Callable[[], T], meanwhile: Callable[[], object]) -> T:
     """Run `work()` in a forked child while `meanwhile()` runs in this process; return what `work` returned, or
     raise what it raised. Without fork (or if the child dies or its result cannot be pickled), `work` runs here
@@ -65,7 +73,7 @@ def beside(work: Callable[[], T], meanwhile: Callable[[], object]) -> T:
         except BaseException:  # noqa: BLE001  (an unpicklable result: the parent does the work itself)
             status = 1
         finally:
-            os._exit(status)
+            _join_and_exit(status)
     os.close(write_end)
     try:
         meanwhile()
@@ -84,6 +92,37 @@ def beside(work: Callable[[], T], meanwhile: Callable[[], object]) -> T:
     if ok:
         return value
     raise value
+
+
+_BACKGROUND: list[int] = []  # pids of background() children not yet waited for
+
+
+def background(work: Callable[[], object], size: int = 0) -> bool:
+    """Run `work()` in a forked child while this process goes on, if there is room for `size` more bytes (the
+    pages the child will copy); False (and nothing done) if not. For what only saves later time (a cache file):
+    what it raises is ignored, and it dies with this process. join_background() waits for it; every child of
+    this module does so before it exits, so none outlives the command."""
+    if not hasattr(os, "fork") or not room_for(size):
+        return False
+    sys.stdout.flush()
+    sys.stderr.flush()
+    parent = os.getpid()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            _die_with(parent)
+            work()
+        finally:
+            os._exit(0)
+    _BACKGROUND.append(pid)
+    return True
+
+
+def join_background() -> None:
+    """Wait for every background() child of this process."""
+    while _BACKGROUND:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(_BACKGROUND.pop(), 0)
 
 
 def memory_to_spare() -> bool:
@@ -184,7 +223,7 @@ class Stream:
             except BaseException:  # noqa: BLE001  (the parent sees no result: see finish)
                 status = 1
             finally:
-                os._exit(status)
+                _join_and_exit(status)
         os.close(data_read)
         os.close(result_write)
         os.set_blocking(self._data, False)

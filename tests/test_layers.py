@@ -19,7 +19,7 @@ ALLOWED = {
     "outputs": {"journal", "faults", "forked"},  # build/ files, through the journal's replace and temp folder
     "filecache": {"core"},  # what readers made of unchanged files, kept by their stat
     "readers": {"core", "filecache"},
-    "books": {"core", "faults", "fsutil", "journal", "filecache", "gcpause"},
+    "books": {"core", "faults", "fsutil", "journal", "filecache", "gcpause", "forked"},
     "render": {"core"},
     "jobs": {"core", "readers", "books", "render", "journal", "outputs", "faults", "fsutil", "filecache", "forked"},
     "fava_ext": {"core", "readers", "books", "render", "jobs"},

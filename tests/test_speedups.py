@@ -719,19 +719,33 @@ def _aged_ledger(root):
         _age(path)
 
 
-def test_files_parsed_ahead_are_what_the_check_would_parse_from_its_shadow_folder(example):
+@pytest.mark.parametrize("round_", ["parsed", "read back from the parse cache"])
+def test_files_parsed_ahead_are_what_the_check_would_parse_from_its_shadow_folder(example, round_):
     from beancount.parser import parser
 
-    from otb_billing.books import verify
+    from otb_billing import forked
+    from otb_billing.books import parse_cache, verify
 
     _aged_ledger(example)
-    parsed = verify.parse_ahead(example)
+    files = sorted((example / "ledger").rglob("*.beancount"))
+    if round_ != "parsed":
+        verify.parse_ahead(example)
+        forked.join_background()  # the parses written by the child forked for them
+        assert all(parse_cache.cache_path(example, p.relative_to(example / "ledger").as_posix()).exists()
+                   for p in files)
+    read = []
+    real_parse = parse_cache.parse
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(parse_cache, "parse", lambda *a: (lambda r: read.append(r[1] is None) or r)(real_parse(*a)))
+        parsed = verify.parse_ahead(example)
+    forked.join_background()
+    assert read == [round_ != "parsed"] * len(files)  # every file a miss, then every one read back
     root = example.resolve()
     shadow = root / verify.SHADOW / "ledger"
     shadow.parent.mkdir(parents=True)
     verify._mirror(root / "ledger", shadow, {})  # nothing changed: the shadow ledger links to the real one
     try:
-        assert len(parsed) == len(list((root / "ledger").rglob("*.beancount"))) >= 10
+        assert len(parsed) == len(files) >= 10
         for name, (_, (entries, errors, options)) in parsed.items():
             again, again_errors, again_options = parser.parse_file(name)
             assert (entries, errors) == (again, again_errors), name
@@ -740,6 +754,71 @@ def test_files_parsed_ahead_are_what_the_check_would_parse_from_its_shadow_folde
             assert str(options["dcontext"]) == str(again_options["dcontext"])
     finally:
         (root / verify.SHADOW / "ledger").unlink()
+
+
+def test_a_kept_parse_is_used_only_for_the_same_bytes_under_the_same_name_and_a_damaged_one_is_a_miss(tmp_path):
+    from beancount.parser import parser
+
+    from otb_billing.books import parse_cache
+
+    text = b'2024-01-01 open Assets:Bank CAD\n2024-01-02 * "Deposit"\n  Assets:Bank  10.00 CAD\n  Equity:X\n'
+    kept = tmp_path / "kept.pickle"
+
+    def fresh(data, name):
+        return parser.parse_file(__import__("io").BytesIO(data), report_filename=name)
+
+    result, header = parse_cache.parse(text, "/l/a.beancount", kept)
+    assert header is not None and result[0] == fresh(text, "/l/a.beancount")[0]
+    parse_cache._write_all(tmp_path, [(kept, header, result)])
+    assert parse_cache.parse(text, "/l/a.beancount", kept)[1] is None  # read back
+    edited = text.replace(b"10.00", b"19.00")  # same size, other bytes
+    for data, name in ((edited, "/l/a.beancount"), (text, "/l/b.beancount")):
+        again, header = parse_cache.parse(data, name, kept)
+        assert header is not None and again[0] == fresh(data, name)[0]
+    blob = kept.read_bytes()
+    for damaged in (blob[:len(blob) // 2], b"", b"\xff" * 40, blob[:-3] + b"xyz"):
+        kept.write_bytes(damaged)
+        again, header = parse_cache.parse(text, "/l/a.beancount", kept)
+        assert header is not None and again[0] == result[0]
+
+
+def test_a_payment_late_in_the_year_reads_the_unchanged_files_back_and_keeps_the_parse_of_the_changed_one(
+        repo, monkeypatch, tmp_path):
+    """The check's child reads back what the last check parsed, parses only the files changed since (here the
+    payments file), and has their parses written before the command returns."""
+    from otb_billing.books import parse_cache
+
+    repo.client("A1")
+    for month in ("2024-09", "2024-10"):
+        repo.csv(month, "users.csv", USERS, "A1,u1,One,,true")
+        assert repo.run("bill", month, "--no-pdf").exit_code == 0
+        assert repo.run("finalize", month, "--at", f"{month}-28T09:00:00Z").exit_code == 0
+    log = tmp_path / "log"
+    real_parse = parse_cache.parse
+
+    def spy(data, name, kept):
+        result = real_parse(data, name, kept)
+        with open(log, "a") as out:
+            out.write(f"{os.path.basename(name)} {'hit' if result[1] is None else 'miss'}\n")
+        return result
+
+    monkeypatch.setattr(parse_cache, "parse", spy)
+    runs = []
+    payments = repo.root / "ledger/payments/2024.beancount"
+    for n in (1, 2):
+        _aged_ledger(repo.root)
+        log.write_text("")
+        as_parsed = payments.read_bytes() if payments.exists() else b""
+        assert repo.run("pay", "A1", f"{n}.00", "--date", f"2024-11-0{n}", "--ref", f"P{n}").exit_code == 0
+        runs.append(sorted(log.read_text().split("\n")[:-1]))
+        assert not list((repo.root / ".otb" / "tmp").glob("parsed.*"))
+    assert "2024-10.beancount miss" in runs[0] and "2024.beancount" not in " ".join(runs[0])  # no payments yet
+    assert "2024-10.beancount hit" in runs[1] and "2024.beancount miss" in runs[1]
+    # and main.beancount, which the first payment gave the payments file's include
+    assert [line for line in runs[1] if line.endswith("miss")] == ["2024.beancount miss", "main.beancount miss"]
+    kept = parse_cache.cache_path(repo.root, "payments/2024.beancount")
+    assert real_parse(as_parsed, os.path.normpath(repo.root.resolve() / ".otb/shadow/ledger/payments/2024.beancount"),
+                      kept)[1] is None  # the file as the check's child parsed it: kept before the command returned
 
 
 def test_the_check_parses_again_only_what_changed_and_finds_the_same_problems(example, monkeypatch):
@@ -810,13 +889,13 @@ def test_without_memory_for_the_parsed_ledger_or_when_parsing_ahead_fails_the_ch
         return real(root, staged, parsed, on_pass)
 
     monkeypatch.setattr(verify, "check_change", spy)
-    from otb_billing.jobs import ledger_edit
+    from otb_billing.books import preparse
 
     monkeypatch.setattr(forked, "room_for", lambda size: size < 10**15)  # room for the check, not for the parse:
-    monkeypatch.setattr(ledger_edit, "PARSED_PER_BYTE", 10**15)
+    monkeypatch.setattr(preparse, "PARSED_PER_BYTE", 10**15)
     assert repo.run("pay", "A1", "1.00", "--date", "2024-11-01", "--ref", "P1").exit_code == 0
     assert json.loads(seen.read_text()) is True
-    monkeypatch.setattr(ledger_edit, "PARSED_PER_BYTE", 1)
+    monkeypatch.setattr(preparse, "PARSED_PER_BYTE", 1)
     monkeypatch.setattr(verify, "parse_ahead", lambda root: 1 / 0)
     assert repo.run("pay", "A1", "2.00", "--date", "2024-11-02", "--ref", "P2").exit_code == 0
     assert json.loads(seen.read_text()) is True
@@ -870,3 +949,19 @@ def test_a_payment_of_a_client_in_another_currency_loads_the_ledger(repo, monkey
     result = repo.run("pay", "U1", "10.00", "--date", "2024-11-05", "--ref", "W1", "--rate", "1.2000")
     assert result.exit_code == 0, result.output
     assert loads == [1]
+
+
+def test_beancount_loads_run_without_the_cyclic_collector_and_leave_it_as_they_found_it(example, monkeypatch):
+    """A quarter of a load of 12,000 invoices was the collector walking entries that hold no cycles."""
+    import gc
+
+    from otb_billing.books import extract, verify
+
+    seen = []
+    real = verify.load_uncached
+    monkeypatch.setattr(verify, "load_uncached", lambda main: seen.append(gc.isenabled()) or real(main))
+    staged = example / "staged.beancount"
+    staged.write_text((example / "ledger/accounts.beancount").read_text())
+    assert verify.check_change(example, {"ledger/accounts.beancount": staged}) == []
+    assert not extract.load_books(example / "ledger", for_change=True).problems
+    assert seen == [False, False] and gc.isenabled()

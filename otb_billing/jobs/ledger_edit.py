@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from .. import forked, journal
-from ..books import invoice_files, records_cache, verify, writer
+from ..books import invoice_files, preparse, records_cache, verify, writer
 from ..books.extract import Books, extract_records, load_books
 from ..core.errors import InputErrors, Problem
 from ..core.model import Config
@@ -214,13 +214,10 @@ class LedgerCheck:
         return problems
 
 
-PARSED_PER_BYTE = 16  # memory a parsed ledger holds per byte of its files (1,000 clients x 12 months: about 9)
-
-
 def _parse_ahead(root: Path):
     """The ledger's files parsed ahead, if the memory they will hold is to spare (else the check parses them)."""
     size = sum(path.stat().st_size for path in (root / "ledger").rglob("*.beancount"))
-    return verify.parse_ahead(root) if forked.room_for(PARSED_PER_BYTE * size) else None
+    return verify.parse_ahead(root) if forked.room_for(preparse.PARSED_PER_BYTE * size) else None
 
 
 @contextlib.contextmanager
