@@ -10,12 +10,13 @@ render 1,000 PDFs a month), then times `otb pay` of one client on the 12-month l
 - "full load": the same without those records (the ledger was edited by hand, or is in another currency);
 - with --baseline REV, the same payment by that git revision.
 
-    python bench/bench_year.py [N] [--runs 3] [--baseline REV] [--keep DIR]
+    python bench/bench_year.py [N] [--runs 3] [--baseline REV ...] [--keep DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
 import statistics
 import sys
@@ -46,7 +47,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("clients", nargs="?", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--baseline", metavar="REV", help="also time this git revision's payment, interleaved")
+    parser.add_argument("--baseline", metavar="REV", action="append", default=[],
+                        help="also time this git revision's payment, interleaved (may be given more than once)")
     parser.add_argument("--keep", type=Path, help="build the repo in this folder and keep it")
     args = parser.parse_args()
     base = args.keep or Path(tempfile.mkdtemp(prefix="otb-bench-year-"))
@@ -60,17 +62,16 @@ def main() -> None:
             print(f"  otb bill 2024-{month:02d} --no-pdf  {wall:6.2f} s  {rss:5d} MiB", flush=True)
         # in this order, each "kept records" payment follows one whose check kept the ledger's records
         times: dict[str, list[float]] = {"full load": [], "kept records": []}
-        with baseline_worktree(args.baseline) as baseline:
-            if baseline is not None:
-                times[f"baseline {args.baseline}"] = []
+        with contextlib.ExitStack() as stack:
+            baselines = {f"baseline {rev}": stack.enter_context(baseline_worktree(rev)) for rev in args.baseline}
+            times.update({label: [] for label in baselines})
             for run in range(args.runs):
                 for label in times:
                     if label != "kept records":
                         (root / RECORDS).unlink(missing_ok=True)
-                    code = baseline if label.startswith("baseline") else None
-                    ref = f"BENCH-{run}-{len(times[label])}-{label.split()[0]}"
-                    wall, _ = run_once(root, code, ("pay", "100007", "12.34", "--date", "2024-12-20",
-                                                    "--ref", ref))
+                    ref = f"BENCH-{run}-{label.split()[-1]}"
+                    wall, _ = run_once(root, baselines.get(label), ("pay", "100007", "12.34", "--date", "2024-12-20",
+                                                                    "--ref", ref))
                     times[label].append(wall)
         print(f"otb pay on that ledger, median of {args.runs} interleaved runs:")
         for label, walls in times.items():

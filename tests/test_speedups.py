@@ -901,20 +901,27 @@ def test_without_memory_for_the_parsed_ledger_or_when_parsing_ahead_fails_the_ch
     assert json.loads(seen.read_text()) is True
 
 
+@pytest.mark.parametrize("command", [
+    ("pay", "A1", "20.00", "--date", "2024-11-05", "--ref", "P1"),
+    ("import-payments", "BANK", "--apply")])
 def test_a_payment_in_the_books_currency_needs_only_the_kept_records_and_writes_what_a_full_load_would(
-        tmp_path, monkeypatch):
-    """After otb's last change kept the ledger's records, `otb pay` of a CAD client loads no ledger (half of a
-    payment late in the year); the ledger it writes is byte for byte the one a full load gives."""
+        tmp_path, monkeypatch, command):
+    """After otb's last change kept the ledger's records, `otb pay` of a CAD client (or a CAD bank statement)
+    loads no ledger (half of a payment late in the year); the ledger it writes is byte for byte the one a full
+    load gives."""
     from conftest import Repo
 
     from otb_billing.books import records_cache
     from otb_billing.jobs import ledger_edit
 
+    bank = tmp_path / "bank.csv"
+    bank.write_text("date,amount,description,reference\n2024-11-05,20.00,Deposit A1-202410,B1\n"
+                    "2024-11-06,5.00,Two,B2\n")
     twins = []
     for name in ("kept", "loaded"):
         repo = Repo(tmp_path / name)
         repo.client("A1")
-        repo.client("A2")
+        repo.client("A2", name="Two")
         repo.csv("2024-10", "users.csv", USERS, "A1,u1,One,,true", "A2,u2,Two,,true")
         assert repo.run("bill", "2024-10", "--no-pdf").exit_code == 0
         assert repo.run("finalize", "2024-10", "--at", "2024-11-01T09:00:00Z").exit_code == 0
@@ -926,11 +933,13 @@ def test_a_payment_in_the_books_currency_needs_only_the_kept_records_and_writes_
     monkeypatch.setattr(ledger_edit, "load_books", lambda *a, **k: loads.append(a[0].parent.name) or real(*a, **k))
     outputs = {}
     for repo in twins:
-        result = repo.run("pay", "A1", "20.00", "--date", "2024-11-05", "--ref", "P1")
+        result = repo.run(*(str(bank) if arg == "BANK" else arg for arg in command))
         assert result.exit_code == 0, result.output
         outputs[repo.root.name] = result.output
     assert loads == ["loaded"]  # the kept records served the other
     assert outputs["kept"] == outputs["loaded"]
+    written = (kept.root / "ledger/payments/2024.beancount").read_text()
+    assert all(ref in written for ref in (("B1", "B2") if command[0] == "import-payments" else ("P1",)))
     assert ({p.relative_to(kept.root): p.read_bytes() for p in (kept.root / "ledger").rglob("*.beancount")} ==
             {p.relative_to(loaded.root): p.read_bytes() for p in (loaded.root / "ledger").rglob("*.beancount")})
 

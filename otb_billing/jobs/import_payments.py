@@ -17,6 +17,7 @@ from typing import NamedTuple
 from ..books.accounts import FX_ACCOUNT, deposits
 from ..books.entries import PaymentEntry, render_payment
 from ..core.errors import InputErrors
+from ..core.model import Config
 from ..core.receivables import Payment
 from ..readers.bank import BankRow, read_bank_csv
 from .applications import applications, parsed
@@ -57,8 +58,12 @@ def run_import(root: Path, path: Path, apply: bool, currency: str | None = None)
     clients invoiced in it are matched, and a foreign statement's payments are booked at the day's rate."""
     # applying: the check's child parses the ledger meanwhile (ledger_edit.checked_change)
     with checked_change(root) if apply else contextlib.nullcontext() as ahead:
-        config, books = open_books(root)
-        currency = (currency or config.settings.bank_csv.get("currency") or config.settings.currency).upper()
+        def statement_currency(config: Config) -> str:
+            return (currency or config.settings.bank_csv.get("currency") or config.settings.currency).upper()
+
+        config, books = open_books(root, records_will_do=lambda config: (
+            statement_currency(config) == config.settings.currency.upper()))
+        currency = statement_currency(config)
         base = config.settings.currency
         accounts_needed: dict[str, dict] = {config.bank_for(currency): {}}
         rows = read_bank_csv(path, dict(config.settings.bank_csv), str(path), config.settings.number_format)

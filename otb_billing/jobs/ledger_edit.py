@@ -20,12 +20,14 @@ from ..core.model import Config
 from ..readers.config import read_config
 
 
-def open_books(root: Path, for_change: bool = True, records_for: str | None = None) -> tuple[Config, Books]:
+def open_books(root: Path, for_change: bool = True,
+               records_will_do: Callable[[Config], bool] | None = None) -> tuple[Config, Books]:
     """The config and the loaded ledger; InputErrors if either has problems. `for_change`: the caller is about to
-    change the ledger (see extract.load_books). `records_for`: the client account of a change that needs only
-    the ledger's records (a payment in the books' currency): see _records_will_do."""
+    change the ledger (see extract.load_books). `records_will_do(config)`: whether the change stays in the books'
+    currency (a payment of a client billed in it, a bank statement in it), and so needs only the ledger's
+    records: see _kept_records."""
     config = read_config(root)
-    if records_for is not None and (kept := _records_will_do(root, config, records_for)) is not None:
+    if records_will_do is not None and records_will_do(config) and (kept := _kept_records(root)) is not None:
         return config, kept
     books = load_books(root / "ledger", for_change)
     if not (root / "ledger" / "main.beancount").exists():
@@ -45,15 +47,21 @@ def billed_month(root: Path, month) -> tuple[Path, dict[str, tuple[str, str]]]:
     return path, invoice_files.split_blocks(path.read_text(encoding="utf-8"))[1]
 
 
-def _records_will_do(root: Path, config: Config, account: str) -> Books | None:
+def in_books_currency(account: str) -> Callable[[Config], bool]:
+    """For open_books: whether `account` is a client billed in the books' currency."""
+    def check(config: Config) -> bool:
+        client = next((c for c in config.clients if c.account == account), None)
+        return client is not None and config.currency_of(client) == config.settings.currency
+
+    return check
+
+
+def _kept_records(root: Path) -> Books | None:
     """The records the reports' cache keeps (records_cache), when they are this very ledger's (the same files as
-    the full load or the checked change that kept them, so it passes bean-check), `account` is a client billed in
-    the books' currency, and no invoice of the ledger is in another one: then a payment needs no entry of the
-    ledger, only its invoices and payments, and the whole-ledger load (half of `otb pay` late in the year) is
-    not needed. Else None."""
-    client = next((c for c in config.clients if c.account == account), None)
-    if client is None or config.currency_of(client) != config.settings.currency:
-        return None
+    the full load or the checked change that kept them, so it passes bean-check) and no invoice of the ledger is
+    in another currency: then a change in the books' currency needs no entry of the ledger, only its invoices,
+    payments and credit notes, and the whole-ledger load (half of `otb pay` late in the year) is not needed.
+    Else None."""
     kept = records_cache.load(root)
     if kept is None or any(doc.fx_rate is not None for doc in kept.docs):
         return None

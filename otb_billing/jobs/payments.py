@@ -25,6 +25,7 @@ from .ledger_edit import (
     appended,
     checked_change,
     commit_ledger,
+    in_books_currency,
     ledger_file_edits,
     open_books,
     payments_header,
@@ -145,7 +146,7 @@ def payment_ref(books: Books, account: str, day: dt.date, amount: Decimal, ref: 
 def run_pay(root: Path, account: str, amount: Decimal, day: dt.date, ref: str | None, method: str,
             invoices: Sequence[str], note: str = "", rate: Decimal | None = None) -> PaymentResult:
     with checked_change(root) as ahead:  # the check's child parses the ledger meanwhile
-        config, books = open_books(root, records_for=account)
+        config, books = open_books(root, records_will_do=in_books_currency(account))
         clients = {c.account: c for c in config.clients}
         if account not in clients:
             raise InputErrors([Problem(None, f"no client has account {account}", did_you_mean(account, clients))])
