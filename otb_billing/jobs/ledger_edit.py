@@ -177,13 +177,18 @@ def trial_ledger(root: Path, files: Mapping[Path, str | bytes | None]) -> list[P
 
 
 def checker_ahead(root: Path, parse_ahead: bool = False) -> forked.Standby:
-    """A child, forked now while the process is small, that will check the ledger for commit_ledger(ahead=...);
-    with `parse_ahead` it parses the ledger's files meanwhile (books/preparse.py), for a change sure to come."""
+    """A child, forked now while the process is small, that will check the ledger for commit_ledger(ahead=...).
+    Meanwhile it imports the plugins the check will run and, with `parse_ahead`, parses the ledger's files
+    (books/preparse.py), for a change sure to come."""
     def check(staged, parsed):
         return _check_keeping(root, {path: None if file is None else Path(file) for path, file in staged.items()},
                               parsed)
 
-    return forked.Standby(check, (lambda: _parse_ahead(root)) if parse_ahead else None)
+    def prepare():
+        verify.import_plugins(root)
+        return _parse_ahead(root) if parse_ahead else None
+
+    return forked.Standby(check, prepare)
 
 
 Packed = tuple[bytes, bytes | None, bytes]  # records_cache.pack
