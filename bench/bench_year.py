@@ -5,10 +5,11 @@ costs more as the year fills up. The script builds bench_bill's repo with an exp
 `otb bill 2024-MM --no-pdf` of each new month (one process each; the months are not finalized, which would
 render 1,000 PDFs a month), then times `otb pay` of one client on the 12-month ledger, interleaved:
 
-- "kept records": as a billing admin meets it, right after another otb change (the check of that change left
-  the ledger's records in .otb/cache, and a payment in the books' currency takes them);
-- "full load": the same without those records (the ledger was edited by hand, or is in another currency);
-- with --baseline REV, the same payment by that git revision.
+- "after a payment": as a billing admin meets it, one payment after another: the version's own payment just
+  before (not timed) left what it keeps between runs (the ledger's records in .otb/cache, which a payment in
+  the books' currency takes, and the parse of each ledger file);
+- "full load": the same without the kept records (the ledger was edited by hand, or is in another currency);
+- with --baseline REV, "after a payment" by that git revision.
 
     python bench/bench_year.py [N] [--runs 3] [--baseline REV ...] [--keep DIR]
 """
@@ -60,18 +61,21 @@ def main() -> None:
         for month in range(1, 13):
             wall, rss = run_once(root, None, ("bill", f"2024-{month:02d}", "--no-pdf"))
             print(f"  otb bill 2024-{month:02d} --no-pdf  {wall:6.2f} s  {rss:5d} MiB", flush=True)
-        # in this order, each "kept records" payment follows one whose check kept the ledger's records
-        times: dict[str, list[float]] = {"full load": [], "kept records": []}
+        times: dict[str, list[float]] = {"after a payment": [], "full load": []}
         with contextlib.ExitStack() as stack:
             baselines = {f"baseline {rev}": stack.enter_context(baseline_worktree(rev)) for rev in args.baseline}
             times.update({label: [] for label in baselines})
             for run in range(args.runs):
                 for label in times:
-                    if label != "kept records":
+                    code = baselines.get(label)
+                    tag = label.split()[-1]
+                    if label == "full load":
                         (root / RECORDS).unlink(missing_ok=True)
-                    ref = f"BENCH-{run}-{label.split()[-1]}"
-                    wall, _ = run_once(root, baselines.get(label), ("pay", "100007", "12.34", "--date", "2024-12-20",
-                                                                    "--ref", ref))
+                    else:  # this version's own state between runs, as after any payment it recorded
+                        run_once(root, code, ("pay", "100008", "1.00", "--date", "2024-12-19", "--ref",
+                                              f"WARM-{run}-{tag}"))
+                    wall, _ = run_once(root, code, ("pay", "100007", "12.34", "--date", "2024-12-20",
+                                                    "--ref", f"BENCH-{run}-{tag}"))
                     times[label].append(wall)
         print(f"otb pay on that ledger, median of {args.runs} interleaved runs:")
         for label, walls in times.items():
