@@ -18,7 +18,8 @@ help:
 	@echo "make fava                 browse the ledger on http://127.0.0.1:5000"
 	@echo "make test                 run the test suite"
 	@echo "make lint                 ruff on the code, tests and benchmarks; mypy on the whole package"
-	@echo "make bench                time otb bill on $(N) clients, 1000 PDFs, status and aging on 120,000 invoices"
+	@echo "make bench                time otb bill on $(N) clients, 1000 PDFs, status and aging on 120,000 invoices,"
+	@echo "                          a year of bills and a December payment on 1,000 clients"
 	@echo "                          (BASELINE=REV also times that git revision, interleaved, for ratios)"
 
 $(STAMP): pyproject.toml
@@ -59,6 +60,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_bill.py $(N) $(if $(BASELINE),--baseline $(BASELINE))
 	$(BIN)/python bench/bench_pdf.py 1000 $(if $(BASELINE),--baseline $(BASELINE))
 	$(BIN)/python bench/bench_reports.py 10000 $(if $(BASELINE),--baseline $(BASELINE))
+	$(BIN)/python bench/bench_year.py 1000 $(if $(BASELINE),--baseline $(BASELINE))
 
 clean:
 	rm -rf build .pytest_cache
