@@ -40,6 +40,7 @@ from otb_billing.books.extract import Books, extract_records
 from otb_billing.cli import main
 from otb_billing.core.receivables import aging as aging_rows
 from otb_billing.core.receivables import last_entry
+from otb_billing.jobs import ledger_edit
 from otb_billing.jobs.reports import status_rows
 from otb_billing.render.text import aging_json, status_json
 
@@ -73,12 +74,12 @@ FAR = "2099-12-31"
 BALANCES = parse("SELECT date, account, number WHERE account ~ '^(Assets:Receivable|Liabilities:Deposits):'")
 
 
-def build_repo(root: Path, rng: random.Random) -> None:
+def build_repo(root: Path, rng: random.Random, clients: dict = CLIENTS) -> None:
     (root / "plans").mkdir(parents=True)
     (root / "clients").mkdir()
     (root / "settings.yaml").write_text(SETTINGS)
     (root / "plans/gold.yaml").write_text(PLAN)
-    for account, (name, province, country, currency) in CLIENTS.items():
+    for account, (name, province, country, currency) in clients.items():
         lines = [f'account: "{account}"', f"name: {name}", f"country: {country}", "plan: Gold", 'term: "1 Year"']
         lines += [f"province: {province}"] if province else []
         lines += [f"currency: {currency}"] if currency else []
@@ -88,7 +89,7 @@ def build_repo(root: Path, rng: random.Random) -> None:
         folder.mkdir(parents=True)
         users, assets, tickets = ["account,user_id,name,active"], ["account,asset_id,hostname,type,backup_tb"], \
             ["account,ticket,subject,date,hours"]
-        for account in CLIENTS:
+        for account in clients:
             for n in range(rng.randint(1, 6)):
                 users.append(f"{account},{account}-u{n},User {n},true")
             for n in range(rng.randint(0, 4)):
@@ -118,6 +119,7 @@ class Figures:
     largest_balance: Decimal = Decimal(0)
     kept_checks: int = 0  # days the stored book (records_cache.book) was compared with the derivation
     kept_records: int = 0  # steps whose records, kept by the check of otb's change, were compared with a load
+    served: int = 0  # payments and bank imports that took the kept records instead of loading the ledger
 
 
 class Run:
@@ -335,24 +337,38 @@ class Run:
         self.op("import", "import-payments", str(path), "--apply")
 
 
-def run(steps: int, seed: int, progress=None, keep: Path | None = None) -> Figures:
+def run(steps: int, seed: int, progress=None, keep: Path | None = None, cad_only: bool = False) -> Figures:
+    """`cad_only`: without the USD clients, so that payments and bank imports take the kept records (a ledger with
+    an invoice in another currency is loaded whole): the figures count how often (`served`)."""
     figures = Figures()
     rng = random.Random(seed)
-    with tempfile.TemporaryDirectory(prefix="otb-random-") as folder:
-        root = (keep or Path(folder)) / "repo"
-        build_repo(root, rng)
-        books = Run(root, rng, figures)
-        result = books.otb("fx", "import", str(root / "rates.csv"))
-        assert result.exit_code == 0, result.output
-        for _ in range(steps):
-            figures.steps += 1
-            books.step()
-            # after every operation on a date past everything, and every third one also on a random day
-            books.reconcile([FAR] + ([books.date_after(dt.date(2024, 1, 1), 420)] if figures.steps % 3 == 0 else []))
-            if progress and figures.steps % 50 == 0:
-                progress(figures)
-            if keep and (figures.mismatches or figures.internal_errors):
-                break
+    real_kept = ledger_edit._kept_records
+
+    def counted(root):
+        kept = real_kept(root)
+        figures.served += kept is not None
+        return kept
+
+    ledger_edit._kept_records = counted
+    try:
+        with tempfile.TemporaryDirectory(prefix="otb-random-") as folder:
+            root = (keep or Path(folder)) / "repo"
+            build_repo(root, rng, {a: c for a, c in CLIENTS.items() if not (cad_only and c[3])})
+            books = Run(root, rng, figures)
+            result = books.otb("fx", "import", str(root / "rates.csv"))
+            assert result.exit_code == 0, result.output
+            for _ in range(steps):
+                figures.steps += 1
+                books.step()
+                # after every operation on a date past everything, and every third one also on a random day
+                books.reconcile([FAR] + ([books.date_after(dt.date(2024, 1, 1), 420)] if figures.steps % 3 == 0
+                                         else []))
+                if progress and figures.steps % 50 == 0:
+                    progress(figures)
+                if keep and (figures.mismatches or figures.internal_errors):
+                    break
+    finally:
+        ledger_edit._kept_records = real_kept
     return figures
 
 
@@ -364,7 +380,7 @@ def report(figures: Figures) -> str:
         "refused with a clear message: "
         + (", ".join(f"{k} {v}" for k, v in sorted(figures.refused.items())) or "none"),
         f"stored-book comparisons: {figures.kept_checks}; kept records compared with a load: "
-        f"{figures.kept_records}",
+        f"{figures.kept_records}; payments and imports from the kept records: {figures.served}",
         f"mismatches: {len(figures.mismatches)}; internal errors: {len(figures.internal_errors)}; largest "
         f"client balance seen: {figures.largest_balance}",
     ]
@@ -378,12 +394,14 @@ if __name__ == "__main__":
     parser.add_argument("--steps", type=int, default=500)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", type=Path, help="build the repo in this folder and stop at the first failure")
+    parser.add_argument("--cad-only", action="store_true", help="no USD clients (payments take the kept records)")
     options = parser.parse_args()
     started = time.monotonic()
     result = run(
         options.steps,
         options.seed,
         keep=options.keep,
+        cad_only=options.cad_only,
         progress=lambda f: print(
             f"  {f.steps} steps, {len(f.mismatches)} mismatches, {len(f.internal_errors)} internal errors",
             file=sys.stderr,

@@ -17,3 +17,13 @@ def test_500_random_operations_reconcile_with_beancount_at_every_step():
     assert figures.kept_records >= 400  # the records the check of otb's last change kept
     for operation in ("bill", "finalize", "pay", "pay-invoice", "credit", "reverse", "import", "adjust"):
         assert figures.operations[operation] > 0, (operation, figures.operations)
+
+
+def test_random_operations_in_the_books_currency_alone_take_the_kept_records_and_still_reconcile():
+    """With no client in USD, payments and bank imports allocate from the records otb's last change kept instead
+    of loading the ledger (jobs/ledger_edit._kept_records); the ledger they write must reconcile all the same."""
+    figures = run(150, seed=23, cad_only=True)
+    print(report(figures))
+    assert not figures.internal_errors, report(figures)
+    assert not figures.mismatches, report(figures)
+    assert figures.served >= 40, report(figures)
