@@ -23,7 +23,9 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
+import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Protocol
@@ -297,6 +299,39 @@ def sweep(root: Path) -> int:
     return removed
 
 
+HELPERS_DYING_SECONDS = 10.0
+
+
+def _holder_gone(who: str) -> bool:
+    """Whether the run named in the lock file (`otb pay (pid 4242)`) is no longer a process. Its helper
+    processes (the ledger check, the build/ writer), which inherited the lock, are then being killed by the
+    kernel (forked._die_with): a kill -9 of otb, then the same command at once, found the lock still held
+    by a helper that had not died yet (reading files from disk, a process dies only once the read is done)."""
+    match = re.search(r"\(pid (\d+)\)", who)
+    if match is None:
+        return False
+    try:
+        os.kill(int(match.group(1)), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, and someone else's
+        return False
+    return False
+
+
+def _lock_within(handle, seconds: float) -> bool:
+    """Take the lock as soon as it is free, within `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(0.005)
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            continue
+    return False
+
+
 @contextlib.contextmanager
 def repo_lock(root: Path, holder: str = "otb") -> Iterator[str | None]:
     """An exclusive lock on `<root>/.otb.lock` (released by the OS even if the process dies), then recovery of
@@ -310,8 +345,9 @@ def repo_lock(root: Path, holder: str = "otb") -> Iterator[str | None]:
         except BlockingIOError:
             handle.seek(0)
             who = handle.read(200).strip() or "another otb run"
-            until = "stop it with Ctrl-C" if who.startswith("otb watch") else "wait for it to finish"
-            raise Busy(f"{who} is working on {root} (lock: {path}); {until}") from None
+            if not (_holder_gone(who) and _lock_within(handle, HELPERS_DYING_SECONDS)):
+                until = "stop it with Ctrl-C" if who.startswith("otb watch") else "wait for it to finish"
+                raise Busy(f"{who} is working on {root} (lock: {path}); {until}") from None
         handle.seek(0)
         handle.truncate()
         handle.write(f"{holder} (pid {os.getpid()})\n")

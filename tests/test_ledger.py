@@ -141,6 +141,29 @@ def test_a_second_run_on_the_same_repo_is_refused(billed):
     assert billed.run("bill", "2024-10").exit_code == 0  # the lock is gone with its holder
 
 
+def test_a_run_killed_outright_does_not_refuse_the_next_while_its_helpers_die(billed):
+    """kill -9 of otb, then the same command at once: the helpers that inherited the lock die with their parent,
+    but not in the same instant; the next run waits for them (its holder is gone) instead of refusing."""
+    import fcntl
+    import threading
+    import time
+
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)  # a pid that is no process any more
+    helper = open(billed.root / ".otb.lock", "a+")  # the lock as a dying helper still holds it
+    fcntl.flock(helper.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    helper.truncate(0)
+    helper.write(f"otb pay (pid {pid})\n")
+    helper.flush()
+    threading.Timer(0.3, helper.close).start()
+    started = time.monotonic()
+    result = billed.run("bill", "2024-10")
+    assert result.exit_code == 0, result.output
+    assert time.monotonic() - started >= 0.29
+
+
 def test_hand_written_lines_in_main_and_accounts_survive(billed):
     main = billed.root / "ledger/main.beancount"
     main.write_text(main.read_text() + '\n; my own notes\noption "render_commas" "TRUE"\n')
