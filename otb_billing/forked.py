@@ -101,7 +101,9 @@ def background(work: Callable[[], object], size: int = 0) -> bool:
     """Run `work()` in a forked child while this process goes on, if there is room for `size` more bytes (the
     pages the child will copy); False (and nothing done) if not. For what only saves later time (a cache file):
     what it raises is ignored, and it dies with this process. join_background() waits for it; every child of
-    this module does so before it exits, so none outlives the command."""
+    this module does so before it exits, so none outlives the command. It closes every file it inherited, the
+    repo's lock among them: when its parent is killed (a check no change came for), the next command must not
+    find the lock held by a child that is still dying."""
     if not hasattr(os, "fork") or not room_for(size):
         return False
     sys.stdout.flush()
@@ -111,11 +113,19 @@ def background(work: Callable[[], object], size: int = 0) -> bool:
     if pid == 0:
         try:
             _die_with(parent)
+            os.closerange(3, _open_max())
             work()
         finally:
             os._exit(0)
     _BACKGROUND.append(pid)
     return True
+
+
+def _open_max() -> int:
+    try:
+        return min(os.sysconf("SC_OPEN_MAX"), 1 << 20)
+    except (ValueError, OSError):
+        return 4096
 
 
 def join_background() -> None:

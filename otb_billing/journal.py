@@ -302,12 +302,15 @@ def sweep(root: Path) -> int:
 HELPERS_DYING_SECONDS = 10.0
 
 
-def _holder_gone(who: str) -> bool:
-    """Whether the run named in the lock file (`otb pay (pid 4242)`) is no longer a process. Its helper
-    processes (the ledger check, the build/ writer), which inherited the lock, are then being killed by the
-    kernel (forked._die_with): a kill -9 of otb, then the same command at once, found the lock still held
-    by a helper that had not died yet (reading files from disk, a process dies only once the read is done)."""
-    match = re.search(r"\(pid (\d+)\)", who)
+def _holder_gone(named: str) -> bool:
+    """Whether the run named in the lock file (`otb pay (pid 4242)`) is no longer a process, or ended (a run
+    empties the file as it ends). What still holds the lock is then a helper it forked, which inherited it:
+    being killed by the kernel (forked._die_with; a kill -9 of otb, then the same command at once, found the
+    lock still held by a helper that had not died yet: reading files from disk, a process dies only once the
+    read is done), or about to close it (forked.background)."""
+    if not named:
+        return True
+    match = re.search(r"\(pid (\d+)\)", named)
     if match is None:
         return False
     try:
@@ -344,8 +347,9 @@ def repo_lock(root: Path, holder: str = "otb") -> Iterator[str | None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.seek(0)
-            who = handle.read(200).strip() or "another otb run"
-            if not (_holder_gone(who) and _lock_within(handle, HELPERS_DYING_SECONDS)):
+            named = handle.read(200).strip()
+            who = named or "another otb run"
+            if not (_holder_gone(named) and _lock_within(handle, HELPERS_DYING_SECONDS)):
                 until = "stop it with Ctrl-C" if who.startswith("otb watch") else "wait for it to finish"
                 raise Busy(f"{who} is working on {root} (lock: {path}); {until}") from None
         handle.seek(0)

@@ -811,7 +811,7 @@ def test_a_payment_late_in_the_year_reads_the_unchanged_files_back_and_keeps_the
         as_parsed = payments.read_bytes() if payments.exists() else b""
         assert repo.run("pay", "A1", f"{n}.00", "--date", f"2024-11-0{n}", "--ref", f"P{n}").exit_code == 0
         runs.append(sorted(log.read_text().split("\n")[:-1]))
-        assert not list((repo.root / ".otb" / "tmp").glob("parsed.*"))
+        assert not list((repo.root / ".otb").rglob("*.writing"))  # every parse kept was renamed into place
     assert "2024-10.beancount miss" in runs[0] and "2024.beancount" not in " ".join(runs[0])  # no payments yet
     assert "2024-10.beancount hit" in runs[1] and "2024.beancount miss" in runs[1]
     # and main.beancount, which the first payment gave the payments file's include
@@ -996,3 +996,34 @@ def test_the_checks_child_imports_the_plugins_ahead_and_a_missing_one_is_left_fo
 
     problems = verify.check_change(example, {"ledger/main.beancount": staged})
     assert any("no_such_module" in p.message for p in problems)  # the check still says so
+
+
+def test_a_background_writer_holds_neither_the_repo_lock_nor_a_finished_command(tmp_path):
+    """It closes what it inherited: a check child killed for want of a change (its writer then dies a moment
+    later) must not make the next command find the repo locked."""
+    import time
+
+    from otb_billing import forked
+    from otb_billing.journal import repo_lock
+
+    with repo_lock(tmp_path, "otb pay"):
+        assert forked.background(lambda: time.sleep(2))
+    started = time.monotonic()
+    with repo_lock(tmp_path, "otb status"):
+        pass
+    assert time.monotonic() - started < 1.5  # taken at once, not once the writer ended
+    forked.join_background()
+
+
+def test_a_killed_writers_temp_file_is_removed_once_old_and_a_fresh_one_is_left_to_its_writer(tmp_path):
+    from otb_billing.books import parse_cache
+
+    kept = parse_cache.cache_path(tmp_path, "payments/2024.beancount")
+    kept.parent.mkdir(parents=True)
+    old, fresh = (kept.with_name(f"{kept.name}.{pid}.writing") for pid in (11, 12))
+    for temp in (old, fresh):
+        temp.write_bytes(b"half")
+    os.utime(old, (LONG_AGO, LONG_AGO))
+    result, header = parse_cache.parse(b"", "/l/p.beancount", kept)
+    parse_cache._write_all(tmp_path, [(kept, header, result)])
+    assert sorted(p.name for p in kept.parent.iterdir()) == sorted([kept.name, fresh.name])

@@ -13,12 +13,14 @@ goes on, so a miss costs what it cost before this cache; a file being the same b
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import io
 import marshal
 import os
 import pickle
 import sys
+import time
 from pathlib import Path
 
 from beancount import __version__ as beancount_version
@@ -61,14 +63,23 @@ def store(root: Path, misses: list[tuple[Path, bytes, tuple]], size: int) -> Non
         background(lambda: _write_all(root, misses), size)
 
 
+STALE_SECONDS = 600  # a temp file this old is a writer's that was killed
+
+
 def _write_all(root: Path, misses: list[tuple[Path, bytes, tuple]]) -> None:
-    temp_folder = root / ".otb" / "tmp"
-    temp_folder.mkdir(parents=True, exist_ok=True)
+    """Each through `<name>.<pid>.writing` beside it, not .otb/tmp: the writer holds no lock (forked.background),
+    and a writer still dying when the next command sweeps .otb/tmp must not leave its temp file there. Temp files
+    of killed writers are removed here once they are old."""
+    now = time.time()
     for path, header, result in misses:
-        temp = temp_folder / f"parsed.{os.getpid()}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for stale in path.parent.glob(f"{glob.escape(path.name)}.*.writing"):
+            with contextlib.suppress(OSError):
+                if now - stale.stat().st_mtime > STALE_SECONDS:
+                    stale.unlink()
+        temp = path.with_name(f"{path.name}.{os.getpid()}.writing")
         with open(temp, "wb") as out:
             out.write(len(header).to_bytes(4, "little"))
             out.write(header)
             pickle.dump(result, out, protocol=pickle.HIGHEST_PROTOCOL)
-        path.parent.mkdir(parents=True, exist_ok=True)
         os.replace(temp, path)
