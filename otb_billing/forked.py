@@ -151,12 +151,19 @@ def memory_to_spare() -> bool:
 def room_for(size: int) -> bool:
     """Whether the machine (or this container, by its cgroup limit) has `size` bytes of memory available. True
     where this cannot be known."""
+    left = room()
+    return left is None or left > size
+
+
+def room() -> int | None:
+    """The bytes of memory available to this process: MemAvailable, or less if a container's cgroup limit leaves
+    less; None where this cannot be known."""
     try:
         available = _kib_field("/proc/meminfo", "MemAvailable:") * 1024
     except (OSError, StopIteration, ValueError, IndexError):
-        return True
-    room = _cgroup_room()
-    return min(available, room if room is not None else available) > size
+        return None
+    left = _cgroup_room()
+    return min(available, left if left is not None else available)
 
 
 def _kib_field(path: str, name: str) -> int:

@@ -1027,3 +1027,24 @@ def test_a_killed_writers_temp_file_is_removed_once_old_and_a_fresh_one_is_left_
     result, header = parse_cache.parse(b"", "/l/p.beancount", kept)
     parse_cache._write_all(tmp_path, [(kept, header, result)])
     assert sorted(p.name for p in kept.parent.iterdir()) == sorted([kept.name, fresh.name])
+
+
+def test_with_memory_for_some_of_the_parses_the_first_ones_are_kept_and_the_next_check_keeps_more(
+        example, monkeypatch):
+    from otb_billing import forked
+    from otb_billing.books import parse_cache, preparse, verify
+
+    _aged_ledger(example)
+    files = sorted((example / "ledger").rglob("*.beancount"))
+    sizes = [p.stat().st_size for p in files]
+    kept = [parse_cache.cache_path(example, p.relative_to(example / "ledger").as_posix()) for p in files]
+    monkeypatch.setattr(forked, "room_for", lambda size: True)
+    room = preparse.PARSED_PER_BYTE * (sizes[0] + sizes[1]) + 1  # room for the first two files' parses
+    monkeypatch.setattr(parse_cache, "room", lambda: room)
+    verify.parse_ahead(example)
+    forked.join_background()
+    assert [k.exists() for k in kept] == [True, True] + [False] * (len(files) - 2)
+    room = 10**12
+    verify.parse_ahead(example)
+    forked.join_background()
+    assert all(k.exists() for k in kept)

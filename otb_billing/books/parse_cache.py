@@ -27,7 +27,7 @@ from beancount import __version__ as beancount_version
 from beancount.parser import parser
 
 from ..filecache import code_version
-from ..forked import background
+from ..forked import background, room
 
 FOLDER = Path(".otb") / "cache" / "parsed"
 FORMAT = 1
@@ -56,11 +56,20 @@ def parse(data: bytes, name: str, kept: Path) -> tuple[tuple, bytes | None]:
     return parser.parse_file(io.BytesIO(data), report_filename=name), header
 
 
-def store(root: Path, misses: list[tuple[Path, bytes, tuple]], size: int) -> None:
-    """Keep the parses of `misses` ((cache_path, header from parse, parse)), written by a background child (with
-    room for `size` bytes of copied pages; none if there is not: the next check parses those files again)."""
-    if misses:
-        background(lambda: _write_all(root, misses), size)
+def store(root: Path, misses: list[tuple[Path, bytes, tuple, int]], per_byte: int) -> None:
+    """Keep the parses of `misses` ((cache_path, header from parse, parse, bytes of the file)), written by a
+    background child, which copies up to `per_byte` bytes of memory per byte of the files it writes: as many of
+    them, in order, as there is memory for; the next check writes more (a 10,000-client year is 270 MB of
+    ledger files)."""
+    left = room()
+    chosen, size = [], 0
+    for miss in misses:
+        if left is not None and size + per_byte * miss[3] >= left:
+            break
+        chosen.append(miss[:3])
+        size += per_byte * miss[3]
+    if chosen:
+        background(lambda: _write_all(root, chosen), size)
 
 
 STALE_SECONDS = 600  # a temp file this old is a writer's that was killed
