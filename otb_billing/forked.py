@@ -106,6 +106,8 @@ def background(work: Callable[[], object], size: int = 0) -> bool:
     find the lock held by a child that is still dying."""
     if not hasattr(os, "fork") or not room_for(size):
         return False
+    for done in [pid for pid in _BACKGROUND if _ended(pid)]:  # a long run (otb watch) keeps no zombies
+        _BACKGROUND.remove(done)
     sys.stdout.flush()
     sys.stderr.flush()
     parent = os.getpid()
@@ -119,6 +121,13 @@ def background(work: Callable[[], object], size: int = 0) -> bool:
             os._exit(0)
     _BACKGROUND.append(pid)
     return True
+
+
+def _ended(pid: int) -> bool:
+    try:
+        return os.waitpid(pid, os.WNOHANG)[0] != 0
+    except ChildProcessError:
+        return True
 
 
 def _open_max() -> int:

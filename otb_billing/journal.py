@@ -359,6 +359,7 @@ def repo_lock(root: Path, holder: str = "otb") -> Iterator[str | None]:
         message = recover(root)
         sweep(root)
         yield message
+        forked.join_background()  # cache writers (books/parse_cache.py) end with the command
         handle.truncate(0)  # still holding it: nobody holds it now
     finally:
         handle.close()

@@ -18,7 +18,7 @@ from beancount.parser import parser
 from ..core.errors import Problem, Source
 from ..core.receivables import Application, Book, Credit, Doc, Payment, derive
 from ..gcpause import paused
-from . import postings, verify
+from . import parse_cache, postings, verify
 from .accounts import DEPOSITS_ROOT, RECEIVABLE_ROOT
 from .invoice_files import source_of
 
@@ -80,7 +80,9 @@ def load_books(ledger: Path, for_change: bool = False) -> Books:
     main = ledger / "main.beancount"
     if not main.exists():
         return books
-    with paused():  # a quarter of a load was the collector walking the new entries, which hold no cycles
+    # without the collector (a quarter of a load was it walking the new entries, which hold no cycles), and
+    # files unchanged since the last load of this process's kind read back from the parse cache
+    with paused(), parse_cache.serving(ledger.parent):
         if for_change and not _fresh_pickle(ledger, main):
             entries, errors, options = verify.load_uncached(main)
         else:

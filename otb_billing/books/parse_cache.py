@@ -21,6 +21,7 @@ import os
 import pickle
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from beancount import __version__ as beancount_version
@@ -31,15 +32,48 @@ from ..forked import background, room
 
 FOLDER = Path(".otb") / "cache" / "parsed"
 FORMAT = 1
+PARSED_PER_BYTE = 16  # memory a parsed ledger holds per byte of its files (1,000 clients x 12 months: about 9)
 
 
 def _header(name: str, digest: bytes) -> bytes:
     return marshal.dumps((FORMAT, sys.version, beancount_version, code_version(), name, digest))
 
 
-def cache_path(root: Path, relative: str) -> Path:
-    """Where the parse of the ledger file `relative` (to ledger/) is kept."""
-    return root / FOLDER / f"{relative}.pickle"
+def cache_path(root: Path, relative: str, for_check: bool = True) -> Path:
+    """Where the parse of the ledger file `relative` (to ledger/) is kept: as the check names it (its shadow
+    path), or as a load of the ledger itself does (`for_check=False`, see serving)."""
+    return root / FOLDER / f"{relative}.pickle" if for_check else root / FOLDER / f"{relative}.ledger.pickle"
+
+
+@contextlib.contextmanager
+def serving(root: Path) -> Iterator[None]:
+    """While inside, Beancount's parse_file answers for the files under `root`/ledger from their kept parses
+    (under their own names), and the parse of any other is kept: for the whole-ledger loads of this process
+    (extract.load_books: a payment in another currency, a report after an edit by hand). Its writer is forked
+    the moment the file is parsed, so it writes the parse as parsed: the load goes on to change what it was
+    given (Beancount's loader sets the top file's `include` and merges the others' display contexts into it,
+    and booking marks an interpolated posting in its metadata dict, shared with the parsed one)."""
+    real_parse = parser.parse_file
+    ledger = os.path.abspath(root / "ledger") + os.sep
+
+    def parse_file(file, *args, **kwargs):
+        if (isinstance(file, str) and not args and set(kwargs) <= {"encoding"} and kwargs.get("encoding") is None
+                and file.startswith(ledger)):
+            with contextlib.suppress(OSError):
+                with open(file, "rb") as handle:
+                    data = handle.read()
+                kept = cache_path(root, file[len(ledger):].replace(os.sep, "/"), for_check=False)
+                result, header = parse(data, file, kept)
+                if header is not None:
+                    store(root, [(kept, header, result, len(data))], PARSED_PER_BYTE)
+                return result
+        return real_parse(file, *args, **kwargs)
+
+    parser.parse_file = parse_file
+    try:
+        yield
+    finally:
+        parser.parse_file = real_parse
 
 
 def parse(data: bytes, name: str, kept: Path) -> tuple[tuple, bytes | None]:

@@ -25,7 +25,7 @@ from beancount.parser import parser
 from ..gcpause import paused
 from . import parse_cache
 
-PARSED_PER_BYTE = 16  # memory a parsed ledger holds per byte of its files (1,000 clients x 12 months: about 9)
+PARSED_PER_BYTE = parse_cache.PARSED_PER_BYTE
 RACY_SECONDS = 2.0  # a file written this recently may be written again within one mtime tick: parse it in the check
 
 Parsed = dict[str, tuple[tuple, tuple]]  # shadow path -> (the real file's stat when parsed, parse_file's result)
