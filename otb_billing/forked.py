@@ -97,17 +97,18 @@ def beside(work: Callable[[], T], meanwhile: Callable[[], object]) -> T:
 _BACKGROUND: list[int] = []  # pids of background() children not yet waited for
 
 
-def background(work: Callable[[], object], size: int = 0) -> bool:
+def background(work: Callable[[], object], size: int = 0, alone: bool = False) -> bool:
     """Run `work()` in a forked child while this process goes on, if there is room for `size` more bytes (the
     pages the child will copy); False (and nothing done) if not. For what only saves later time (a cache file):
     what it raises is ignored, and it dies with this process. join_background() waits for it; every child of
     this module does so before it exits, so none outlives the command. It closes every file it inherited, the
     repo's lock among them: when its parent is killed (a check no change came for), the next command must not
-    find the lock held by a child that is still dying."""
-    if not hasattr(os, "fork") or not room_for(size):
-        return False
+    find the lock held by a child that is still dying. `alone`: not while another is still at work (each holds
+    the pages it copies, and a core)."""
     for done in [pid for pid in _BACKGROUND if _ended(pid)]:  # a long run (otb watch) keeps no zombies
         _BACKGROUND.remove(done)
+    if not hasattr(os, "fork") or (alone and _BACKGROUND) or not room_for(size):
+        return False
     sys.stdout.flush()
     sys.stderr.flush()
     parent = os.getpid()

@@ -52,7 +52,9 @@ def serving(root: Path) -> Iterator[None]:
     (extract.load_books: a payment in another currency, a report after an edit by hand). Its writer is forked
     the moment the file is parsed, so it writes the parse as parsed: the load goes on to change what it was
     given (Beancount's loader sets the top file's `include` and merges the others' display contexts into it,
-    and booking marks an interpolated posting in its metadata dict, shared with the parsed one)."""
+    and booking marks an interpolated posting in its metadata dict, shared with the parsed one). One writer at a
+    time: a file parsed while one is still writing is kept by a later load (a first load of a 10,000-client
+    year would otherwise have a dozen writers at once, each copying hundreds of MB)."""
     real_parse = parser.parse_file
     ledger = os.path.abspath(root / "ledger") + os.sep
 
@@ -65,7 +67,7 @@ def serving(root: Path) -> Iterator[None]:
                 kept = cache_path(root, file[len(ledger):].replace(os.sep, "/"), for_check=False)
                 result, header = parse(data, file, kept)
                 if header is not None:
-                    store(root, [(kept, header, result, len(data))], PARSED_PER_BYTE)
+                    store(root, [(kept, header, result, len(data))], PARSED_PER_BYTE, alone=True)
                 return result
         return real_parse(file, *args, **kwargs)
 
@@ -90,7 +92,7 @@ def parse(data: bytes, name: str, kept: Path) -> tuple[tuple, bytes | None]:
     return parser.parse_file(io.BytesIO(data), report_filename=name), header
 
 
-def store(root: Path, misses: list[tuple[Path, bytes, tuple, int]], per_byte: int) -> None:
+def store(root: Path, misses: list[tuple[Path, bytes, tuple, int]], per_byte: int, alone: bool = False) -> None:
     """Keep the parses of `misses` ((cache_path, header from parse, parse, bytes of the file)), written by a
     background child, which copies up to `per_byte` bytes of memory per byte of the files it writes: as many of
     them, in order, as there is memory for; the next check writes more (a 10,000-client year is 270 MB of
@@ -103,7 +105,7 @@ def store(root: Path, misses: list[tuple[Path, bytes, tuple, int]], per_byte: in
         chosen.append(miss[:3])
         size += per_byte * miss[3]
     if chosen:
-        background(lambda: _write_all(root, chosen), size)
+        background(lambda: _write_all(root, chosen), size, alone)
 
 
 STALE_SECONDS = 600  # a temp file this old is a writer's that was killed
