@@ -21,7 +21,7 @@ import os
 import pickle
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from beancount import __version__ as beancount_version
@@ -46,7 +46,26 @@ def cache_path(root: Path, relative: str, for_check: bool = True) -> Path:
 
 
 @contextlib.contextmanager
-def serving(root: Path) -> Iterator[None]:
+def answering(answer: Callable[[str], tuple | None]) -> Iterator[None]:
+    """While inside, Beancount's parse_file, called as its loader calls it (a file's path, no encoding), answers
+    with `answer(path)` unless that is None (then it parses)."""
+    real_parse = parser.parse_file
+
+    def parse_file(file, *args, **kwargs):
+        if isinstance(file, str) and not args and set(kwargs) <= {"encoding"} and kwargs.get("encoding") is None:
+            found = answer(file)
+            if found is not None:
+                return found
+        return real_parse(file, *args, **kwargs)
+
+    parser.parse_file = parse_file
+    try:
+        yield
+    finally:
+        parser.parse_file = real_parse
+
+
+def serving(root: Path) -> contextlib.AbstractContextManager[None]:
     """While inside, Beancount's parse_file answers for the files under `root`/ledger from their kept parses
     (under their own names), and the parse of any other is kept: for the whole-ledger loads of this process
     (extract.load_books: a payment in another currency, a report after an edit by hand). Its writer is forked
@@ -55,27 +74,23 @@ def serving(root: Path) -> Iterator[None]:
     and booking marks an interpolated posting in its metadata dict, shared with the parsed one). One writer at a
     time: a file parsed while one is still writing is kept by a later load (a first load of a 10,000-client
     year would otherwise have a dozen writers at once, each copying hundreds of MB)."""
-    real_parse = parser.parse_file
     ledger = os.path.abspath(root / "ledger") + os.sep
 
-    def parse_file(file, *args, **kwargs):
-        if (isinstance(file, str) and not args and set(kwargs) <= {"encoding"} and kwargs.get("encoding") is None
-                and file.startswith(ledger)):
-            with contextlib.suppress(OSError):
-                with open(file, "rb") as handle:
-                    data = handle.read()
-                kept = cache_path(root, file[len(ledger):].replace(os.sep, "/"), for_check=False)
-                result, header = parse(data, file, kept)
-                if header is not None:
-                    store(root, [(kept, header, result, len(data))], PARSED_PER_BYTE, alone=True)
-                return result
-        return real_parse(file, *args, **kwargs)
+    def answer(file: str) -> tuple | None:
+        if not file.startswith(ledger):
+            return None
+        try:
+            with open(file, "rb") as handle:
+                data = handle.read()
+        except OSError:
+            return None
+        kept = cache_path(root, file[len(ledger):].replace(os.sep, "/"), for_check=False)
+        result, header = parse(data, file, kept)
+        if header is not None:
+            store(root, [(kept, header, result, len(data))], PARSED_PER_BYTE, alone=True)
+        return result
 
-    parser.parse_file = parse_file
-    try:
-        yield
-    finally:
-        parser.parse_file = real_parse
+    return answering(answer)
 
 
 def parse(data: bytes, name: str, kept: Path) -> tuple[tuple, bytes | None]:

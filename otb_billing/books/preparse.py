@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 from beancount.parser import parser
@@ -73,27 +72,20 @@ def preparse(ledger: Path, shadow: Path, root: Path | None = None) -> Parsed:
     return found
 
 
-@contextlib.contextmanager
-def serving(parsed: Parsed | None, ledger: Path, shadow: Path, changed: set[str]) -> Iterator[None]:
+def serving(parsed: Parsed | None, ledger: Path, shadow: Path, changed: set[str]
+            ) -> contextlib.AbstractContextManager[None]:
     """While inside, Beancount's parse_file answers with the kept result for a file under `shadow` whose path
     relative to it is not in `changed` and whose real file under `ledger` has the stat it had when parsed."""
     if not parsed:
-        yield
-        return
-    real_parse = parser.parse_file
+        return contextlib.nullcontext()
     prefix = str(shadow) + os.sep
 
-    def parse_file(file, *args, **kwargs):
-        if isinstance(file, str) and not args and set(kwargs) <= {"encoding"} and kwargs.get("encoding") is None:
-            kept = parsed.pop(os.path.normpath(file), None)
-            if kept is not None and file.startswith(prefix):
-                relative = file[len(prefix):]
-                if relative not in changed and _stat(ledger / relative) == kept[0]:
-                    return kept[1]
-        return real_parse(file, *args, **kwargs)
+    def answer(file: str) -> tuple | None:
+        kept = parsed.pop(os.path.normpath(file), None)
+        if kept is not None and file.startswith(prefix):
+            relative = file[len(prefix):]
+            if relative not in changed and _stat(ledger / relative) == kept[0]:
+                return kept[1]
+        return None
 
-    parser.parse_file = parse_file
-    try:
-        yield
-    finally:
-        parser.parse_file = real_parse
+    return parse_cache.answering(answer)
