@@ -358,8 +358,10 @@ def repo_lock(root: Path, holder: str = "otb") -> Iterator[str | None]:
         handle.flush()
         message = recover(root)
         sweep(root)
-        yield message
-        forked.join_background()  # cache writers (books/parse_cache.py) end with the command
+        try:
+            yield message
+        finally:
+            forked.join_background()  # cache writers (books/parse_cache.py) end with the command, failed or not
         handle.truncate(0)  # still holding it: nobody holds it now
     finally:
         handle.close()

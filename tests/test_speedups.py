@@ -891,13 +891,13 @@ def test_without_memory_for_the_parsed_ledger_or_when_parsing_ahead_fails_the_ch
         return real(root, staged, parsed, on_pass)
 
     monkeypatch.setattr(verify, "check_change", spy)
-    from otb_billing.books import preparse
+    from otb_billing.books import parse_cache
 
     monkeypatch.setattr(forked, "room_for", lambda size: size < 10**15)  # room for the check, not for the parse:
-    monkeypatch.setattr(preparse, "PARSED_PER_BYTE", 10**15)
+    monkeypatch.setattr(parse_cache, "PARSED_PER_BYTE", 10**15)
     assert repo.run("pay", "A1", "1.00", "--date", "2024-11-01", "--ref", "P1").exit_code == 0
     assert json.loads(seen.read_text()) is True
-    monkeypatch.setattr(preparse, "PARSED_PER_BYTE", 1)
+    monkeypatch.setattr(parse_cache, "PARSED_PER_BYTE", 1)
     monkeypatch.setattr(verify, "parse_ahead", lambda root: 1 / 0)
     assert repo.run("pay", "A1", "2.00", "--date", "2024-11-02", "--ref", "P2").exit_code == 0
     assert json.loads(seen.read_text()) is True
@@ -1034,14 +1034,14 @@ def test_a_killed_writers_temp_file_is_removed_once_old_and_a_fresh_one_is_left_
 def test_with_memory_for_some_of_the_parses_the_first_ones_are_kept_and_the_next_check_keeps_more(
         example, monkeypatch):
     from otb_billing import forked
-    from otb_billing.books import parse_cache, preparse, verify
+    from otb_billing.books import parse_cache, verify
 
     _aged_ledger(example)
     files = sorted((example / "ledger").rglob("*.beancount"))
     sizes = [p.stat().st_size for p in files]
     kept = [parse_cache.cache_path(example, p.relative_to(example / "ledger").as_posix()) for p in files]
     monkeypatch.setattr(forked, "room_for", lambda size: True)
-    room = preparse.PARSED_PER_BYTE * (sizes[0] + sizes[1]) + 1  # room for the first two files' parses
+    room = parse_cache.PARSED_PER_BYTE * (sizes[0] + sizes[1]) + 1  # room for the first two files' parses
     monkeypatch.setattr(parse_cache, "room", lambda: room)
     verify.parse_ahead(example)
     forked.join_background()

@@ -19,12 +19,9 @@ import os
 import time
 from pathlib import Path
 
-from beancount.parser import parser
-
 from ..gcpause import paused
 from . import parse_cache
 
-PARSED_PER_BYTE = parse_cache.PARSED_PER_BYTE
 RACY_SECONDS = 2.0  # a file written this recently may be written again within one mtime tick: parse it in the check
 
 Parsed = dict[str, tuple[tuple, tuple]]  # shadow path -> (the real file's stat when parsed, parse_file's result)
@@ -38,10 +35,10 @@ def _stat(path: Path) -> tuple | None:
     return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
 
 
-def preparse(ledger: Path, shadow: Path, root: Path | None = None) -> Parsed:
-    """Every .beancount file under `ledger`, parsed as if it were at the same place under `shadow`. With `root`
-    (the repo), through its parse cache (books/parse_cache.py): a file of the same bytes as at the last check is
-    read back from there, and the parses of the others are kept there for the next one."""
+def preparse(ledger: Path, shadow: Path, root: Path) -> Parsed:
+    """Every .beancount file under `ledger`, parsed as if it were at the same place under `shadow`, through the
+    parse cache of the repo `root` (books/parse_cache.py): a file of the same bytes as at the last check is read
+    back from there, and the parses of the others are kept there for the next one."""
     found: Parsed = {}
     if not ledger.is_dir():
         return found
@@ -53,22 +50,17 @@ def preparse(ledger: Path, shadow: Path, root: Path | None = None) -> Parsed:
                 continue
             relative = path.relative_to(ledger).as_posix()
             name = os.path.normpath(shadow / relative)
-            header = None
+            kept = parse_cache.cache_path(root, relative)
             try:
-                if root is None:
-                    result = parser.parse_file(str(path), report_filename=name)
-                else:
-                    data = path.read_bytes()
-                    kept = parse_cache.cache_path(root, relative)
-                    result, header = parse_cache.parse(data, name, kept)
+                data = path.read_bytes()
+                result, header = parse_cache.parse(data, name, kept)
             except (OSError, ValueError):  # gone or unreadable now: the check says what it finds
                 continue
             if _stat(path) == before:
                 found[name] = (before, result)
                 if header is not None:
                     misses.append((kept, header, result, len(data)))
-    if root is not None:
-        parse_cache.store(root, misses, PARSED_PER_BYTE)
+    parse_cache.store(root, misses, parse_cache.PARSED_PER_BYTE)
     return found
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from .. import forked, journal
-from ..books import invoice_files, preparse, records_cache, verify, writer
+from ..books import invoice_files, parse_cache, records_cache, verify, writer
 from ..books.extract import Books, extract_records, load_books
 from ..core.errors import InputErrors, Problem
 from ..core.model import Config
@@ -230,7 +230,7 @@ class LedgerCheck:
 def _parse_ahead(root: Path):
     """The ledger's files parsed ahead, if the memory they will hold is to spare (else the check parses them)."""
     size = sum(path.stat().st_size for path in (root / "ledger").rglob("*.beancount"))
-    return verify.parse_ahead(root) if forked.room_for(preparse.PARSED_PER_BYTE * size) else None
+    return verify.parse_ahead(root) if forked.room_for(parse_cache.PARSED_PER_BYTE * size) else None
 
 
 @contextlib.contextmanager
