@@ -232,3 +232,38 @@ def test_billing_again_with_nothing_changed_says_so_and_touches_nothing(billed):
     assert "Nothing changed: the ledger and build/2024-10/ already hold this bill." in result.output
     after = _mtimes(billed.root)
     assert after == before
+
+
+def test_the_journal_compares_a_file_a_chunk_at_a_time_and_records_its_hash(tmp_path, monkeypatch):
+    """A rebill's month file is compared with its new bytes in chunks, not read whole beside them; the same
+    bytes leave it out of the change, any other bytes (longer, shorter, one byte off) put it in with the old
+    file's SHA-256."""
+    import hashlib
+    import json
+
+    monkeypatch.setattr(journal, "COMPARE_CHUNK", 7)
+    path = tmp_path / "ledger" / "month.beancount"
+    path.parent.mkdir()
+    old = b"2024-10-31 ! \"Acme\" \"Invoice\"\n" * 5
+    sha = hashlib.sha256(old).hexdigest()
+    for new, changed in [(old, False), (old + b"\n", True), (old[:-1], True), (old[:20] + b"?" + old[21:], True),
+                         (b"", True)]:
+        path.write_bytes(old)
+        journaled = []
+
+        def apply(root, txn, entries, real=journal._apply, journaled=journaled):
+            journaled.append(json.loads((txn / journal.JOURNAL).read_text())["files"])
+            return real(root, txn, entries)
+
+        monkeypatch.setattr(journal, "_apply", apply)
+        assert journal.commit(tmp_path, {path: new}) == (["ledger/month.beancount"] if changed else [])
+        assert journaled == ([[{"path": "ledger/month.beancount", "staged": "00001", "old": sha,
+                                "new": hashlib.sha256(new).hexdigest()}]] if changed else [])
+        assert path.read_bytes() == new
+        monkeypatch.undo()
+        monkeypatch.setattr(journal, "COMPARE_CHUNK", 7)
+    assert journal._compare(tmp_path / "absent", b"x") == (None, False)
+    path.write_bytes(old)
+    assert journal._compare(path, None) == (sha, False)  # a deletion: only the hash is wanted
+    assert journal.commit(tmp_path, {path: None}) == ["ledger/month.beancount"] and not path.exists()
+    assert journal.commit(tmp_path, {path: None}) == []  # nothing left to delete

@@ -10,6 +10,7 @@ import json
 import os
 import pickle
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -1124,3 +1125,22 @@ def test_a_background_writer_that_must_work_alone_is_not_started_beside_another(
     forked.join_background()
     assert forked.background(lambda: None, alone=True)
     forked.join_background()
+
+
+def test_ticket_hours_and_days_are_one_object_per_value_yet_keep_how_they_were_written():
+    """summarize_tickets shares equal hours and days between tickets (10,000 clients: about 30 MB), but 1.0 and
+    1.00 hours, equal as numbers, stay as written."""
+    from otb_billing.core.inputs import TimeRow
+    from otb_billing.core.rules import summarize_tickets
+
+    def row(ticket, day, hours, billable=True):
+        return TimeRow("A1", ticket, "", dt.datetime(2024, 10, day, 10), Decimal(hours), billable, "t.csv", 2)
+
+    first = summarize_tickets([row("T1", 3, "0.5"), row("T1", 4, "0.5")])
+    second = summarize_tickets([row("T2", 4, "1.0"), row("T2", 3, "0.0", billable=False), row("T3", 5, "1.00")])
+    t1, (t2, t3) = first[0], second
+    assert (t1.hours, t1.billable_hours, t1.dates) == (Decimal("1.0"), Decimal("1.0"), (dt.date(2024, 10, 3),
+                                                                                       dt.date(2024, 10, 4)))
+    assert t2.hours is t1.hours and t2.billable_hours is t1.hours  # 1.0 each time: one object
+    assert t2.dates is t1.dates and t2.dates[1] is t1.dates[1]
+    assert str(t3.hours) == "1.00" and t3.hours is not t1.hours  # equal, but printed as written

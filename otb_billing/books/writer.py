@@ -6,7 +6,7 @@ Text is aligned the way `bean-format -c 61` aligns it (currency at column 61), s
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 
 from ..core.model import Invoice, Settings
@@ -124,13 +124,21 @@ def render_invoice(invoice: Invoice, flag: str = "!") -> str:
 
 def render_month_file(month: Month, blocks: Iterable[tuple[str, str]]) -> str:
     """The month's invoice file from (invoice number, transaction text) pairs, sorted by number."""
-    header = (
+    return "".join(month_file_parts(month, sorted(blocks, key=lambda b: b[0])))
+
+
+def month_file_parts(month: Month, blocks: Iterable[tuple[str, str]]) -> Iterator[str]:
+    """The month file's text in pieces, from (number, text) pairs already in number order (render_month_file).
+    `otb bill` writes the pieces as they come, each invoice rendered only then: holding every invoice's text, the
+    file's text and its bytes at once was 33 MB of a 10,000-client bill's peak."""
+    yield (
         f"; Invoices for {month.label}, written by `otb bill {month}`.\n"
         f"; Drafts (flag !) are replaced by the next `otb bill {month}`; finalized invoices (flag *) are kept as"
         " they are.\n"
     )
-    body = "\n".join(_one_newline(text) for _, text in sorted(blocks, key=lambda b: b[0]))
-    return header + ("\n" + body if body else "")
+    for _, text in blocks:
+        yield "\n"
+        yield _one_newline(text)
 
 
 def _one_newline(text: str) -> str:

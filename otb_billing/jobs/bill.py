@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
@@ -67,10 +68,9 @@ def _bill(root: Path, month: Month, only: Collection[str], progress, pdf: bool, 
     if stage is None:  # a dry run
         return outcome
     replaced = {invoice_number(config.settings, a, month) for a in only} if only else None
-    ledger_files, month_blocks = _ledger_files(root / "ledger", config, month, blocks, fresh, replaced)
+    # the blocks of `fresh` are "": their text is in the month file; the outputs need only their numbers
+    ledger_files, month_blocks = _ledger_files(root / "ledger", config, month, blocks, fresh, replaced, lean=True)
     del blocks  # the month file as it was: what is kept of it is in month_blocks (10,000 clients: 11 MB)
-    billed = {inv.number for inv in fresh}  # their text is in the month file now; the outputs need their numbers
-    month_blocks = {number: "" if number in billed else text for number, text in month_blocks.items()}
     build = root / "build" / str(month)
     expected: set[str] = set()
 
@@ -239,9 +239,9 @@ def _leave_finalized_alone(invoices, blocks: dict, month: Month) -> tuple[tuple[
     return tuple(fresh), warnings
 
 
-def _ledger_files(ledger: Path, config: Config, month: Month, blocks: dict, fresh, replaced):
+def _ledger_files(ledger: Path, config: Config, month: Month, blocks: dict, fresh, replaced, lean: bool = False):
     """The new text of each ledger file that changes, in a safe replace order: accounts, month, main; and the
-    month's blocks by invoice number.
+    month's blocks by invoice number (`lean`: "" for the invoices of `fresh`, and the month file as bytes).
 
     Kept from the month file: finalized invoices, adjustment invoices (made by --adjust), and with --client the
     drafts of the other clients.
@@ -252,7 +252,8 @@ def _ledger_files(ledger: Path, config: Config, month: Month, blocks: dict, fres
         for number, (flag, text) in blocks.items()
         if flag == "*" or invoice_files.is_adjustment(text) or (replaced is not None and number not in replaced)
     }
-    month_blocks.update({inv.number: writer.render_invoice(inv) for inv in fresh})
+    by_number = {inv.number: inv for inv in fresh}
+    month_blocks.update({number: "" if lean else writer.render_invoice(inv) for number, inv in by_number.items()})
     files: dict[Path, str] = {}
     accounts_path = ledger / "accounts.beancount"
     old_accounts = _read(accounts_path) or writer.accounts_skeleton(settings)
@@ -261,9 +262,16 @@ def _ledger_files(ledger: Path, config: Config, month: Month, blocks: dict, fres
     if accounts_text != old_accounts or not accounts_path.exists():
         files[accounts_path] = accounts_text
     month_path = invoice_files.month_file(ledger, month)
-    month_text = writer.render_month_file(month, month_blocks.items())
     if month_blocks or month_path.exists():
-        files[month_path] = month_text
+        ordered = ((number, writer.render_invoice(by_number[number]) if number in by_number else month_blocks[number])
+                   for number in sorted(month_blocks))
+        if lean:  # each invoice rendered and encoded as it is written: only the file's bytes are held
+            buffer = io.BytesIO()
+            for part in writer.month_file_parts(month, ordered):
+                buffer.write(part.encode("utf-8"))
+            files[month_path] = buffer.getvalue()
+        else:
+            files[month_path] = "".join(writer.month_file_parts(month, ordered))
         main_path = ledger / "main.beancount"
         old_main = _read(main_path) or writer.main_skeleton(settings)
         main_text = writer.with_plugin(writer.with_include(old_main, month_path.relative_to(ledger).as_posix()))

@@ -111,10 +111,6 @@ def _csv(header: list[str], rows: Iterable[list[str]]) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-def parts(name: str, count: int) -> list[str]:
-    return [f"{name}.csv"] if count == 1 else [f"{name}-part{n}.csv" for n in range(1, count + 1)]
-
-
 def rows_text(rows: list[list[str]]) -> str:
     """CSV lines of the rows (no header)."""
     buffer = io.StringIO()
@@ -136,20 +132,19 @@ def invoice_files(invoices: Sequence[Invoice], month: str, settings: QuickBooks,
     `text_of` is `invoice_text`, or a memo of it (otb watch)."""
     with_currency = any(inv.currency != base_currency for inv in invoices)
     header = rows_text([INVOICE_COLUMNS + (["Currency"] if with_currency else [])])
-    batches: list[list[str]] = []
-    count = rows = 0
+    name = f"quickbooks-invoices-{month}"
+    batch: list[str] = []  # one part's invoices: a part is handed on once the next one begins, so that at most
+    made = count = rows = 0  # one is held (all of them were 22 MB of text at 10,000 clients)
     for invoice in sorted(invoices, key=lambda i: i.number):
         n, text = text_of(invoice, settings, with_currency)
-        if not batches or count >= MAX_INVOICES or rows + n > MAX_ROWS:
-            batches.append([])
-            count = rows = 0
-        batches[-1].append(text)
+        if batch and (count >= MAX_INVOICES or rows + n > MAX_ROWS):
+            made += 1  # more parts follow: this one is numbered
+            yield f"{name}-part{made}.csv", (header + "".join(batch)).encode("utf-8")
+            batch, count, rows = [], 0, 0
+        batch.append(text)
         count += 1
         rows += n
-    names = parts(f"quickbooks-invoices-{month}", max(1, len(batches)))
-    for name, batch in zip(names, batches or [[]], strict=True):
-        yield name, (header + "".join(batch)).encode("utf-8")
-        batch.clear()  # in the part now
+    yield (f"{name}-part{made + 1}.csv" if made else f"{name}.csv"), (header + "".join(batch)).encode("utf-8")
 
 
 class CreditMemo(NamedTuple):
