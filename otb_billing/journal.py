@@ -73,8 +73,8 @@ def _compare(path: Path, data: bytes | None) -> tuple[str | None, bool]:
     except (FileNotFoundError, IsADirectoryError):
         return None, False
     digest = hashlib.sha256()
-    view = memoryview(data) if data is not None else None
-    same = view is not None
+    view = memoryview(data if data is not None else b"")
+    same = data is not None
     at = 0
     with handle:
         while chunk := handle.read(COMPARE_CHUNK):
@@ -82,7 +82,7 @@ def _compare(path: Path, data: bytes | None) -> tuple[str | None, bool]:
             if same:
                 same = view[at:at + len(chunk)] == chunk
             at += len(chunk)
-    return digest.hexdigest(), same and view is not None and at == len(view)
+    return digest.hexdigest(), same and at == len(view)
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -254,7 +254,7 @@ def _ledger_files(ledger: Path, config: Config, month: Month, blocks: dict, fres
     }
     by_number = {inv.number: inv for inv in fresh}
     month_blocks.update({number: "" if lean else writer.render_invoice(inv) for number, inv in by_number.items()})
-    files: dict[Path, str] = {}
+    files: dict[Path, str | bytes] = {}
     accounts_path = ledger / "accounts.beancount"
     old_accounts = _read(accounts_path) or writer.accounts_skeleton(settings)
     names = {c.account: c.name for c in config.clients}
