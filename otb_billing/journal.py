@@ -56,10 +56,7 @@ def _sha(data: bytes) -> str:
 
 
 def _file_sha(path: Path) -> str | None:
-    try:
-        return _sha(path.read_bytes())
-    except FileNotFoundError:
-        return None
+    return _compare(path, None)[0]
 
 
 COMPARE_CHUNK = 1 << 20

@@ -263,8 +263,10 @@ def _ledger_files(ledger: Path, config: Config, month: Month, blocks: dict, fres
         files[accounts_path] = accounts_text
     month_path = invoice_files.month_file(ledger, month)
     if month_blocks or month_path.exists():
-        ordered = ((number, writer.render_invoice(by_number[number]) if number in by_number else month_blocks[number])
-                   for number in sorted(month_blocks))
+        def text_of(number: str) -> str:  # lean: a block of `fresh` is rendered only as it is written
+            return writer.render_invoice(by_number[number]) if lean and number in by_number else month_blocks[number]
+
+        ordered = ((number, text_of(number)) for number in sorted(month_blocks))
         if lean:  # each invoice rendered and encoded as it is written: only the file's bytes are held
             buffer = io.BytesIO()
             for part in writer.month_file_parts(month, ordered):
