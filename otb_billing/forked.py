@@ -5,7 +5,8 @@ CSVs; the check needs nothing the rendering makes, so the child checks while thi
 only computes (it writes nothing) and hands its result back pickled through a pipe (`beside`).
 
 `Stream` is the other way round: a child that takes work as this process makes it (the build/ files to create,
-while the rendering goes on).
+while the rendering goes on). `Started` is `beside` cut in two: the child is forked as soon as its work can begin,
+and its answer collected once this process has done what it could meanwhile.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import pickle
 import signal
 import sys
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -92,6 +93,66 @@ def beside(work: Callable[[], T], meanwhile: Callable[[], object]) -> T:
     if ok:
         return value
     raise value
+
+
+class Started(Generic[T]):
+    """`work()` begun now in a forked child; `result()` waits for it and returns what it returned (or raises what
+    it raised). For work whose inputs exist now and whose answer is needed only later, when what this process does
+    in between is not one function (`beside` needs both). Without fork, or without room for a child as big as this
+    process (memory_to_spare), `work` runs at `result()`, here. A child lost before answering makes `result()`
+    raise ChildLost: only the caller knows whether the work can simply be done again (what the child sent
+    elsewhere may have got there half sent). `cancel()` stops a child whose answer is no longer wanted."""
+
+    def __init__(self, work: Callable[[], T]) -> None:
+        self._work = work
+        self.pid = 0
+        if not hasattr(os, "fork") or not memory_to_spare():
+            return
+        sys.stdout.flush()
+        sys.stderr.flush()
+        read_end, write_end = os.pipe()
+        parent = os.getpid()
+        pid = os.fork()
+        if pid == 0:
+            status = 0
+            try:
+                _die_with(parent)
+                os.close(read_end)
+                try:
+                    payload = pickle.dumps((True, work()))
+                except BaseException as exc:  # noqa: BLE001  (handed to the parent, which raises it)
+                    payload = pickle.dumps((False, exc))
+                _write_all(write_end, payload)
+            except BaseException:  # noqa: BLE001  (the parent sees no answer: ChildLost)
+                status = 1
+            finally:
+                _join_and_exit(status)
+        os.close(write_end)
+        self._read, self.pid = read_end, pid
+
+    def result(self) -> T:
+        if not self.pid:
+            return self._work()
+        pid, self.pid = self.pid, 0
+        try:
+            with os.fdopen(self._read, "rb") as incoming:
+                data = incoming.read()
+        finally:
+            _, status = os.waitpid(pid, 0)
+        if status != 0 or not data:
+            raise ChildLost(f"the process it was handed to (pid {pid}) stopped with status {status}")
+        ok, value = pickle.loads(data)
+        if ok:
+            return value
+        raise value
+
+    def cancel(self) -> None:
+        if self.pid:
+            pid, self.pid = self.pid, 0
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+            os.close(self._read)
+            os.waitpid(pid, 0)
 
 
 _BACKGROUND: list[int] = []  # pids of background() children not yet waited for
@@ -292,6 +353,16 @@ class Stream:
                 else:
                     pending[0] = pending[0][done:]
                     done = 0
+
+    def flush(self) -> None:
+        """Put everything sent so far into the pipe, waiting for the child to take it if need be: before this
+        process forks one that will also send (each must hand over whole frames), or before such a fork ends."""
+        if self._pid and self._pending:
+            os.set_blocking(self._data, True)
+            try:
+                self._push()
+            finally:
+                os.set_blocking(self._data, False)
 
     def finish(self) -> Any:
         if not self._pid:

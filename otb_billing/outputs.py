@@ -50,6 +50,12 @@ class OutputStage:
         else:
             self._child.send(items)
 
+    def flush(self) -> None:
+        """Hand the background child everything added so far (forked.Stream.flush): before this process forks
+        one that adds outputs of its own, and in that one before it ends."""
+        if self._child is not None:
+            self._child.flush()
+
     def publish(self) -> list[Path]:
         """Rename every staged file over its target, in the order added; returns the targets written (new or
         changed). A staging error (a full disk, say; forked.ChildLost if the child was killed) is raised before

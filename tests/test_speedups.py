@@ -9,6 +9,7 @@ import io
 import json
 import os
 import pickle
+import shutil
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -1144,3 +1145,112 @@ def test_ticket_hours_and_days_are_one_object_per_value_yet_keep_how_they_were_w
     assert t2.hours is t1.hours and t2.billable_hours is t1.hours  # 1.0 each time: one object
     assert t2.dates is t1.dates and t2.dates[1] is t1.dates[1]
     assert str(t3.hours) == "1.00" and t3.hours is not t1.hours  # equal, but printed as written
+
+
+# --- the bill's outputs rendered by a child forked once the invoices exist (forked.Started) ----------------------
+
+
+def test_a_started_child_works_while_this_process_goes_on_and_its_answer_or_error_comes_back():
+    parent = os.getpid()
+    started = forked.Started(lambda: (os.getpid() != parent, time.monotonic()))
+    begun_here = time.monotonic()
+    time.sleep(0.3)  # this process's own work
+    in_child, done_at = started.result()
+    assert in_child and done_at < begun_here + 0.3  # done before this process asked for it
+
+    def fails():
+        raise InputErrors([Problem(Source("clients/A1.yaml", 2), "bad", "fix")])
+
+    with pytest.raises(InputErrors) as caught:
+        forked.Started(fails).result()
+    assert caught.value.problems == [Problem(Source("clients/A1.yaml", 2), "bad", "fix")]
+
+
+def test_a_started_child_lost_is_said_and_one_not_wanted_is_stopped_and_without_room_the_work_is_done_here(
+        monkeypatch):
+    parent = os.getpid()
+    lost = forked.Started(lambda: os._exit(3) if os.getpid() != parent else "here")
+    with pytest.raises(forked.ChildLost, match="status"):  # never done again silently: the caller decides
+        lost.result()
+    busy = forked.Started(lambda: time.sleep(30))
+    pid, started = busy.pid, time.monotonic()
+    busy.cancel()  # would hang the test if the child were waited for
+    assert time.monotonic() - started < 10
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    monkeypatch.setattr(forked, "memory_to_spare", lambda: False)
+    here = forked.Started(lambda: os.getpid())
+    assert here.pid == 0 and here.result() == parent
+
+
+def test_a_stream_fed_by_a_forked_sender_after_a_flush_gets_whole_frames_in_order():
+    """otb bill's outputs child sends to the build/ writer that this process started (OutputStage): what this
+    process sent must all be in the pipe before the fork, and the child's all in it before it ends."""
+    stream = forked.Stream(lambda items: list(items), keep=False)
+    for i in range(30):  # 30 x 100 kB: more than the pipe holds, so some is still waiting here
+        stream.send(bytes([i]) * 100_000)
+    stream.flush()
+    assert not stream._pending
+    sender = forked.Started(lambda: [stream.send(bytes([100 + i]) * 100_000) for i in range(30)] and stream.flush())
+    sender.result()
+    got = stream.finish()
+    assert [item[0] for item in got] == list(range(30)) + [100 + i for i in range(30)]
+    assert all(len(item) == 100_000 for item in got)
+
+
+def _outputs_repo(repo):
+    for account, name in (("A1", "Alpha Dental"), ("B2", "Beta Law"), ("C3", "Gamma Clinic")):
+        repo.client(account, name=name)
+    repo.csv("2024-10", "users.csv", USERS, *(f"{a},{a}-u{i},User {i},,true" for a in ("A1", "B2", "C3")
+                                               for i in range(3)))
+    return repo
+
+
+def test_a_bill_renders_its_outputs_in_a_child_while_this_process_writes_the_ledger(repo, monkeypatch):
+    from otb_billing.jobs import bill
+
+    parent, rendered_by = os.getpid(), []
+    real = bill.month_outputs
+
+    def month_outputs(*args, **kwargs):
+        rendered_by.append(os.getpid())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(bill, "month_outputs", month_outputs)
+    _outputs_repo(repo)
+    result = repo.run("bill", "2024-10", "--no-pdf")
+    assert result.exit_code == 0, result.output
+    assert rendered_by == []  # appended in the child's copy of the list only
+    names = sorted(p.name for p in (repo.root / "build/2024-10").iterdir())
+    assert names == ["Alpha Dental-A1-202410.csv", "Beta Law-B2-202410.csv", "Gamma Clinic-C3-202410.csv",
+                     "bill-report.json", "invoices-2024-10.zip", "quickbooks-invoices-2024-10.csv"], names
+    assert os.getpid() == parent
+
+
+def test_an_outputs_child_lost_half_way_leaves_build_as_a_whole_render_here_makes_it(repo, tmp_path, monkeypatch):
+    """The child had handed the writer a CSV and half of the next when it died: the writer's pipe is beyond use, so
+    what it staged is thrown away and every output is made again here, and build/ is exactly what an undisturbed
+    bill writes."""
+    from otb_billing.jobs import bill
+
+    _outputs_repo(repo)
+    assert repo.run("bill", "2024-10", "--no-pdf").exit_code == 0
+    undisturbed = {p.name: p.read_bytes() for p in (repo.root / "build/2024-10").iterdir()}
+    shutil.rmtree(repo.root / "build")
+    shutil.rmtree(repo.root / "ledger")
+    parent, real = os.getpid(), bill.month_outputs
+
+    def dies_half_way(root, config, month, blocks, fresh, emit=None, **kwargs):
+        if os.getpid() != parent:  # the child: one CSV handed on, then killed half way through the next
+            first = next(iter(fresh.values()))
+            emit({root / "build" / str(month) / bill.qbcsv.csv_filename(first): b"half"})
+            emit.__self__.flush()
+            os.write(emit.__self__._child._data, (1000).to_bytes(8, "little") + b"cut short")
+            os._exit(9)
+        return real(root, config, month, blocks, fresh, emit=emit, **kwargs)
+
+    monkeypatch.setattr(bill, "month_outputs", dies_half_way)
+    result = repo.run("bill", "2024-10", "--no-pdf")
+    assert result.exit_code == 0, result.output
+    assert {p.name: p.read_bytes() for p in (repo.root / "build/2024-10").iterdir()} == undisturbed
+    assert list((repo.root / ".otb" / "tmp").iterdir()) == []  # the lost child's staged CSV among them

@@ -29,7 +29,6 @@ class BillOutcome:
     invoices: tuple[Invoice, ...]  # the invoices (re)written by this run
     written: list[Path] = field(default_factory=list)
     kept_finalized: list[str] = field(default_factory=list)
-    month_invoices: dict[str, Invoice] = field(default_factory=dict)  # every invoice of the month file, by number
 
 
 def run_bill(
@@ -69,36 +68,75 @@ def _bill(root: Path, month: Month, only: Collection[str], progress, pdf: bool, 
         return outcome
     replaced = {invoice_number(config.settings, a, month) for a in only} if only else None
     # the blocks of `fresh` are "": their text is in the month file; the outputs need only their numbers
-    ledger_files, month_blocks = _ledger_files(root / "ledger", config, month, blocks, fresh, replaced, lean=True)
+    month_blocks = kept_blocks(blocks, fresh, replaced, lean=True)
     del blocks  # the month file as it was: what is kept of it is in month_blocks (10,000 clients: 11 MB)
     build = root / "build" / str(month)
-    expected: set[str] = set()
 
-    def render_outputs() -> None:  # while the other core checks the new ledger
+    def render_outputs() -> set[str]:  # the names of the files that belong in build/MONTH
         if pdf:
             from .invoice_pdfs import draft_pdfs
 
             stage.add(draft_pdfs(root, config, fresh, result.credit_applied, pdf_progress))
-        files, names, outcome.month_invoices = month_outputs(root, config, month, month_blocks,
-                                                             {inv.number: inv for inv in fresh}, emit=stage.add)
+        files, names, _ = month_outputs(root, config, month, month_blocks, {inv.number: inv for inv in fresh},
+                                        emit=stage.add)
         files[build / "bill-report.json"] = bill_report(month, result)
         stage.add(files)
-        expected.update(names)
-        filecache.save_pending()  # new export rows, stored while the check runs on the other core
+        stage.flush()  # in a child (below): all of it in the writer's pipe before the child ends
+        return names
+
+    outputs = _OutputsBeside(render_outputs, stage, here=pdf)  # PDFs: drawn here (see there)
+
+    def meanwhile() -> None:  # while the other core checks the new ledger
+        filecache.save_pending()  # new export rows
+        outputs.collect()
 
     try:
-        changed = commit_ledger(root, ledger_files, f"otb bill {month}", meanwhile=render_outputs, ahead=ahead)
+        ledger_files = _ledger_files(root / "ledger", config, month, month_blocks, fresh, lean=True)
+        changed = commit_ledger(root, ledger_files, f"otb bill {month}", meanwhile=meanwhile, ahead=ahead)
     finally:
-        filecache.save_pending()  # if the rendering never ran
+        outputs.cancel()  # if the commit never got as far as collecting them
+        filecache.save_pending()  # if it never got as far as that
     try:
         built = stage.publish()
     except (OSError, forked.ChildLost) as exc:  # the ledger is committed: say so, and how to get build/ back
         raise InputErrors([Problem(
             Source(f"build/{month}"), f"the ledger is written, but these files could not be: {exc}",
             f"fix that, then run `otb export {month}` to write build/{month} again")]) from None
-    remove_outputs(stale_outputs(build, expected))
+    remove_outputs(stale_outputs(build, outputs.names))
     outcome.written = [root / path for path in changed] + built
     return outcome
+
+
+class _OutputsBeside:
+    """The build/ outputs of a bill rendered by a child forked as soon as the invoices exist (forked.Started), while
+    this process renders the ledger's new text, stages it and has it checked: a 2-core machine renders both at
+    once instead of one after the other. The child hands its files to the stage's writer itself (so `stage` must
+    have nothing of this process's waiting when it forks: flushed first) and answers only with their names.
+    `collect()` (commit_ledger's `meanwhile`) waits for it; a child lost half way leaves the stage half fed, so it
+    is thrown away and the outputs are rendered again here. `here`: render them at `collect()` in this process
+    (the draft PDFs' own workers and progress bar belong to this process)."""
+
+    def __init__(self, render: Callable[[], set[str]], stage: OutputStage, here: bool) -> None:
+        self._render, self._stage = render, stage
+        self.names: set[str] = set()
+        stage.flush()
+        self._child = None if here else forked.Started(render)
+
+    def collect(self) -> None:
+        child, self._child = self._child, None
+        if child is None:
+            self.names = self._render()
+            return
+        try:
+            self.names = child.result()
+        except forked.ChildLost:
+            self._stage.discard()  # what the child staged is unknown: all made again, here, without a writer
+            self.names = self._render()
+
+    def cancel(self) -> None:
+        child, self._child = self._child, None
+        if child is not None:
+            child.cancel()
 
 
 def bill_report(month: Month, result: BillResult) -> bytes:
@@ -239,21 +277,29 @@ def _leave_finalized_alone(invoices, blocks: dict, month: Month) -> tuple[tuple[
     return tuple(fresh), warnings
 
 
-def _ledger_files(ledger: Path, config: Config, month: Month, blocks: dict, fresh, replaced, lean: bool = False):
-    """The new text of each ledger file that changes, in a safe replace order: accounts, month, main; and the
-    month's blocks by invoice number (`lean`: "" for the invoices of `fresh`, and the month file as bytes).
+def kept_blocks(blocks: dict, fresh, replaced, lean: bool = False) -> dict[str, str]:
+    """The month's blocks by invoice number once `fresh` is written (`lean`: "" for the invoices of `fresh`, whose
+    text is rendered as the month file is written; see _ledger_files).
 
     Kept from the month file: finalized invoices, adjustment invoices (made by --adjust), and with --client the
     drafts of the other clients.
     """
-    settings = config.settings
     month_blocks = {
         number: text
         for number, (flag, text) in blocks.items()
         if flag == "*" or invoice_files.is_adjustment(text) or (replaced is not None and number not in replaced)
     }
+    month_blocks.update({inv.number: "" if lean else writer.render_invoice(inv) for inv in fresh})
+    return month_blocks
+
+
+def _ledger_files(ledger: Path, config: Config, month: Month, month_blocks: dict[str, str], fresh,
+                  lean: bool = False) -> dict[Path, str | bytes]:
+    """The new text of each ledger file that changes, in a safe replace order: accounts, month, main, given the
+    month's blocks (kept_blocks; `lean` as there: the month file is then made as bytes, each invoice of `fresh`
+    rendered and encoded as it is written)."""
+    settings = config.settings
     by_number = {inv.number: inv for inv in fresh}
-    month_blocks.update({number: "" if lean else writer.render_invoice(inv) for number, inv in by_number.items()})
     files: dict[Path, str | bytes] = {}
     accounts_path = ledger / "accounts.beancount"
     old_accounts = _read(accounts_path) or writer.accounts_skeleton(settings)
@@ -285,7 +331,7 @@ def _ledger_files(ledger: Path, config: Config, month: Month, blocks: dict, fres
             main_text = writer.with_include(main_text, writer.QUERIES_FILE)
         if main_text != old_main or not main_path.exists():
             files[main_path] = main_text
-    return files, month_blocks
+    return files
 
 
 def _read(path: Path) -> str:

@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
+from typing import cast
 
 from .. import journal
 from ..books import invoice_files, verify
@@ -40,6 +41,7 @@ from .bill import (
     _leave_finalized_alone,
     _ledger_files,
     bill_report,
+    kept_blocks,
     month_outputs,
     stale_outputs,
 )
@@ -186,8 +188,9 @@ class WatchSession:
         report.billed = len(only)
         replaced = {invoice_number(config.settings, account, month) for account in targets}
         first = not self.invoices
-        files, month_blocks = _ledger_files(ledger, config, month, self.context.blocks, fresh,
-                                            None if first and self.pending is EVERYTHING else replaced)
+        month_blocks = kept_blocks(self.context.blocks, fresh,
+                                   None if first and self.pending is EVERYTHING else replaced)
+        files = cast(dict[Path, str], _ledger_files(ledger, config, month, month_blocks, fresh))  # not lean: text
         by_number = {inv.number: inv for inv in fresh}
         report.changes = self._changes(targets, by_number, month_blocks)
         try:
