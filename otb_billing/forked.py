@@ -414,13 +414,20 @@ class Standby:
     and hands its result to `work` as `ready`. `arg` must be marshallable (it goes through a Stream). If the
     child is lost, or there is no room for it then (memory_to_spare), `work(arg, None)` runs here after
     `meanwhile`: the same answer, only later. `cancel()` (a no-op once used) stops a child never needed.
+
+    `held`: the child waits for `release()` (or `arg`) before it prepares, for a caller that knows when a core
+    will be free: otb bill reads its YAML and CSVs on both cores first, and bills on one.
     """
 
-    def __init__(self, work: Callable[[Any, Any], T], prepare: Callable[[], Any] | None = None) -> None:
+    def __init__(self, work: Callable[[Any, Any], T], prepare: Callable[[], Any] | None = None,
+                 held: bool = False) -> None:
         self._work = work
+        self._held = held
 
         def consume(items: Iterator[Any]) -> T:
             ready = None
+            if held:
+                next(items, None)  # release()
             if prepare is not None:  # before waiting for `arg`; only ever a head start, so a failure is no answer
                 with contextlib.suppress(Exception):
                     ready = prepare()
@@ -428,7 +435,14 @@ class Standby:
 
         self._stream: Stream | None = Stream(consume) if hasattr(os, "fork") else None
 
+    def release(self) -> None:
+        """Let a `held` child begin its preparations (once; nothing otherwise)."""
+        if self._held and self._stream is not None:
+            self._held = False
+            self._stream.send(RELEASED)
+
     def beside(self, arg: Any, meanwhile: Callable[[], object]) -> Any:
+        self.release()
         stream, self._stream = self._stream, None
         if stream is None or not memory_to_spare():
             if stream is not None:
@@ -447,6 +461,9 @@ class Standby:
         stream, self._stream = self._stream, None
         if stream is not None:
             stream.cancel()
+
+
+RELEASED = "released"  # what Standby.release() sends
 
 
 class ChildLost(RuntimeError):

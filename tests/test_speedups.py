@@ -1254,3 +1254,22 @@ def test_an_outputs_child_lost_half_way_leaves_build_as_a_whole_render_here_make
     assert result.exit_code == 0, result.output
     assert {p.name: p.read_bytes() for p in (repo.root / "build/2024-10").iterdir()} == undisturbed
     assert list((repo.root / ".otb" / "tmp").iterdir()) == []  # the lost child's staged CSV among them
+
+
+def test_a_held_standby_prepares_only_once_released_and_a_check_that_comes_first_releases_it():
+    """otb bill holds its check child's preparations until the YAML and CSVs are read (they take both cores)."""
+    parent = os.getpid()
+
+    def prepare():
+        return time.monotonic()
+
+    held = forked.Standby(lambda arg, ready: (arg, ready, os.getpid() != parent), prepare, held=True)
+    time.sleep(0.3)
+    released_at = time.monotonic()
+    held.release()
+    held.release()  # once only: a second token would be taken for the work's argument
+    arg, prepared_at, in_child = held.beside("staged", lambda: None)
+    assert (arg, in_child) == ("staged", True)
+    assert prepared_at >= released_at  # not during the 0.3 s before
+    never_released = forked.Standby(lambda arg, ready: (arg, ready is not None), prepare, held=True)
+    assert never_released.beside("staged", lambda: None) == ("staged", True)

@@ -48,7 +48,8 @@ def run_bill(
     stage = OutputStage(root, background=True)  # build/ files made by a child while the work goes on
     # and the ledger check, by a child forked while this process is small; for a month not billed yet (a change is
     # sure to come) it parses the ledger's files while this process bills (books/preparse.py)
-    ahead = checker_ahead(root, parse_ahead=not invoice_files.month_file(root / "ledger", month).exists())
+    # (held until the YAML and the CSVs are read: that takes both cores, the billing only one)
+    ahead = checker_ahead(root, parse_ahead=not invoice_files.month_file(root / "ledger", month).exists(), held=True)
     try:
         return _bill(root, month, only, progress, pdf, pdf_progress, stage, ahead)
     finally:
@@ -58,7 +59,8 @@ def run_bill(
 
 def _bill(root: Path, month: Month, only: Collection[str], progress, pdf: bool, pdf_progress,
           stage: OutputStage | None, ahead: forked.Standby | None = None) -> BillOutcome:
-    config, result, blocks = compute(root, month, only, progress, defer_packed=stage is not None)
+    config, result, blocks = compute(root, month, only, progress, defer_packed=stage is not None,
+                                     when_read=None if ahead is None else ahead.release)
     result = replace(result, credit_available=credit_on_account(root / "ledger", month))
     finalized = sorted(number for number, (flag, _) in blocks.items() if flag == "*")
     fresh, warnings = _leave_finalized_alone(result.invoices, blocks, month)

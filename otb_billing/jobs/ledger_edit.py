@@ -176,10 +176,10 @@ def trial_ledger(root: Path, files: Mapping[Path, str | bytes | None]) -> list[P
     return journal.trial(root, files, _checker(root))
 
 
-def checker_ahead(root: Path, parse_ahead: bool = False) -> forked.Standby:
+def checker_ahead(root: Path, parse_ahead: bool = False, held: bool = False) -> forked.Standby:
     """A child, forked now while the process is small, that will check the ledger for commit_ledger(ahead=...).
     Meanwhile it imports the plugins the check will run and, with `parse_ahead`, parses the ledger's files
-    (books/preparse.py), for a change sure to come."""
+    (books/preparse.py), for a change sure to come; `held`: only once released (forked.Standby)."""
     def check(staged, parsed):
         return _check_keeping(root, {path: None if file is None else Path(file) for path, file in staged.items()},
                               parsed)
@@ -188,7 +188,7 @@ def checker_ahead(root: Path, parse_ahead: bool = False) -> forked.Standby:
         verify.import_plugins(root)
         return _parse_ahead(root) if parse_ahead else None
 
-    return forked.Standby(check, prepare)
+    return forked.Standby(check, prepare, held)
 
 
 Packed = tuple[bytes, bytes | None, bytes]  # records_cache.pack

@@ -8,7 +8,7 @@ every problem found on the way is raised together as InputErrors.
 from __future__ import annotations
 
 import os
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -61,17 +61,21 @@ def unknown_accounts(config: Config, only: Collection[str]) -> list[Problem]:
             for account in only if account not in accounts]
 
 
-def compute(root: Path, month: Month, only: Collection[str] = (), progress=None, defer_packed: bool = False
-            ) -> tuple[Config, BillResult, dict]:
+def compute(root: Path, month: Month, only: Collection[str] = (), progress=None, defer_packed: bool = False,
+            when_read: Callable[[], object] | None = None) -> tuple[Config, BillResult, dict]:
     """Read everything and bill; raises InputErrors with every problem in the inputs. Files unchanged since an
-    earlier run are not parsed again (filecache.persisted; `defer_packed`: see there)."""
+    earlier run are not parsed again (filecache.persisted; `defer_packed`: see there). `when_read` is called once
+    the YAML and CSV files are read, which may take both cores (see _read_config), before the billing, which
+    takes one."""
     with persisted(root, defer_packed) as cache:
-        return _compute(root, month, only, progress, cache)
+        return _compute(root, month, only, progress, cache, when_read)
 
 
-def _compute(root: Path, month: Month, only: Collection[str], progress, cache: FileCache | None
-             ) -> tuple[Config, BillResult, dict]:
+def _compute(root: Path, month: Month, only: Collection[str], progress, cache: FileCache | None,
+             when_read: Callable[[], object] | None = None) -> tuple[Config, BillResult, dict]:
     config, problems = _read_config(root, month, cache)
+    if when_read is not None:
+        when_read()
     if config is None:  # no usable settings.yaml: exports cannot be read without its timezone
         raise InputErrors(problems)
     exports, export_problems = read_exports(root, month, config.settings.timezone, config.settings.number_format)
