@@ -297,8 +297,9 @@ def persisted(root: Path, defer_packed: bool = False) -> Iterator[FileCache | No
     """Readers in this block use the repo's stored cache (if this very code made it), which is saved again
     afterwards if anything was read anew. Inside an active cache (`otb watch`, an outer block) this does nothing.
 
-    With `defer_packed`, new export rows are not stored at the end of the block but by `save_pending()`: `otb bill`
-    calls it while the other core checks the new ledger, when this process would otherwise wait."""
+    With `defer_packed`, nothing is stored at the end of the block but by `save_pending()`: `otb bill` calls it
+    while the other core checks the new ledger, when this process would otherwise wait (10,000 clients: 0.4 s to
+    pickle the clients, 0.1 s to store the export rows)."""
     if _ACTIVE is not None:
         yield None
         return
@@ -311,10 +312,28 @@ def persisted(root: Path, defer_packed: bool = False) -> Iterator[FileCache | No
     except Exception:  # bad input raises InputErrors: what was read is still worth keeping
         _save_quietly(cache, root, version, packed=True)
         raise
-    _save_quietly(cache, root, version, packed=not defer_packed)
-    if defer_packed:
+    if not defer_packed:
+        _save_quietly(cache, root, version, packed=True)
+    else:
         _pack_in_place(cache)  # the rows themselves can go now: billing is done with them
         _PENDING[:] = [(cache, root, version)]
+
+
+def store_ahead(cache: FileCache | None, start: Callable[[Callable[[], None]], bool]) -> None:
+    """Have `start` (forked.background) store the parsed YAML, clients and ledger priors of a persisted `cache` as
+    they are now, in a child: `otb bill` does so once its inputs are read, on the core its billing leaves idle
+    (10,000 clients: 0.4 s of pickling). If the child was started, the end of the persisted() block stores them
+    only if more of them are read meanwhile; else it stores them as usual."""
+    if cache is None or cache.home is None or not cache.missed_kinds & set(PERSISTED_KINDS):
+        return
+    root, version = cache.home
+
+    def store() -> None:
+        with contextlib.suppress(OSError, ValueError):
+            _save(cache, root / CACHE_FILE, version)
+
+    if start(store):
+        cache.missed_kinds -= set(PERSISTED_KINDS)
 
 
 def _pack_in_place(cache: FileCache) -> None:
@@ -330,16 +349,13 @@ def _pack_in_place(cache: FileCache) -> None:
                 cache._entries[key] = (stat, depends, Packed(blob), problems)
 
 
-_PENDING: list[tuple[FileCache, Path, str]] = []  # export rows read anew, to be stored by save_pending()
+_PENDING: list[tuple[FileCache, Path, str]] = []  # caches of persisted(defer_packed=True), for save_pending()
 
 
 def save_pending() -> None:
-    """Store the export rows a `persisted(defer_packed=True)` block read anew (once; nothing if none)."""
+    """Store what a `persisted(defer_packed=True)` block read anew (once; nothing if none)."""
     while _PENDING:
-        cache, root, version = _PENDING.pop()
-        with contextlib.suppress(OSError, ValueError):
-            if cache.missed_kinds & set(CODECS):
-                _save_packed(cache, root / PACKED_FILE, version)
+        _save_quietly(*_PENDING.pop(), packed=True)
 
 
 def _save_quietly(cache: FileCache, root: Path, version: str, packed: bool) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,35 @@ def test_build_files_that_cannot_be_written_after_the_ledger_is_give_a_clear_mes
     assert repo.run("export", "2024-10").exit_code == 0
     assert {"Alpha Dental-A1-202410.csv", "invoices-2024-10.zip", "quickbooks-invoices-2024-10.csv"} <= {
         p.name for p in (repo.root / "build/2024-10").iterdir()}
+
+
+def test_temp_files_made_ahead_are_filled_in_order_and_those_left_over_removed(tmp_path, monkeypatch):
+    """OutputStage.expect: the writer creates the temp files while it waits for the outputs; the outputs then only
+    fill them. Fewer outputs than expected (and one left alone as unchanged) leave no temp file behind."""
+    write_outputs(tmp_path, {Path("build/2024-10/0001.csv"): b"row 1\n"})
+    stage = OutputStage(tmp_path, background=True)
+    stage.expect(12)
+    time.sleep(0.5)  # the writer is idle: it makes them now
+    made = sorted(os.listdir(tmp_path / ".otb" / "tmp"), key=lambda name: int(name.split("-")[1]))
+    assert made == [f"{stage._child.pid}-{n}" for n in range(1, 13)]
+    assert all((tmp_path / ".otb" / "tmp" / name).stat().st_size == 0 for name in made)
+    stage.add(_files(10))  # 0001.csv holds these bytes already: 9 staged
+    assert len(stage.publish()) == 9
+    assert {p.name: p.read_bytes() for p in (tmp_path / "build/2024-10").iterdir()} == {
+        f"{i:04d}.csv": f"row {i}\n".encode() for i in range(10)}
+    assert os.listdir(tmp_path / ".otb" / "tmp") == []
+    more = OutputStage(tmp_path, background=True)
+    more.expect(3)
+    more.add(_files(6, "new"))  # more than expected: the rest made as they come
+    assert len(more.publish()) == 6
+    assert (tmp_path / "build/2024-10/0005.csv").read_bytes() == b"new 5\n"
+    assert os.listdir(tmp_path / ".otb" / "tmp") == []
+    discarded = OutputStage(tmp_path, background=True)
+    discarded.expect(5)
+    discarded.add(_files(2, "gone"))
+    discarded.discard()
+    assert os.listdir(tmp_path / ".otb" / "tmp") == []
+    assert (tmp_path / "build/2024-10/0000.csv").read_bytes() == b"new 0\n"
+    here = OutputStage(tmp_path)
+    here.expect(5)  # without a writer: nothing made ahead
+    assert os.listdir(tmp_path / ".otb" / "tmp") == []

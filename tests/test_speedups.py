@@ -1273,3 +1273,31 @@ def test_a_held_standby_prepares_only_once_released_and_a_check_that_comes_first
     assert prepared_at >= released_at  # not during the 0.3 s before
     never_released = forked.Standby(lambda arg, ready: (arg, ready is not None), prepare, held=True)
     assert never_released.beside("staged", lambda: None) == ("staged", True)
+
+
+def test_a_bill_stores_its_parses_from_a_child_while_it_bills_and_not_again_at_the_end(repo, monkeypatch):
+    """filecache.store_ahead: the clients' pickle (0.4 s at 10,000 clients) is written by a child once the inputs
+    are read; the end of the bill stores it only when the child could not be started."""
+    from otb_billing.jobs import pipeline
+
+    repo.client("A1", name="Alpha")
+    repo.csv("2024-10", "users.csv", USERS, "A1,u1,One,,true")
+    for file in repo.root.rglob("*.yaml"):
+        _age(file)
+    saves, starts = [], []
+    real_save = filecache._save
+    monkeypatch.setattr(filecache, "_save", lambda *args: (saves.append(os.getpid()), real_save(*args)))
+    real_background = forked.background
+    monkeypatch.setattr(pipeline.forked, "background", lambda work, *a, **k: (starts.append(1),
+                                                                               real_background(work, *a, **k))[1])
+    assert repo.run("bill", "2024-10", "--no-pdf").exit_code == 0
+    forked.join_background()
+    assert starts == [1] and saves == []  # stored by the child only (its append is not seen here)
+    assert any(key[0] == "client" for key in _stored(repo))
+    (repo.root / CACHE_FILE).unlink()
+    repo.client("B2", name="Beta")  # a parse to store
+    _age(repo.root / "clients" / "B2.yaml")
+    monkeypatch.setattr(pipeline.forked, "background", lambda work, *a, **k: False)  # no child to be had
+    assert repo.run("bill", "2024-10", "--no-pdf").exit_code == 0
+    assert saves == [os.getpid()]
+    assert any(key[1].endswith("B2.yaml") for key in _stored(repo))

@@ -59,8 +59,15 @@ def run_bill(
 
 def _bill(root: Path, month: Month, only: Collection[str], progress, pdf: bool, pdf_progress,
           stage: OutputStage | None, ahead: forked.Standby | None = None) -> BillOutcome:
+    def when_read(config: Config | None) -> None:  # the billing that follows leaves a core idle
+        if ahead is not None:
+            ahead.release()
+        if stage is not None and config is not None:  # a CSV per invoice, the ZIP, report, QuickBooks parts
+            invoices = len(only) if only else len(config.clients)
+            stage.expect(invoices + invoices // quickbooks.MAX_INVOICES + 3)
+
     config, result, blocks = compute(root, month, only, progress, defer_packed=stage is not None,
-                                     when_read=None if ahead is None else ahead.release)
+                                     when_read=when_read)
     result = replace(result, credit_available=credit_on_account(root / "ledger", month))
     finalized = sorted(number for number, (flag, _) in blocks.items() if flag == "*")
     fresh, warnings = _leave_finalized_alone(result.invoices, blocks, month)

@@ -21,7 +21,7 @@ from ..core.billing import bill_month, split_exports
 from ..core.errors import InputErrors, Problem, did_you_mean
 from ..core.model import BillResult, Config, PriceBook, PriorInvoice
 from ..core.month import Month
-from ..filecache import FileCache, persisted, store_packed
+from ..filecache import FileCache, persisted, store_ahead, store_packed
 from ..readers.config import read_config_collecting
 from ..readers.exports import exports_kept, read_exports
 from ..readers.settings import read_settings
@@ -62,20 +62,22 @@ def unknown_accounts(config: Config, only: Collection[str]) -> list[Problem]:
 
 
 def compute(root: Path, month: Month, only: Collection[str] = (), progress=None, defer_packed: bool = False,
-            when_read: Callable[[], object] | None = None) -> tuple[Config, BillResult, dict]:
+            when_read: Callable[[Config | None], object] | None = None) -> tuple[Config, BillResult, dict]:
     """Read everything and bill; raises InputErrors with every problem in the inputs. Files unchanged since an
-    earlier run are not parsed again (filecache.persisted; `defer_packed`: see there). `when_read` is called once
-    the YAML and CSV files are read, which may take both cores (see _read_config), before the billing, which
+    earlier run are not parsed again (filecache.persisted; `defer_packed`: see there, and the parses are stored by a
+    child while this process bills: filecache.store_ahead). `when_read(config)` is called
+    once the YAML and CSV files are read, which may take both cores (see _read_config), before the billing, which
     takes one."""
     with persisted(root, defer_packed) as cache:
-        return _compute(root, month, only, progress, cache, when_read)
+        return _compute(root, month, only, progress, cache, when_read, defer_packed)
 
 
 def _compute(root: Path, month: Month, only: Collection[str], progress, cache: FileCache | None,
-             when_read: Callable[[], object] | None = None) -> tuple[Config, BillResult, dict]:
+             when_read: Callable[[Config | None], object] | None = None, defer_packed: bool = False
+             ) -> tuple[Config, BillResult, dict]:
     config, problems = _read_config(root, month, cache)
     if when_read is not None:
-        when_read()
+        when_read(config)
     if config is None:  # no usable settings.yaml: exports cannot be read without its timezone
         raise InputErrors(problems)
     exports, export_problems = read_exports(root, month, config.settings.timezone, config.settings.number_format)
@@ -84,6 +86,8 @@ def _compute(root: Path, month: Month, only: Collection[str], progress, cache: F
     # Billing runs even when reading found problems, over the clients and rows that were readable, so that
     # its own problems (an unknown asset type, say) are reported in the same run.
     context = ledger_context(root, month, config.settings.currency, problems)
+    if defer_packed:  # every parse the cache keeps is made: stored by a child while this process bills
+        store_ahead(cache, lambda store: forked.memory_to_spare() and forked.background(store))
     inventories = split_exports(exports)
     del exports  # the rows live on in `inventories` alone, and billing drops each client's once billed
     result = bill_month(config, None, month, context.earlier, only, progress, context.fx(config, month),
