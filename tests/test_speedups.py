@@ -1301,3 +1301,35 @@ def test_a_bill_stores_its_parses_from_a_child_while_it_bills_and_not_again_at_t
     assert repo.run("bill", "2024-10", "--no-pdf").exit_code == 0
     assert saves == [os.getpid()]
     assert any(key[1].endswith("B2.yaml") for key in _stored(repo))
+
+
+def test_temp_files_are_made_ahead_for_a_month_billed_anew_only(repo, monkeypatch):
+    """Billed again, most outputs are the same bytes and left alone: temp files made for them would be removed
+    again (10,000 creations and deletions for nothing)."""
+    from otb_billing import outputs
+
+    expected = []
+    real = outputs.OutputStage.expect
+    monkeypatch.setattr(outputs.OutputStage, "expect", lambda self, count: (expected.append(count),
+                                                                             real(self, count))[1])
+    _outputs_repo(repo)
+    assert repo.run("bill", "2024-10", "--no-pdf").exit_code == 0
+    assert expected == [3 + 0 + 3]  # three invoices; the ZIP, the report and the QuickBooks file
+    assert repo.run("bill", "2024-10", "--no-pdf").exit_code == 0
+    assert expected == [6]
+
+
+@pytest.mark.parametrize("data", [b"a: 1\r\nb: 2\r\n", b"a: 1\rb: 2\r", b"\xef\xbb\xbfa: 1\n", b"a: 1\r\r\n\n\r",
+                                   b"", b"x: \"two\r\n  lines\"\r\n", "name: Łódź\r\n".encode()])
+def test_reading_a_file_in_one_open_gives_the_text_a_python_text_file_gives(tmp_path, data):
+    """readers/sources.read_text reads bytes and decodes them itself: universal newlines and the BOM as before."""
+    from otb_billing.readers.sources import read_text, relative_name
+
+    path = tmp_path / "clients" / "A1.yaml"
+    path.parent.mkdir()
+    path.write_bytes(data)
+    problems: list = []
+    assert read_text(path, "clients/A1.yaml", problems) == path.read_text(encoding="utf-8-sig")
+    assert problems == []
+    assert relative_name(path, tmp_path) == "clients/A1.yaml"
+    assert relative_name(tmp_path / "clients" / ".." / "clients" / "A1.yaml", tmp_path) == "clients/../clients/A1.yaml"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -30,26 +31,35 @@ def present(path: Path) -> bool:
 
 def read_text(path: Path, name: str, problems: list[Problem], hint: str = "save it as UTF-8",
               encoding: str = "utf-8-sig") -> str | None:
-    """The text of a file the billing repo names, or None with a Problem saying why it cannot be read."""
-    if path.is_symlink() and not path.exists():
-        problems.append(Problem(Source(name), f"is a link to {path.readlink()}, which does not exist",
-                                "restore the file it points to, or remove the link"))
-        return None
-    if path.is_dir():
+    """The text of a file the billing repo names (newlines as Python's text files give them), or None with a
+    Problem saying why it cannot be read. One open and one fstat: a thousand client files are read per bill."""
+    try:
+        with open(path, "rb") as handle:
+            if os.fstat(handle.fileno()).st_size > MAX_INPUT_BYTES:
+                problems.append(Problem(Source(name), f"is larger than {MAX_INPUT_BYTES // 2**20} MiB",
+                                        "split it, or check that it is the right file"))
+                return None
+            data = handle.read()
+    except IsADirectoryError:
         problems.append(Problem(Source(name), "is a folder, not a file", "remove or rename the folder"))
         return None
+    except FileNotFoundError as exc:
+        if path.is_symlink():
+            problems.append(Problem(Source(name), f"is a link to {path.readlink()}, which does not exist",
+                                    "restore the file it points to, or remove the link"))
+        else:
+            problems.append(Problem(Source(name), f"cannot be read: {exc.strerror or exc}"))
+        return None
+    except OSError as exc:
+        problems.append(Problem(Source(name), f"cannot be read: {exc.strerror or exc}"))
+        return None
     try:
-        if path.stat().st_size > MAX_INPUT_BYTES:
-            problems.append(Problem(Source(name), f"is larger than {MAX_INPUT_BYTES // 2**20} MiB",
-                                    "split it, or check that it is the right file"))
-            return None
-        return path.read_text(encoding=encoding)
+        text = data.decode(encoding)
     except UnicodeDecodeError as exc:
         what = "UTF-8" if encoding.replace("-", "").lower().startswith("utf8") else encoding
         problems.append(Problem(Source(name), f"not {what} text ({exc.reason} at byte {exc.start})", hint))
-    except OSError as exc:
-        problems.append(Problem(Source(name), f"cannot be read: {exc.strerror or exc}"))
-    return None
+        return None
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text  # universal newlines
 
 
 def read_yaml_file(path: Path, root: Path, problems: list[Problem]):
@@ -81,6 +91,9 @@ def _parse_yaml_file(path: Path, root: Path, problems: list[Problem]):
 
 def relative_name(path: Path, root: Path) -> str:
     """`clients/620547-acme.yaml`: the path as the billing admin knows it (a link keeps its own name)."""
+    text, top = str(path), str(root)
+    if text.startswith(top + os.sep) and os.path.isabs(top) and os.sep == "/" and "/." not in text[len(top):]:
+        return text[len(top) + 1:]  # the usual case, without pathlib (a thousand client files per bill)
     try:
         return path.absolute().relative_to(root.absolute()).as_posix()
     except ValueError:
