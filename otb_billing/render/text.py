@@ -42,14 +42,20 @@ def status_table(rows: Sequence[InvoiceState]) -> str:
     docs = [s.doc for s in rows]
     currencies = [d.currency for d in docs]
     days = {due: str(due) for due in {d.due for d in docs}}
+    totals = list(map(money, [d.total for d in docs], currencies))
+
+    def often_the_total(amounts: list) -> list[str]:  # paid or balance: an equal amount's text is reused
+        return [text if amount == doc.total else money(amount, currency)
+                for amount, doc, text, currency in zip(amounts, docs, totals, currencies, strict=True)]
+
     columns: list[list[str]] = [
         [d.number for d in docs],
         [d.client[:28] for d in docs],
         [s.status for s in rows],
-        list(map(money, [d.total for d in docs], currencies)),
-        list(map(money, [s.settled for s in rows], currencies)),
+        totals,
+        often_the_total([s.settled for s in rows]),
         list(map(money, [s.credited for s in rows], currencies)),
-        list(map(money, [s.balance for s in rows], currencies)),
+        often_the_total([s.balance for s in rows]),
         [days[d.due] for d in docs],
         [str(s.days_overdue) if s.days_overdue else "" for s in rows],
     ]
