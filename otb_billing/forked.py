@@ -52,47 +52,16 @@ def beside(work: Callable[[], T], meanwhile: Callable[[], object]) -> T:
     """Run `work()` in a forked child while `meanwhile()` runs in this process; return what `work` returned, or
     raise what it raised. Without fork (or if the child dies or its result cannot be pickled), `work` runs here
     after `meanwhile`, so the answer is the same, only slower."""
-    if not hasattr(os, "fork") or not memory_to_spare():
-        meanwhile()
-        return work()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    read_end, write_end = os.pipe()
-    parent = os.getpid()
-    pid = os.fork()
-    if pid == 0:  # the child: compute, send, leave without running any of the parent's exit handlers
-        status = 0
-        try:
-            _die_with(parent)
-            os.close(read_end)
-            try:
-                payload = pickle.dumps((True, work()))
-            except BaseException as exc:  # noqa: BLE001  (handed to the parent, which raises it)
-                payload = pickle.dumps((False, exc))
-            with os.fdopen(write_end, "wb") as out:
-                out.write(payload)
-        except BaseException:  # noqa: BLE001  (an unpicklable result: the parent does the work itself)
-            status = 1
-        finally:
-            _join_and_exit(status)
-    os.close(write_end)
+    started = Started(work)
     try:
         meanwhile()
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGKILL)
-        os.close(read_end)
-        os.waitpid(pid, 0)
+        started.cancel()
         raise
-    with os.fdopen(read_end, "rb") as incoming:
-        data = incoming.read()
-    _, status = os.waitpid(pid, 0)
-    if status != 0 or not data:
+    try:
+        return started.result()
+    except ChildLost:
         return work()
-    ok, value = pickle.loads(data)
-    if ok:
-        return value
-    raise value
 
 
 class Started(Generic[T]):
@@ -108,25 +77,8 @@ class Started(Generic[T]):
         self.pid = 0
         if not hasattr(os, "fork") or not memory_to_spare():
             return
-        sys.stdout.flush()
-        sys.stderr.flush()
         read_end, write_end = os.pipe()
-        parent = os.getpid()
-        pid = os.fork()
-        if pid == 0:
-            status = 0
-            try:
-                _die_with(parent)
-                os.close(read_end)
-                try:
-                    payload = pickle.dumps((True, work()))
-                except BaseException as exc:  # noqa: BLE001  (handed to the parent, which raises it)
-                    payload = pickle.dumps((False, exc))
-                _write_all(write_end, payload)
-            except BaseException:  # noqa: BLE001  (the parent sees no answer: ChildLost)
-                status = 1
-            finally:
-                _join_and_exit(status)
+        pid = _fork(lambda: _write_all(write_end, _outcome(work)), read_end)  # no answer at all: ChildLost
         os.close(write_end)
         self._read, self.pid = read_end, pid
 
@@ -141,18 +93,57 @@ class Started(Generic[T]):
             _, status = os.waitpid(pid, 0)
         if status != 0 or not data:
             raise ChildLost(f"the process it was handed to (pid {pid}) stopped with status {status}")
-        ok, value = pickle.loads(data)
-        if ok:
-            return value
-        raise value
+        return _answer(data)
 
     def cancel(self) -> None:
         if self.pid:
             pid, self.pid = self.pid, 0
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
-            os.close(self._read)
-            os.waitpid(pid, 0)
+            _stop(pid, self._read)
+
+
+def _fork(body: Callable[[], None], *close: int) -> int:
+    """Fork a child that closes `close` (this process's ends of its pipes), runs `body()` and leaves without this
+    process's exit handlers, with status 1 if `body` raised; returns its pid."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    parent = os.getpid()
+    pid = os.fork()
+    if pid == 0:
+        status = 0
+        try:
+            _die_with(parent)
+            for fd in close:
+                os.close(fd)
+            body()
+        except BaseException:  # noqa: BLE001  (the parent sees no answer)
+            status = 1
+        finally:
+            _join_and_exit(status)
+    return pid
+
+
+def _outcome(work: Callable[[], Any]) -> bytes:
+    """In a child: what `work()` returned, or what it raised, pickled for the parent (_answer)."""
+    try:
+        return pickle.dumps((True, work()))
+    except BaseException as exc:  # noqa: BLE001  (handed to the parent, which raises it)
+        return pickle.dumps((False, exc))
+
+
+def _answer(data: bytes) -> Any:
+    ok, value = pickle.loads(data)
+    if ok:
+        return value
+    raise value
+
+
+def _stop(pid: int, *fds: int) -> None:
+    """Kill a child, close our ends of its pipes, and wait for it."""
+    with contextlib.suppress(OSError):
+        os.kill(pid, signal.SIGKILL)
+    for fd in fds:
+        os.close(fd)
+    os.waitpid(pid, 0)
 
 
 _BACKGROUND: list[int] = []  # pids of background() children not yet waited for
@@ -289,29 +280,16 @@ class Stream:
         self._pid = self.pid = 0  # pid: the child's, kept after it is gone
         if not hasattr(os, "fork"):
             return
-        sys.stdout.flush()
-        sys.stderr.flush()
         data_read, self._data = os.pipe()
         self._result, result_write = os.pipe()
         with contextlib.suppress(OSError, AttributeError):
             fcntl.fcntl(self._data, fcntl.F_SETPIPE_SZ, self.PIPE_SIZE)
-        parent = os.getpid()
-        pid = os.fork()
-        if pid == 0:
-            status = 0
-            try:
-                _die_with(parent)
-                os.close(self._data)
-                os.close(self._result)
-                try:
-                    payload = pickle.dumps((True, consume(_frames(data_read))))
-                except BaseException as exc:  # noqa: BLE001  (handed to the parent, which raises it)
-                    payload = pickle.dumps((False, exc))
-                _write_all(result_write, len(payload).to_bytes(8, "little") + payload)
-            except BaseException:  # noqa: BLE001  (the parent sees no result: see finish)
-                status = 1
-            finally:
-                _join_and_exit(status)
+
+        def answer() -> None:  # no answer at all: see finish
+            payload = _outcome(lambda: consume(_frames(data_read)))
+            _write_all(result_write, len(payload).to_bytes(8, "little") + payload)
+
+        pid = _fork(answer, self._data, self._result)
         os.close(data_read)
         os.close(result_write)
         os.set_blocking(self._data, False)
@@ -386,20 +364,13 @@ class Stream:
             if not self._keep:
                 raise ChildLost(f"the process it was handed to (pid {pid}) stopped with status {status}")
             return self._consume(iter(self._sent))
-        ok, value = pickle.loads(data)
-        if ok:
-            return value
-        raise value
+        return _answer(data)
 
     def cancel(self) -> None:
         """Stop the child, whatever it was doing."""
         if self._pid:
             pid, self._pid = self._pid, 0
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
-            os.close(self._data)
-            os.close(self._result)
-            os.waitpid(pid, 0)
+            _stop(pid, self._data, self._result)
         self._sent.clear()
 
 
