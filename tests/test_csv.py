@@ -75,3 +75,29 @@ def test_rates_with_more_than_two_decimals_keep_them(repo):
     [row] = read_rows(path)
     # 123457 x 0.0004 = 49.3828 -> 49.38
     assert (row["Qty"], row["Rate"], row["Amount"]) == ("123457", "0.0004", "49.38")
+
+
+def test_an_invoice_csv_is_the_csv_module_s_own_rows_whatever_the_client_name(example):
+    """render/qbcsv.invoice_csv writes the cells every row repeats once, as text: the same bytes as writing every
+    row's ten cells, for names a CSV must quote (comma, quote, newline) or neutralize (a formula)."""
+    import dataclasses
+
+    from otb_billing.core.month import Month
+    from otb_billing.jobs.pipeline import compute
+    from otb_billing.render import qbcsv
+
+    _, result, _ = compute(example, Month(2024, 10))
+    for name in ("Acme, Inc.", 'The "Best" Co', "Two\nLines", "=HYPERLINK(1)", "", " spaced ", "Łódź Ğrup 株式会社"):
+        for invoice in result.invoices:
+            invoice = dataclasses.replace(invoice, client=name)
+            buffer = io.StringIO()
+            writer = csv.writer(buffer, lineterminator="\r\n")
+            writer.writerow(qbcsv.COLUMNS)
+            head = [invoice.number, qbcsv.neutralize(name), invoice.date.isoformat(), invoice.due.isoformat()]
+            writer.writerows(head + [qbcsv.neutralize(line.item), qbcsv.neutralize(line.description),
+                                     qbcsv.fmt_quantity(line.quantity), qbcsv.fmt_rate(line.rate),
+                                     qbcsv.fmt_money(line.amount), qbcsv.tax_code(invoice, line.taxable)]
+                             for line in invoice.lines)
+            assert qbcsv.invoice_csv(invoice) == buffer.getvalue()
+            assert [row[1] for row in csv.reader(io.StringIO(buffer.getvalue(), newline=""))][1:] == [
+                qbcsv.neutralize(name)] * len(invoice.lines)
