@@ -7,6 +7,7 @@ import contextlib
 import datetime as dt
 import io
 import json
+import marshal
 import os
 import pickle
 import shutil
@@ -1333,3 +1334,30 @@ def test_reading_a_file_in_one_open_gives_the_text_a_python_text_file_gives(tmp_
     assert problems == []
     assert relative_name(path, tmp_path) == "clients/A1.yaml"
     assert relative_name(tmp_path / "clients" / ".." / "clients" / "A1.yaml", tmp_path) == "clients/../clients/A1.yaml"
+
+
+def test_ticket_times_kept_in_the_cache_come_back_as_read_across_the_hour_the_clocks_go_back(repo):
+    """Export rows are kept as the repo's wall clock and fold (readers/exports._wall): 01:30 on the night the
+    clocks go back happens twice (the second one written with its -05:00 offset), a time with another offset is
+    converted, and 02:30 on the night they go forward does not exist; each comes back from the cache exactly as a
+    fresh reading gives it."""
+    from otb_billing.core.month import Month
+    from otb_billing.readers import exports
+
+    repo.client("A1")
+    repo.csv("2024-11", "tickets.csv", "account,ticket,subject,date,hours,billable",
+             "A1,T1,first,2024-11-03T01:30:00,1.0,true", "A1,T2,second,2024-11-03T01:30:00-05:00,1.00,true",
+             "A1,T3,utc,2024-11-20T15:45:10.250000+00:00,0.5,true", "A1,T4,date,2024-11-21,2,false")
+    repo.csv("2025-03", "tickets.csv", "account,ticket,subject,date,hours,billable",
+             "A1,T5,gap,2025-03-09T02:30:00,1,true")
+    for month in (Month(2024, 11), Month(2025, 3)):
+        fresh, problems = exports.read_exports(repo.root, month, "America/Toronto")
+        assert problems == []
+        depends = exports._depends(month, "America/Toronto", exports.DEFAULT_FORMAT)
+        back = exports._unpack(marshal.loads(marshal.dumps(exports._pack(list(fresh.tickets), depends))), depends)
+        assert back == list(fresh.tickets)
+        assert [(r.when.isoformat(), r.when.fold, str(r.hours)) for r in back] == [
+            (r.when.isoformat(), r.when.fold, str(r.hours)) for r in fresh.tickets]
+    assert [r.when.fold for r in fresh.tickets] == [0]  # March: the gap time kept as written
+    november, _ = exports.read_exports(repo.root, Month(2024, 11), "America/Toronto")
+    assert [r.when.fold for r in november.tickets][:2] == [0, 1]

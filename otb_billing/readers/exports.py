@@ -297,26 +297,35 @@ PACK_CHUNK = 20_000  # rows packed and marshalled at a time: the tuples of all 7
 
 def _pack(rows: list, depends) -> tuple:
     """(file, kind of row, [marshalled chunks of tuples]): strings, bools and ints as they are, numbers as text,
-    times as epoch seconds and microseconds, the file name once and each row's line."""
+    times as the repo's wall clock (_wall), the file name once and each row's line."""
     if not rows:
         return ("", "", [])
     kind = type(rows[0]).__name__
     file = rows[0].file
     if any(row.file != file for row in rows):
         raise ValueError("rows of one export from several files")  # never kept: read the file again next time
-    packer = _PACKERS[kind]
-    return (file, kind, [marshal.dumps(packer(rows[start:start + PACK_CHUNK]))
+    packer, zone = _PACKERS[kind], zoneinfo.ZoneInfo(depends[1])
+    return (file, kind, [marshal.dumps(packer(rows[start:start + PACK_CHUNK], zone))
                          for start in range(0, len(rows), PACK_CHUNK)])
 
 
-_PACKERS: dict[str, Callable[[list], list[tuple]]] = {
-    "UserRow": lambda rows: [(r.account, r.user_id, r.name, r.email, r.active, r.line) for r in rows],
-    "AssetRow": lambda rows: [(r.account, r.asset_id, r.hostname, r.type, str(r.backup_tb), r.line)
-                              for r in rows],
-    "TimeRow": lambda rows: [(r.account, r.ticket, r.subject, int(r.when.timestamp() // 1), r.when.microsecond,
-                              str(r.hours), r.billable, r.line) for r in rows],
-    "UsageRow": lambda rows: [(r.account, r.service, str(r.quantity), r.description, r.line) for r in rows],
+_PACKERS: dict[str, Callable[[list, zoneinfo.ZoneInfo], list[tuple]]] = {
+    "UserRow": lambda rows, _: [(r.account, r.user_id, r.name, r.email, r.active, r.line) for r in rows],
+    "AssetRow": lambda rows, _: [(r.account, r.asset_id, r.hostname, r.type, str(r.backup_tb), r.line)
+                                 for r in rows],
+    "TimeRow": lambda rows, zone: [(r.account, r.ticket, r.subject, *_wall(r.when, zone), str(r.hours), r.billable,
+                                    r.line) for r in rows],
+    "UsageRow": lambda rows, _: [(r.account, r.service, str(r.quantity), r.description, r.line) for r in rows],
 }
+
+
+def _wall(when: dt.datetime, zone: zoneinfo.ZoneInfo) -> tuple[int, int, int, int, int, int, int, int]:
+    """A ticket's time as the wall clock of the repo's time zone shows it, with the fold that tells the hour the
+    clocks go back from the hour before: put back with that zone, the same datetime (and 4x faster than from an
+    epoch time, 20,000 tickets per 1,000 clients)."""
+    if when.tzinfo is not zone:  # the reader gives every time in the repo's zone; anything else, converted
+        when = when.astimezone(zone)
+    return (when.year, when.month, when.day, when.hour, when.minute, when.second, when.microsecond, when.fold)
 
 
 def _unpack(data: tuple, depends) -> list:
@@ -327,7 +336,7 @@ def _unpack(data: tuple, depends) -> list:
         raise ValueError(f"unknown kind of export row {kind!r}")
     dec = functools.lru_cache(maxsize=None)(Decimal)  # one Decimal per distinct number, as when the file is read
     zone = zoneinfo.ZoneInfo(depends[1])
-    when = dt.datetime.fromtimestamp
+    when = dt.datetime
     rows: list = []
     for chunk in chunks:
         packed = marshal.loads(chunk)
@@ -336,8 +345,8 @@ def _unpack(data: tuple, depends) -> list:
         elif kind == "AssetRow":
             rows += [AssetRow(a, i, h, t, dec(tb), file, line) for a, i, h, t, tb, line in packed]
         elif kind == "TimeRow":
-            rows += [TimeRow(a, t, s, when(sec, zone).replace(microsecond=micro), dec(h), b, file, line)
-                     for a, t, s, sec, micro, h, b, line in packed]
+            rows += [TimeRow(a, t, s, when(y, mo, d, hh, mm, ss, us, zone, fold=fold), dec(h), b, file, line)
+                     for a, t, s, y, mo, d, hh, mm, ss, us, fold, h, b, line in packed]
         else:
             rows += [UsageRow(a, s, dec(q), d, file, line) for a, s, q, d, line in packed]
     return rows
