@@ -226,12 +226,16 @@ def summarize_tickets(rows: Iterable[TimeRow]) -> tuple[TicketSummary, ...]:
     for row in rows:
         by_ticket.setdefault(row.ticket, []).append(row)
     summaries = []
-    for ticket, entries in by_ticket.items():
-        subject = next((e.subject for e in entries if e.subject), "")
-        hours = _one_of(sum((e.hours for e in entries), ZERO))
-        billable = _one_of(sum((e.hours for e in entries if e.billable), ZERO))
-        dates = _one_of(tuple(sorted({_one_of(e.when.date()) for e in entries})))
-        summaries.append(TicketSummary(ticket, subject, hours, billable, dates))
+    for ticket, entries in by_ticket.items():  # one pass over a ticket's entries (100,000 tickets at 10,000 clients)
+        subject, hours, billable, days = "", ZERO, ZERO, set()
+        for e in entries:
+            subject = subject or e.subject  # the first one given
+            hours += e.hours
+            if e.billable:
+                billable += e.hours
+            days.add(e.when.date())
+        dates = _one_of(tuple(sorted(_one_of(day) for day in days)))
+        summaries.append(TicketSummary(ticket, subject, _one_of(hours), _one_of(billable), dates))
     return tuple(sorted(summaries, key=lambda s: (len(s.ticket), s.ticket)))
 
 
