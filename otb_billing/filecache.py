@@ -178,10 +178,13 @@ def code_version() -> str:
 
 def _load(path: Path, packed_path: Path, version: str) -> FileCache:
     cache = FileCache(lean=True)
-    with contextlib.suppress(Exception):  # missing, damaged or foreign: only a slower run
-        stored_version, entries = pickle.loads(path.read_bytes())
-        if stored_version == version and isinstance(entries, dict):
-            cache._entries = entries
+    with contextlib.suppress(Exception), open(path, "rb") as stored:  # missing, damaged or foreign: a slower run
+        # the code version first, on its own: after an upgrade the entries (0.3 s to unpickle at 10,000 clients)
+        # are not read at all
+        if pickle.load(stored) == version:
+            entries = pickle.loads(stored.read())
+            if isinstance(entries, dict):
+                cache._entries = entries
     with contextlib.suppress(Exception):  # the same; the entries read before a damaged frame are kept
         for (kind, name, stat, depends, problems), blob in _frames(packed_path.read_bytes(), version):
             found = [Problem(None if file is None else Source(file, line), message, hint)
@@ -238,7 +241,7 @@ def _save(cache: FileCache, path: Path, version: str) -> None:
     entries = {key: entry for key, entry in cache._entries.items()
                if key[0] in PERSISTED_KINDS and _settled(entry, now)
                and not (key[0] == "yaml" and key[1] in clients)}  # kept as a client: no parsed copy needed
-    _write(path, pickle.dumps((version, entries), protocol=pickle.HIGHEST_PROTOCOL))
+    _write(path, pickle.dumps(version) + pickle.dumps(entries, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def _save_packed(cache: FileCache, path: Path, version: str) -> set[tuple[str, str]]:

@@ -32,7 +32,8 @@ def _age(path) -> None:
 
 def _stored(repo) -> dict:
     with open(repo.root / CACHE_FILE, "rb") as handle:
-        return pickle.load(handle)[1]
+        pickle.load(handle)  # the code version
+        return pickle.load(handle)
 
 
 @pytest.fixture
@@ -1361,3 +1362,19 @@ def test_ticket_times_kept_in_the_cache_come_back_as_read_across_the_hour_the_cl
     assert [r.when.fold for r in fresh.tickets] == [0]  # March: the gap time kept as written
     november, _ = exports.read_exports(repo.root, Month(2024, 11), "America/Toronto")
     assert [r.when.fold for r in november.tickets][:2] == [0, 1]
+
+
+def test_a_cache_from_another_version_of_otb_is_left_unread_past_its_version(cached_repo, monkeypatch):
+    """After an upgrade the entries are never unpickled (0.3 s at 10,000 clients): the version comes first."""
+    repo, _ = cached_repo
+    assert _stored(repo)  # this version's: read whole
+    path = repo.root / CACHE_FILE
+    path.write_bytes(pickle.dumps("an older otb") + path.read_bytes()[len(pickle.dumps(filecache.code_version())):])
+    unpickled = []
+    real = filecache.pickle.loads
+    monkeypatch.setattr(filecache.pickle, "loads", lambda data, *a, **k: (unpickled.append(len(data)),
+                                                                           real(data, *a, **k))[1])
+    cache = filecache._load(path, repo.root / filecache.PACKED_FILE, filecache.code_version())
+    assert not [key for key in cache._entries if key[0] in filecache.PERSISTED_KINDS] and unpickled == []
+    assert repo.invoice()["subtotal"] == "35.00"  # read again, and stored again for this version
+    assert _stored(repo)
