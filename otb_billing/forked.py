@@ -161,18 +161,12 @@ def background(work: Callable[[], object], size: int = 0, alone: bool = False) -
         _BACKGROUND.remove(done)
     if not hasattr(os, "fork") or (alone and _BACKGROUND) or not room_for(size):
         return False
-    sys.stdout.flush()
-    sys.stderr.flush()
-    parent = os.getpid()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            _die_with(parent)
-            os.closerange(3, _open_max())
-            work()
-        finally:
-            os._exit(0)
-    _BACKGROUND.append(pid)
+
+    def body() -> None:
+        os.closerange(3, _open_max())
+        work()
+
+    _BACKGROUND.append(_fork(body))
     return True
 
 

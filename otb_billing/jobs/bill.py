@@ -307,8 +307,8 @@ def kept_blocks(blocks: dict, fresh, replaced, lean: bool = False) -> dict[str, 
 def _ledger_files(ledger: Path, config: Config, month: Month, month_blocks: dict[str, str], fresh,
                   lean: bool = False) -> dict[Path, str | bytes]:
     """The new text of each ledger file that changes, in a safe replace order: accounts, month, main, given the
-    month's blocks (kept_blocks; `lean` as there: the month file is then made as bytes, each invoice of `fresh`
-    rendered and encoded as it is written)."""
+    month's blocks (kept_blocks; an invoice of `fresh` whose block is "" is rendered as the month file is written).
+    `lean`: the month file as bytes, each invoice encoded as it is written, so only the file's bytes are held."""
     settings = config.settings
     by_number = {inv.number: inv for inv in fresh}
     files: dict[Path, str | bytes] = {}
@@ -320,11 +320,9 @@ def _ledger_files(ledger: Path, config: Config, month: Month, month_blocks: dict
         files[accounts_path] = accounts_text
     month_path = invoice_files.month_file(ledger, month)
     if month_blocks or month_path.exists():
-        def text_of(number: str) -> str:  # lean: a block of `fresh` is rendered only as it is written
-            return writer.render_invoice(by_number[number]) if lean and number in by_number else month_blocks[number]
-
-        ordered = ((number, text_of(number)) for number in sorted(month_blocks))
-        if lean:  # each invoice rendered and encoded as it is written: only the file's bytes are held
+        ordered = ((number, month_blocks[number] or writer.render_invoice(by_number[number]))
+                   for number in sorted(month_blocks))
+        if lean:
             buffer = io.BytesIO()
             for part in writer.month_file_parts(month, ordered):
                 buffer.write(part.encode("utf-8"))

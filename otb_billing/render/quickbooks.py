@@ -9,9 +9,8 @@ rounded half-up with the leftover cent on the largest row, so the rows of an inv
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
+import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import Decimal
 from typing import NamedTuple
@@ -19,7 +18,7 @@ from typing import NamedTuple
 from ..core.model import Invoice, QuickBooks
 from ..core.money import ZERO, cents, fmt_money, fmt_quantity, fmt_rate
 from ..core.summary import grouped_lines
-from .qbcsv import neutralize
+from .qbcsv import neutralize, rows_text
 
 INVOICE_COLUMNS = ["InvoiceNo", "Customer", "InvoiceDate", "DueDate", "Terms", "Location", "Memo",
                    "Item(Product/Service)", "ItemDescription", "ItemQuantity", "ItemRate", "ItemAmount", "ItemTaxCode",
@@ -104,18 +103,7 @@ def invoice_rows(invoice: Invoice, settings: QuickBooks, with_currency: bool) ->
 
 
 def _csv(header: list[str], rows: Iterable[list[str]]) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return buffer.getvalue().encode("utf-8")
-
-
-def rows_text(rows: list[list[str]]) -> str:
-    """CSV lines of the rows (no header)."""
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
-    return buffer.getvalue()
+    return rows_text(itertools.chain([header], rows)).encode("utf-8")
 
 
 def invoice_text(invoice: Invoice, settings: QuickBooks, with_currency: bool) -> tuple[int, str]:
