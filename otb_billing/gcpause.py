@@ -25,3 +25,15 @@ def paused(freeze: bool = False) -> Iterator[None]:
             gc.freeze()
         if was:
             gc.enable()
+
+
+_KEPT: list = []
+
+
+def keep_to_exit(*values: object) -> None:
+    """Hold `values` (what a command built) until the process ends, and never free them: freeing a bill's 10,000
+    invoices object by object as the command returned took 0.3 s, a status table's 240,000 records 0.04 s, and the
+    memory goes back to the system at exit all the same. The list holds itself too, and once frozen (gc.freeze,
+    `paused(freeze=True)`) no collection looks at that cycle again, so the interpreter's exit, which clears every
+    module, leaves it be. What an earlier call held is let go."""
+    _KEPT[:] = [*values, _KEPT]

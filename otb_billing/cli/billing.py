@@ -10,6 +10,7 @@ import click
 
 from ..core.month import Month
 from ..fsutil import write_atomic
+from ..gcpause import keep_to_exit
 from ..render.moneyfmt import money
 from . import (
     PROGRESS_ABOVE,
@@ -64,6 +65,7 @@ def bill(month: Month, clients, as_json: bool, dry_run: bool, adjust, day, pdf: 
                                        pdf_progress=pdf_bar)
             else:
                 outcome = run_bill(root, month, clients, dry_run, pdf=pdf, pdf_progress=pdf_bar)
+        keep_to_exit(outcome)  # never freed one object at a time (and frozen just below)
     finally:
         gc.freeze()  # all it made lives until exit: spare the last collection at exit walking it (3% of a bill)
         gc.enable()

@@ -9,7 +9,7 @@ import click
 
 from ..core.errors import InputErrors
 from ..fsutil import write_atomic
-from ..gcpause import paused
+from ..gcpause import keep_to_exit, paused
 from . import (
     ProblemsFound,
     _existing_root,
@@ -40,10 +40,11 @@ def status(month, clients, as_of, as_json, root: Path):
 
     root = _existing_root(root)
     as_of = as_of or local_today(root)
-    with paused():  # hundreds of thousands of records and rows, no cycles among them (gcpause.py)
+    with paused(freeze=True):  # hundreds of thousands of records and rows, no cycles among them (gcpause.py)
         book, _ = _run(receivables, root, as_of, _notice)
         rows = status_rows(book, month, set(clients))
         text = status_json(rows, as_of) if as_json else status_table(rows)
+        keep_to_exit(book, rows)  # never freed one object at a time
     click.echo(text, nl=False)
 
 
@@ -59,8 +60,10 @@ def aging(as_of, as_json, root: Path):
 
     root = _existing_root(root)
     as_of = as_of or local_today(root)
-    with paused():  # as for status
-        rows = aging_rows(*_run(receivables, root, as_of, _notice))
+    with paused(freeze=True):  # as for status
+        book, names = _run(receivables, root, as_of, _notice)
+        rows = aging_rows(book, names)
+        keep_to_exit(book, rows)
     click.echo(aging_json(rows, as_of) if as_json else f"Aging as of {as_of}\n" + aging_table(rows), nl=False)
 
 
