@@ -168,3 +168,34 @@ def test_each_part_is_handed_on_before_the_next_parts_invoices_are_rendered():
                     ("quickbooks-invoices-2024-10-part3.csv", 250)]
     assert [name for name, _ in quickbooks.invoice_files([], "2024-10", QuickBooks(), "CAD")] == [
         "quickbooks-invoices-2024-10.csv"]
+
+
+def test_an_invoices_rows_are_the_csv_module_s_own_whatever_the_client_name_memo_or_location(example):
+    """invoice_text writes the seven cells every row repeats once, as text: the same bytes as writing each row's
+    fifteen (or sixteen, with the currency) cells, for text a CSV must quote or neutralize."""
+    import dataclasses
+
+    from otb_billing.jobs.pipeline import compute
+    from otb_billing.render.qbcsv import neutralize
+
+    _, result, _ = compute(example, Month(2024, 10))
+    odd = ("Acme, Inc.", 'The "Best" Co', "Two\nLines", "=HYPERLINK(1)", "", " spaced ", "Łódź Ğrup 株式会社")
+    for name, location in zip(odd, reversed(odd), strict=True):
+        settings = QuickBooks(location=location)
+        for with_currency in (False, True):
+            for invoice in result.invoices:
+                invoice = dataclasses.replace(invoice, client=name, plan=name)
+                lines = quickbooks.grouped_lines(invoice)
+                taxes = quickbooks.shares(invoice.tax, [line.amount if line.taxable else 0 for line in lines])
+                day = invoice.date.strftime(settings.date_format)
+                head = [invoice.number, neutralize(name), day, invoice.due.strftime(settings.date_format),
+                        quickbooks.terms(invoice), neutralize(location),
+                        neutralize(f"{invoice.month.label}: {name}, {invoice.term}" if name else invoice.month.label)]
+                buffer = io.StringIO()
+                csv.writer(buffer, lineterminator="\r\n").writerows(
+                    head + [neutralize(line.item), neutralize(line.description), quickbooks.fmt_quantity(line.quantity),
+                            quickbooks.fmt_rate(line.rate), quickbooks.fmt_money(line.amount),
+                            quickbooks.tax_code(invoice, line.taxable, settings), quickbooks.fmt_money(tax), day]
+                    + ([invoice.currency] if with_currency else [])
+                    for line, tax in zip(lines, taxes, strict=True))
+                assert quickbooks.invoice_text(invoice, settings, with_currency) == (len(lines), buffer.getvalue())

@@ -9,7 +9,9 @@ rounded half-up with the leftover cent on the largest row, so the rows of an inv
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import Decimal
@@ -86,8 +88,9 @@ def _date(day: dt.date, settings: QuickBooks) -> str:
     return day.strftime(settings.date_format)
 
 
-def invoice_rows(invoice: Invoice, settings: QuickBooks, with_currency: bool) -> list[list[str]]:
-    """The rows of one invoice: ItemAmount adds up to its subtotal, ItemTaxAmount to its tax."""
+def invoice_rows(invoice: Invoice, settings: QuickBooks, with_currency: bool) -> tuple[list[str], list[list[str]]]:
+    """The cells every row of one invoice begins with, and each row's own: ItemAmount adds up to its subtotal,
+    ItemTaxAmount to its tax."""
     lines = grouped_lines(invoice)
     taxable = [line.amount if line.taxable else ZERO for line in lines]
     taxes = shares(invoice.tax, taxable)
@@ -97,9 +100,9 @@ def invoice_rows(invoice: Invoice, settings: QuickBooks, with_currency: bool) ->
             terms(invoice), neutralize(settings.location), neutralize(memo)]
     codes = {flag: tax_code(invoice, flag, settings) for flag in (True, False)}
     tail = [invoice.currency] if with_currency else []
-    return [head + [neutralize(line.item), neutralize(line.description), fmt_quantity(line.quantity),
-                    fmt_rate(line.rate), fmt_money(line.amount), codes[line.taxable], fmt_money(tax), day] + tail
-            for line, tax in zip(lines, taxes, strict=True)]
+    return head, [[neutralize(line.item), neutralize(line.description), fmt_quantity(line.quantity),
+                   fmt_rate(line.rate), fmt_money(line.amount), codes[line.taxable], fmt_money(tax), day, *tail]
+                  for line, tax in zip(lines, taxes, strict=True)]
 
 
 def _csv(header: list[str], rows: Iterable[list[str]]) -> bytes:
@@ -107,9 +110,16 @@ def _csv(header: list[str], rows: Iterable[list[str]]) -> bytes:
 
 
 def invoice_text(invoice: Invoice, settings: QuickBooks, with_currency: bool) -> tuple[int, str]:
-    """(number of rows, their CSV lines) of one invoice."""
-    rows = invoice_rows(invoice, settings, with_currency)
-    return len(rows), rows_text(rows)
+    """(number of rows, their CSV lines) of one invoice. The seven cells every row repeats are written once, as CSV
+    text, ahead of each row's own (as qbcsv.invoice_csv does; the same bytes)."""
+    head, rows = invoice_rows(invoice, settings, with_currency)
+    prefix = rows_text([[*head, ""]])[:-2]  # "number,client,...,memo," (the empty cell: the last comma)
+    buffer = io.StringIO()
+    write, row = buffer.write, csv.writer(buffer, lineterminator="\r\n").writerow
+    for cells in rows:
+        write(prefix)
+        row(cells)
+    return len(rows), buffer.getvalue()
 
 
 def invoice_files(invoices: Sequence[Invoice], month: str, settings: QuickBooks, base_currency: str,
