@@ -267,3 +267,38 @@ def test_the_journal_compares_a_file_a_chunk_at_a_time_and_records_its_hash(tmp_
     assert journal._compare(path, None) == (sha, False)  # a deletion: only the hash is wanted
     assert journal.commit(tmp_path, {path: None}) == ["ledger/month.beancount"] and not path.exists()
     assert journal.commit(tmp_path, {path: None}) == []  # nothing left to delete
+
+
+def test_an_invoices_postings_sum_its_lines_per_account_whatever_their_order(example):
+    """books/writer.invoice_postings sums by category first, then names each account once: the same postings as
+    adding line by line to the account each line names, also where categories share an account or cancel out."""
+    import dataclasses
+    import random
+    from decimal import Decimal
+
+    from otb_billing.books import accounts, writer
+    from otb_billing.core.model import Line
+    from otb_billing.jobs.pipeline import compute
+
+    def by_line(invoice) -> list:
+        totals: dict[str, Decimal] = {}
+        for line in invoice.lines:
+            name = accounts.income(line.category)
+            totals[name] = totals.get(name, Decimal(0)) + line.amount
+        fixed = [accounts.CATEGORY_ACCOUNTS[c] for c in accounts.CATEGORY_ORDER]
+        ordered = sorted(totals, key=lambda a: (fixed.index(a) if a in fixed else len(fixed), a))
+        return ([(name, -totals[name]) for name in ordered if totals[name]]
+                + [(accounts.tax(t), -t.amount) for t in invoice.taxes if t.amount])
+
+    _, result, _ = compute(example, Month(2024, 10))
+    categories = ["users", "servers", "devices", "discount", "item:Cloud Hosting", "item:Cloud-Hosting", "service:SSL",
+                  "account:Income:Managed:Users", "account:Income:Backup", "backup"]
+    rng = random.Random(5)
+    for invoice in result.invoices * 20:
+        lines = [Line(rng.choice(categories), "x", Decimal(1), amount, True, "")
+                 for amount in (Decimal(rng.randint(-5000, 20000)) / 100 for _ in range(rng.randint(0, 30)))]
+        lines += [line._replace(amount=-line.amount) for line in lines[:rng.randint(0, 3)]]  # some cancel out
+        rng.shuffle(lines)
+        invoice = dataclasses.replace(invoice, lines=tuple(lines))
+        assert writer.invoice_postings(invoice) == by_line(invoice)
+    assert writer.invoice_postings(result.invoices[0])[0][0] == "Income:Managed:Users"

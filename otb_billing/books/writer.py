@@ -59,10 +59,17 @@ def in_base(amounts: list[tuple[str, Decimal]], total: Decimal, rate: Decimal) -
 
 def invoice_postings(invoice: Invoice) -> list[tuple[str, Decimal]]:
     """(account, amount) of the income and tax postings, credits negative, in a fixed order."""
-    by_account: dict[str, Decimal] = {}
+    by_category: dict[str, list[Decimal]] = {}  # first by category, each named once (a month: 60,000 lines, 10 names)
     for line in invoice.lines:
-        name = accounts.income(line.category)
-        by_account[name] = by_account.get(name, Decimal(0)) + line.amount
+        found = by_category.get(line.category)
+        if found is None:
+            by_category[line.category] = [line.amount]
+        else:
+            found.append(line.amount)
+    by_account: dict[str, Decimal] = {}
+    for category, amounts in by_category.items():  # exact sums: the order they are added in makes no difference
+        name = accounts.income(category)
+        by_account[name] = by_account.get(name, Decimal(0)) + sum(amounts, Decimal(0))
     fixed = [accounts.CATEGORY_ACCOUNTS[c] for c in accounts.CATEGORY_ORDER]
     ordered = sorted(by_account, key=lambda a: (fixed.index(a) if a in fixed else len(fixed), a))
     result = [(name, -by_account[name]) for name in ordered if by_account[name]]
