@@ -12,6 +12,7 @@ from typing import NamedTuple
 from .errors import Source
 from .money import ZERO
 from .month import Month
+from .pickled import by_fields
 
 DEVICE_TYPES = ("workstation", "server", "vm", "switch", "firewall")
 DEVICE_PLURALS = {
@@ -53,6 +54,7 @@ GROUP_OF_CATEGORY = {
 GROUPS = ("users", "assets", "backup", "tickets", "line_items")
 
 
+@by_fields
 @dataclass(frozen=True, slots=True)
 class Rates:
     """Effective rates of a plan term, possibly overridden by a client. A rate left out is 0."""
@@ -87,6 +89,7 @@ def rates_at(changes: tuple[RateChange, ...], month: Month, base: Rates | None =
     return rates
 
 
+@by_fields
 @dataclass(frozen=True, slots=True)
 class PriceBook:
     """The prices an invoice was billed at: its effective rates (plan term, client overrides, converted to the
@@ -98,6 +101,7 @@ class PriceBook:
     conversion_fee_pct: Decimal = Decimal(0)
 
 
+@by_fields
 @dataclass(frozen=True, slots=True)
 class Plan:
     """A plan from plans/*.yaml: its terms ("1 Year", ...) each with its rates over time."""
@@ -109,6 +113,7 @@ class Plan:
     proration: str = ""  # "daily": a contract starting or ending mid-month pays that month by the day
 
 
+@by_fields
 @dataclass(frozen=True, slots=True)
 class Business:
     """The MSP itself, as its invoices show it (settings.yaml `business:`)."""
@@ -125,6 +130,7 @@ class Business:
     registration: str = ""  # a business number to print, if any
 
 
+@by_fields
 @dataclass(frozen=True, slots=True)
 class Smtp:
     """How invoices are emailed. The password is never in settings: it comes from `password_env` or
@@ -142,6 +148,7 @@ class Smtp:
     timeout: int = 30
 
 
+@by_fields
 @dataclass(frozen=True, slots=True)
 class QuickBooks:
     """How the QuickBooks Online import files are written (render/quickbooks.py)."""
@@ -151,6 +158,7 @@ class QuickBooks:
     location: str = ""  # QuickBooks "Location", if the company tracks them
 
 
+@by_fields
 @dataclass(frozen=True, slots=True)
 class TaxRule:
     """One row of the effective-dated tax table: `name` at `rate` percent in `province` from start to end."""
@@ -170,6 +178,7 @@ class TaxRule:
         )
 
 
+@by_fields
 @dataclass(frozen=True, slots=True)
 class French:
     """The footer and payment instructions of French invoices (settings `invoice.footer: {en: ..., fr: ...}`);
@@ -179,6 +188,7 @@ class French:
     payment_instructions: str = ""
 
 
+@by_fields
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything in settings.yaml. The defaults here are the only ones: readers/settings.py reads a missing key
@@ -206,6 +216,7 @@ class Settings:
     quickbooks: QuickBooks = QuickBooks()
 
 
+@by_fields
 @dataclass(frozen=True, slots=True)
 class Service:
     """A billable service from services.yaml, used by clients' line items (`service: CONSULT`)."""
@@ -218,6 +229,7 @@ class Service:
     source: Source
 
 
+@by_fields
 @dataclass(frozen=True, slots=True)
 class UserOverride:
     """A client file's word on one user of the exports: paid, free, or a custom rate."""
@@ -227,6 +239,7 @@ class UserOverride:
     source: Source
 
 
+@by_fields
 @dataclass(frozen=True, slots=True)
 class AssetOverride:
     """A client file's word on one device of the exports: its type, a custom rate, or no charge."""
@@ -236,6 +249,7 @@ class AssetOverride:
     source: Source
 
 
+@by_fields
 @dataclass(frozen=True, slots=True)
 class ManualUser:
     """A user written in the client file rather than found in the exports."""
@@ -247,6 +261,7 @@ class ManualUser:
     source: Source
 
 
+@by_fields
 @dataclass(frozen=True, slots=True)
 class ManualAsset:
     """A device written in the client file rather than found in the exports."""
@@ -259,6 +274,7 @@ class ManualAsset:
     source: Source
 
 
+@by_fields
 @dataclass(frozen=True, slots=True)
 class LineItem:
     """A charge written in the client file: monthly, one_off, yearly, or a catalog service."""
@@ -286,6 +302,7 @@ class LineItem:
         return (self.start is None or self.start <= month) and (self.until is None or month <= self.until)
 
 
+@by_fields
 @dataclass(frozen=True, slots=True)
 class Discount:
     """A percentage or an amount off some categories of a client's invoices (or all), from/until a month."""
@@ -305,6 +322,7 @@ class Discount:
 LANGUAGES = ("en", "fr", "bilingual")  # English, French (Quebec usage), both on one document
 
 
+@by_fields
 @dataclass(frozen=True, slots=True)
 class Prepaid:
     """A client's prepaid support hours: a monthly allowance and a yearly pool."""
@@ -314,6 +332,7 @@ class Prepaid:
     year_starts_month: int = 1
 
 
+@by_fields
 @dataclass(frozen=True, slots=True)
 class Client:
     """One client file (clients/*.yaml): who is billed, on which plan and term, with what overrides."""
@@ -351,6 +370,7 @@ class Client:
         return (self.start is None or self.start <= month) and (self.end is None or month <= self.end)
 
 
+@by_fields
 @dataclass(frozen=True, slots=True)
 class Config:
     """Everything a billing repo's YAML says: settings, plans by name, clients, services by code."""

@@ -7,6 +7,8 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+from .pickled import by_fields
+
 _MONTH_RE = re.compile(r"^(\d{4})-(\d{1,2})$")
 MIN_YEAR, MAX_YEAR = 1970, 2999  # billing outside these years is a typo (and 9999-12 + terms has no due date)
 
@@ -20,6 +22,7 @@ def check_date(day: dt.date) -> str:
     return ""
 
 
+@by_fields
 @dataclass(frozen=True, order=True, slots=True)
 class Month:
     year: int
