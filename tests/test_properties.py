@@ -226,3 +226,22 @@ def test_records_written_a_column_at_a_time_are_what_json_dumps_writes(kinds, co
     records = [{key: columns[key][i] for key in columns} for i in range(count)]
     expected = json.dumps(records, indent=2).replace("\n", "\n" + " " * indent)
     assert records_json(columns, count, indent) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from("ABC"), st.sampled_from(["users", "assets"])), max_size=30))
+def test_export_rows_are_grouped_by_account_in_each_files_order_whatever_order_they_come_in(rows):
+    """core/billing.split_exports takes each run of one account's rows at once: the same grouping as one row at a
+    time, for rows listed together or interleaved."""
+    from otb_billing.core.billing import split_exports
+
+    users = tuple(UserRow(account, f"u{n}", "", "", True, "users.csv", n) for n, (account, kind) in enumerate(rows)
+                  if kind == "users")
+    assets = tuple(AssetRow(account, f"a{n}", "", "server", Decimal(0), "assets.csv", n)
+                   for n, (account, kind) in enumerate(rows) if kind == "assets")
+    split = split_exports(Exports(Month(2024, 10), users, assets))
+    assert list(split) == list(dict.fromkeys(row.account for row in users + assets))  # first seen, first
+    for account, inventory in split.items():
+        assert inventory.users == tuple(row for row in users if row.account == account)
+        assert inventory.assets == tuple(row for row in assets if row.account == account)
+        assert inventory.tickets == inventory.usage == ()
