@@ -1,8 +1,10 @@
 """Benchmark `otb bill` on synthetic billing repos of N clients.
 
 Each client has about 25 users, 30 devices and 20 time rows, a few overrides and line items. For each N the
-script builds the repo once (not timed), then runs `otb bill 2024-10` as a separate process R times and prints
-the median wall time and the peak memory (max RSS) of the billing process. PDFs are left out (`--no-pdf`):
+script builds the repo once (not timed), then R times: bills 2024-10 anew (`first`: no ledger, no `.otb/`),
+bills it again with nothing changed (`again`), and bills 2024-11 (`next`: its exports new, the client files kept
+from the bills before: a billing admin's monthly routine), each `otb bill` a separate process; it prints the
+median wall times and the peak memory (max RSS) of the billing process and its helpers. PDFs are left out (`--no-pdf`):
 bench/bench_pdf.py measures those.
 
     python bench/bench_bill.py 100 1000 10000 [--runs 3] [--keep DIR] [--baseline REV]
@@ -42,22 +44,22 @@ terms:
              backup_included_tb: 1.0, backup_per_tb: 25.00}
 """
 SERVICES = "- {code: CONSULT, name: Consulting, rate: 125.00, unit: hour}\n"
+MONTHS = {"2024-10": "-04:00", "2024-11": "-05:00"}  # exports of each, with the UTC offset of its time rows
 PROVINCES = ["ON", "QC", "BC", "AB", "NS", "MB"]
 TYPES = ["workstation", "workstation", "laptop", "desktop", "server", "vm", "switch", "firewall"]
 
 
 def build(root: Path, n: int, seed: int = 7) -> None:
     rng = random.Random(seed)
+    later = random.Random(seed + 1)  # the later month's hours: October's repo stays what it always was
     (root / "plans").mkdir(parents=True)
     (root / "clients").mkdir()
-    exports = root / "exports" / "2024-10"
-    exports.mkdir(parents=True)
     (root / "settings.yaml").write_text(SETTINGS)
     (root / "services.yaml").write_text(SERVICES)
     (root / "plans" / "gold.yaml").write_text(PLAN)
     users = ["account,user_id,name,email,active"]
     assets = ["account,asset_id,hostname,type,backup_tb"]
-    tickets = ["account,ticket,subject,date,hours,billable"]
+    tickets = {month: ["account,ticket,subject,date,hours,billable"] for month in MONTHS}
     for c in range(n):
         account = f"{100000 + c}"
         (root / "clients" / f"{account}.yaml").write_text(
@@ -72,12 +74,18 @@ def build(root: Path, n: int, seed: int = 7) -> None:
         for a in range(rng.randint(25, 35)):
             tb = f"{rng.randint(0, 400) / 1000:.3f}" if a % 3 else ""
             assets.append(f"{account},{account}-a{a},C{c}-DEV-{a:03d},{rng.choice(TYPES)},{tb}")
-        for t in range(20):
-            tickets.append(f"{account},{account}-T{t // 2},Ticket {t // 2},2024-10-{1 + t:02d}T10:00:00-04:00,"
-                           f"{rng.choice(['0.25', '0.5', '1.0', '1.5'])},{'false' if t == 7 else 'true'}")
-    (exports / "users.csv").write_text("\n".join(users) + "\n")
-    (exports / "assets.csv").write_text("\n".join(assets) + "\n")
-    (exports / "tickets.csv").write_text("\n".join(tickets) + "\n")
+        for month, offset in MONTHS.items():
+            pick = rng if month == "2024-10" else later
+            for t in range(20):
+                tickets[month].append(f"{account},{account}-T{t // 2},Ticket {t // 2},{month}-{1 + t:02d}T10:00:00"
+                                      f"{offset},{pick.choice(['0.25', '0.5', '1.0', '1.5'])},"
+                                      f"{'false' if t == 7 else 'true'}")
+    for month in MONTHS:  # the same users and devices each month; new time rows
+        exports = root / "exports" / month
+        exports.mkdir(parents=True)
+        (exports / "users.csv").write_text("\n".join(users) + "\n")
+        (exports / "assets.csv").write_text("\n".join(assets) + "\n")
+        (exports / "tickets.csv").write_text("\n".join(tickets[month]) + "\n")
     an_hour_ago = time.time() - 3600  # as in a real repo: files saved seconds ago are not cached between runs
     for path in root.rglob("*"):
         os.utime(path, (an_hour_ago, an_hour_ago))
@@ -149,7 +157,9 @@ def main() -> None:
     args = parser.parse_args()
     base = args.keep or Path(tempfile.mkdtemp(prefix="otb-bench-"))
     print("first: a new month billed (no ledger yet); again: the same month billed again, nothing changed")
-    print(f"{'clients':>8} {'rows':>9} {'version':>9} {'first s':>8} {'again s':>8} {'µs/row':>7} {'max RSS MiB':>12}")
+    print("next: the month after, billed right after (new exports; the client files kept in .otb/ by the bills before)")
+    print(f"{'clients':>8} {'rows':>9} {'version':>9} {'first s':>8} {'again s':>8} {'next s':>8} {'µs/row':>7} "
+          f"{'max RSS MiB':>12}")
     try:
         with baseline_worktree(args.baseline) as old:
             for n in args.sizes:
@@ -161,22 +171,26 @@ def main() -> None:
                 versions = {"this": None} if old is None else {"this": None, args.baseline[:9]: old}
                 first: dict[str, list] = {name: [] for name in versions}
                 again: dict[str, list] = {name: [] for name in versions}
+                later: dict[str, list] = {name: [] for name in versions}
                 for _ in range(args.runs):
                     for name, code in versions.items():
                         fresh(root)
                         first[name].append(run_once(root, code))
                         again[name].append(run_once(root, code))
+                        later[name].append(run_once(root, code, ("bill", "2024-11", "--no-pdf")))
                 medians = {}
                 for name in versions:
                     f = statistics.median(w for w, _ in first[name])
                     a = statistics.median(w for w, _ in again[name])
-                    rss = max(r for _, r in first[name] + again[name])
-                    medians[name] = (f, a, rss)
-                    print(f"{n:>8} {rows:>9} {name:>9} {f:>8.2f} {a:>8.2f} {f / rows * 1e6:>7.1f} {rss:>12}",
+                    x = statistics.median(w for w, _ in later[name])
+                    rss = max(r for _, r in first[name] + again[name] + later[name])
+                    medians[name] = (f, a, x, rss)
+                    print(f"{n:>8} {rows:>9} {name:>9} {f:>8.2f} {a:>8.2f} {x:>8.2f} {f / rows * 1e6:>7.1f} {rss:>12}",
                           flush=True)
                 if old is not None:
-                    (f0, a0, r0), (f1, a1, r1) = medians["this"], medians[args.baseline[:9]]
-                    print(f"{'':>8} {'':>9} {'ratio':>9} {f0 / f1:>8.2f} {a0 / a1:>8.2f} {'':>7} {r0 / r1:>12.2f}")
+                    (f0, a0, x0, r0), (f1, a1, x1, r1) = medians["this"], medians[args.baseline[:9]]
+                    print(f"{'':>8} {'':>9} {'ratio':>9} {f0 / f1:>8.2f} {a0 / a1:>8.2f} {x0 / x1:>8.2f} {'':>7} "
+                          f"{r0 / r1:>12.2f}")
                 shutil.rmtree(base / "aside", ignore_errors=True)  # what fresh() moved aside
     finally:
         if not args.keep:
