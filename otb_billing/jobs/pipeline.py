@@ -19,9 +19,9 @@ from ..books.extract import scan_books
 from ..books.prices import Prices, read_prices
 from ..core.billing import bill_month, split_exports
 from ..core.errors import InputErrors, Problem, did_you_mean
-from ..core.model import BillResult, Config, PriceBook, PriorInvoice
+from ..core.model import BillResult, Config, Exports, PriceBook, PriorInvoice
 from ..core.month import Month
-from ..filecache import PERSISTED_KINDS, FileCache, persisted, store_ahead
+from ..filecache import PERSISTED_KINDS, FileCache, persisted, store_ahead, store_rows_ahead
 from ..readers.config import read_config_collecting
 from ..readers.exports import exports_kept, read_exports
 from ..readers.settings import read_settings
@@ -75,12 +75,14 @@ def compute(root: Path, month: Month, only: Collection[str] = (), progress=None,
 def _compute(root: Path, month: Month, only: Collection[str], progress, cache: FileCache | None,
              when_read: Callable[[Config | None], object] | None = None, defer_packed: bool = False
              ) -> tuple[Config, BillResult, dict]:
-    config, problems = _read_config(root, month, cache)
+    config, problems, read = _read_config(root, month, cache, defer_packed)
     if when_read is not None:
         when_read(config)
     if config is None:  # no usable settings.yaml: exports cannot be read without its timezone
         raise InputErrors(problems)
-    exports, export_problems = read_exports(root, month, config.settings.timezone, config.settings.number_format)
+    exports, export_problems = read or read_exports(root, month, config.settings.timezone,
+                                                    config.settings.number_format)
+    del read
     problems += export_problems
     problems += unknown_accounts(config, only)
     # Billing runs even when reading found problems, over the clients and rows that were readable, so that
@@ -98,21 +100,24 @@ def _compute(root: Path, month: Month, only: Collection[str], progress, cache: F
     return config, result, context.blocks
 
 
-def _read_config(root: Path, month: Month, cache: FileCache | None) -> tuple[Config | None, list[Problem]]:
-    """read_config_collecting; meanwhile, if the month's exports must be read anew and most client files too, a
-    forked child reads the YAML while this process reads the CSVs, so that the two cores read at once.
+def _read_config(root: Path, month: Month, cache: FileCache | None, store_rows: bool = False
+                 ) -> tuple[Config | None, list[Problem], tuple[Exports, list[Problem]] | None]:
+    """read_config_collecting, and the month's exports if they were read meanwhile (else None): if they must be
+    read anew and most client files too, a forked child reads the YAML while this process reads the CSVs, so that
+    the two cores read at once. With `store_rows` (otb bill), the rows are then packed and stored by a child forked
+    at once (filecache.store_rows_ahead), while this process waits for the YAML.
 
     The child only warms the cache: it hands back what it parsed, and the reading that follows here takes it from
     there (a child that fails leaves it to that reading). That way round, what crosses between the processes is
-    the clients (1,000 of them: 0.06 s to pickle and read back), not the export rows, which are more (75,000 rows:
+    the clients (1,000 of them: 0.04 s to pickle and read back), not the export rows, which are more (75,000 rows:
     0.15 s to pack and unpack) and are read here, where billing needs them. Not inside `otb watch`, whose cache
     lives in memory and reads one changed file at a time."""
     if cache is None or not hasattr(os, "fork"):
-        return read_config_collecting(root)
+        return (*read_config_collecting(root), None)
     settings = read_settings(root, [])  # its problems: reported by the full reading
     if (settings is None or exports_kept(root, month, settings.timezone, settings.number_format)
             or cache.holds_most("client", root / "clients", "*.yaml")):
-        return read_config_collecting(root)  # little to read at least on one side: not worth a child
+        return (*read_config_collecting(root), None)  # little to read at least on one side: not worth a child
     here = os.getpid()
 
     def read_yaml_ahead() -> dict:
@@ -120,11 +125,15 @@ def _read_config(root: Path, month: Month, cache: FileCache | None) -> tuple[Con
         read_config_collecting(root)  # its problems: reported by the reading below, from the cache
         return {} if os.getpid() == here else cache.read_since(before, PERSISTED_KINDS)
 
+    read: list[tuple[Exports, list[Problem]]] = []
+
     def read_exports_here() -> None:
-        read_exports(root, month, settings.timezone, settings.number_format)  # its problems: reported by _compute
+        read.append(read_exports(root, month, settings.timezone, settings.number_format))
+        if store_rows:
+            store_rows_ahead(cache, lambda store: forked.memory_to_spare() and forked.background(store))
 
     cache.adopt_read(forked.beside(read_yaml_ahead, read_exports_here))
-    return read_config_collecting(root)
+    return (*read_config_collecting(root), read[0])
 
 
 def recorded_prices(ledger: Path, blocks: dict, month: Month) -> dict[str, PriceBook]:
