@@ -569,14 +569,58 @@ def _parsed_yaml_here(monkeypatch) -> list[str]:
     return parsed
 
 
+def _parses_anywhere(monkeypatch, log: Path):
+    """The client files parsed from now on, here or in a forked child: (pid, name) in the order parsed."""
+    from otb_billing.readers import clients
+
+    real = clients._read_client_file
+
+    def parse(path, *rest):
+        with open(log, "a") as out:
+            out.write(f"{os.getpid()} {path.name}\n")
+        return real(path, *rest)
+
+    monkeypatch.setattr(clients, "_read_client_file", parse)
+    return lambda: [(int(pid), name) for pid, name in (line.split() for line in log.read_text().splitlines())]
+
+
+def test_the_client_files_are_shared_out_between_the_child_and_this_process_once_it_has_read_the_csvs(
+        new_exports, monkeypatch):
+    """pipeline._Shares: whichever process is free takes the next 25 files; none is read twice or left out."""
+    from otb_billing.readers import clients
+
+    for n in range(3, 70):
+        new_exports.client(f"C{n:02d}", name=f"Client {n}")
+    parses = _parses_anywhere(monkeypatch, new_exports.root.parent / "parses.log")
+    real = clients._read_client_file
+    monkeypatch.setattr(clients, "_read_client_file", lambda path, *rest: (time.sleep(0.02), real(path, *rest))[1])
+    first = new_exports.run("bill", "2024-10").output
+    by = {}
+    for pid, name in parses():
+        by.setdefault(pid, []).append(name)
+    names = sorted(name for files in by.values() for name in files)
+    assert names == sorted(path.name for path in (new_exports.root / "clients").glob("*.yaml"))  # each once
+    assert len(by) == 2 and os.getpid() in by  # here too: the child was still on its first share (0.5 s)
+    forked.join_background()
+    for path in (new_exports.root / ".otb").rglob("*"):
+        if path.is_file():
+            path.unlink()
+    monkeypatch.setattr(forked, "beside", lambda work, meanwhile: (meanwhile(), work())[1])  # no child
+    assert new_exports.run("bill", "2024-10").output == first  # the same bill, every file read here
+
+
 def test_new_client_files_are_read_by_a_child_while_this_process_reads_the_exports(new_exports, monkeypatch):
     for path in new_exports.root.rglob("*.yaml"):
         _age(path)  # old enough to be kept between runs
-    yaml_here, csv_here = _parsed_yaml_here(monkeypatch), _parsed_here(monkeypatch)
+    csv_here = _parsed_here(monkeypatch)
+    parses = _parses_anywhere(monkeypatch, new_exports.root.parent / "parses.log")
     result = new_exports.run("bill", "2024-10")
-    # the bad row is reported, the clients were parsed by the child (and come from what it handed back)
+    # the bad row is reported; the CSVs were read here, the client files by the child (it starts on them at once,
+    # this process on the CSVs: the files are handed out in shares of 25), each once
     assert result.exit_code != 0 and "exports/2024-10/users.csv:4" in result.output
-    assert yaml_here == [] and sorted(csv_here) == ["tickets.csv", "users.csv"]
+    assert sorted(csv_here) == ["tickets.csv", "users.csv"]
+    assert [name for pid, name in parses()] == ["A1.yaml", "B2.yaml"] and parses()[0][0] != os.getpid()
+    yaml_here = _parsed_yaml_here(monkeypatch)
     forked.join_background()  # what was read, stored by the child forked for it
     (new_exports.root / "exports/2024-10/users.csv").write_text(f"{USERS}\nA1,u1,One,,true\nA1,u2,Two,,true\n"
                                                                  "B2,u3,Three,,true\n")

@@ -8,7 +8,7 @@ every problem found on the way is raised together as InputErrors.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -22,7 +22,7 @@ from ..core.errors import InputErrors, Problem, did_you_mean
 from ..core.model import BillResult, Config, Exports, PriceBook, PriorInvoice
 from ..core.month import Month
 from ..filecache import PERSISTED_KINDS, FileCache, persisted, store_ahead, store_rows_ahead
-from ..readers.config import read_config_collecting
+from ..readers.config import client_reader, read_config_collecting
 from ..readers.exports import exports_kept, read_exports
 from ..readers.settings import read_settings
 
@@ -119,10 +119,14 @@ def _read_config(root: Path, month: Month, cache: FileCache | None, store_rows: 
             or cache.holds_most("client", root / "clients", "*.yaml")):
         return (*read_config_collecting(root), None)  # little to read at least on one side: not worth a child
     here = os.getpid()
+    files, read_files = client_reader(root)
+    size = max(YAML_SHARE, -(-len(files) // MAX_SHARES))
+    shares = _Shares([files[start:start + size] for start in range(0, len(files), size)])
 
     def read_yaml_ahead() -> dict:
         before = cache.snapshot()
-        read_config_collecting(root)  # its problems: reported by the reading below, from the cache
+        for paths in shares.taken():
+            read_files(paths)
         return {} if os.getpid() == here else cache.read_since(before, PERSISTED_KINDS)
 
     read: list[tuple[Exports, list[Problem]]] = []
@@ -131,9 +135,47 @@ def _read_config(root: Path, month: Month, cache: FileCache | None, store_rows: 
         read.append(read_exports(root, month, settings.timezone, settings.number_format))
         if store_rows:
             store_rows_ahead(cache, lambda store: forked.memory_to_spare() and forked.background(store))
+        for paths in shares.taken():  # the client files the child has not begun yet: read here, as it reads on
+            read_files(paths)
 
-    cache.adopt_read(forked.beside(read_yaml_ahead, read_exports_here))
+    try:
+        cache.adopt_read(forked.beside(read_yaml_ahead, read_exports_here))
+    finally:
+        shares.close()
     return (*read_config_collecting(root), read[0])
+
+
+YAML_SHARE = 25  # client files taken at a time by the process that reads them (see _Shares); more beyond
+MAX_SHARES = 1000  # shares: their numbers fill 4 KB, what the smallest pipe holds before a write would wait
+
+
+class _Shares:
+    """Work that two processes share, handed out one share at a time through a pipe filled before the fork with
+    the shares' numbers: a read of a pipe is atomic, so each share goes to one process, whichever asks first."""
+
+    def __init__(self, shares: list) -> None:
+        self._shares = shares
+        self._read, write = os.pipe()
+        try:
+            os.set_blocking(self._read, False)  # all of it is in the pipe: empty means done, never wait
+            os.write(write, b"".join(n.to_bytes(4, "little") for n in range(len(shares))))
+        finally:
+            os.close(write)
+
+    def taken(self) -> Iterator:
+        """The shares this process gets, until none is left."""
+        while len(token := _read_token(self._read)) == 4:
+            yield self._shares[int.from_bytes(token, "little")]
+
+    def close(self) -> None:
+        os.close(self._read)
+
+
+def _read_token(fd: int) -> bytes:
+    try:
+        return os.read(fd, 4)
+    except BlockingIOError:
+        return b""
 
 
 def recorded_prices(ledger: Path, blocks: dict, month: Month) -> dict[str, PriceBook]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
 
@@ -48,11 +49,19 @@ LINE_ITEM_KINDS = ("monthly", "one_off", "yearly", "service")
 LINE_ITEM_KEYS = LINE_ITEM_KINDS + ("name", "description", "month", "from", "until", "quantity", "rate", "taxable")
 
 
-def read_clients(root: Path, settings: Settings, plans: dict[str, Plan], problems: list[Problem]) -> list[Client]:
+def client_files(root: Path) -> list[Path]:
+    """clients/*.yaml, in the order they are read."""
+    folder = root / "clients"
+    return sorted(folder.glob("*.yaml"), key=lambda p: p.name) if folder.is_dir() else []
+
+
+def read_clients(root: Path, settings: Settings, plans: dict[str, Plan], problems: list[Problem],
+                 paths: Iterable[Path] | None = None) -> list[Client]:
+    """The clients of clients/*.yaml (or of `paths` alone)."""
     clients: list[Client] = []
     seen: dict[str, Client] = {}
     terms = {name: tuple(plan.terms) for name, plan in plans.items()}  # all a client file is checked against
-    for path in sorted((root / "clients").glob("*.yaml"), key=lambda p: p.name) if (root / "clients").is_dir() else []:
+    for path in client_files(root) if paths is None else paths:
         def read(found: list[Problem], path: Path = path) -> Client | None:
             return _read_client_file(path, root, settings, plans, found)
 

@@ -6,6 +6,7 @@ parts live in sources.py, settings.py, catalog.py and clients.py.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ..core.errors import InputErrors, Problem, did_you_mean
@@ -16,7 +17,7 @@ from ..core.model import (
 )
 from ..filecache import persisted
 from .catalog import read_plans, read_services
-from .clients import read_clients
+from .clients import client_files, read_clients
 from .settings import read_settings
 
 # --- all together ------------------------------------------------------------------------------------------------
@@ -39,6 +40,16 @@ def read_config_collecting(root: Path) -> tuple[Config | None, list[Problem]]:
     """
     with persisted(root):
         return _read_config(root)
+
+
+def client_reader(root: Path) -> tuple[list[Path], Callable[[Sequence[Path]], object]]:
+    """The client files, and a function that parses some of them into the active cache, the way the reading of
+    the whole repo would (read_config_collecting then takes them from there): a share of the reading done
+    elsewhere, by another process or ahead of time. Their problems are kept with them for that reading."""
+    found: list[Problem] = []
+    settings = read_settings(root, found) or Settings(Business(""))
+    plans = read_plans(root, found)
+    return client_files(root), lambda paths: read_clients(root, settings, plans, [], paths)
 
 
 def _read_config(root: Path) -> tuple[Config | None, list[Problem]]:
