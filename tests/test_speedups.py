@@ -1527,3 +1527,68 @@ def test_the_rows_packer_is_forked_before_this_process_holds_the_clients(new_exp
                                     filecache.code_version()))
     assert sorted(Path(meta[1]).name for meta, _ in frames) == ["tickets.csv", "users.csv"]
     assert {key[0] for key in _stored(new_exports)} >= {"client"}
+
+
+def test_the_other_months_invoices_are_read_by_a_child_and_only_when_not_kept(repo, monkeypatch):
+    """pipeline.PriorsAhead: Beancount's parse of a month file (150 MB of entries at 10,000 clients) stays in a
+    child, which hands back the invoices; the same bill as read here, and nothing forked once they are kept."""
+    from otb_billing.books import invoice_files
+    from otb_billing.jobs import pipeline
+
+    repo.client("A1", name="Alpha", extra="prepaid_hours: {yearly: 10}\n")
+    for month in ("2024-10", "2024-11"):
+        repo.csv(month, "tickets.csv", "account,ticket,date,hours", f"A1,T1,{month}-03,4")
+    for path in repo.root.rglob("*"):
+        if path.is_file():
+            _age(path)
+    assert repo.run("bill", "2024-10", "--no-pdf").exit_code == 0
+    _age(repo.root / "ledger/invoices/2024/2024-10.beancount")
+    log = repo.root.parent / "priors.log"
+    real = invoice_files._file_priors
+
+    def parse(path, *rest):
+        with open(log, "a") as out:
+            out.write(f"{os.getpid()} {path.name}\n")
+        return real(path, *rest)
+
+    monkeypatch.setattr(invoice_files, "_file_priors", parse)
+    november = repo.bill_json("2024-11")
+    parsed = [line.split() for line in log.read_text().splitlines()]
+    assert [name for _, name in parsed] == ["2024-10.beancount"] and int(parsed[0][0]) != os.getpid()
+    forked.join_background()
+    log.unlink()
+    starts: list[int] = []
+    real_started = forked.Started
+    monkeypatch.setattr(pipeline.forked, "Started", lambda work: starts.append(1) or real_started(work))
+    assert repo.bill_json("2024-11") == november  # October's invoices kept: parsed nowhere, no child for them
+    assert not log.exists() and starts == []
+    for path in (repo.root / ".otb").rglob("*"):
+        if path.is_file():
+            path.unlink()
+    monkeypatch.setattr(pipeline.forked, "Started", real_started)
+    monkeypatch.setattr(pipeline.PriorsAhead, "_read", lambda self: os._exit(3))  # the child lost: read here
+    assert repo.bill_json("2024-11") == november
+    assert [line.split()[0] for line in log.read_text().splitlines()] == [str(os.getpid())]
+    # 10 yearly hours: 4 used in October (known from the ledger only), 4 now, 2 left
+    assert [line["description"] for line in november["invoices"][0]["lines"]] == [
+        "Support hours: 4 h worked, 4 h from the yearly pool (2 h left)"]
+
+
+def test_kept_export_rows_are_mapped_from_the_cache_file_not_read_into_memory(new_exports):
+    """filecache._mapped: a bill holds only the rows it unpacks (the month after the one just billed held that
+    month's 43 MB of rows at 10,000 clients for nothing); they come back the same."""
+    import mmap
+
+    from otb_billing.core.month import Month
+    from otb_billing.readers.exports import read_exports
+
+    users = new_exports.root / "exports/2024-10/users.csv"
+    users.write_text(users.read_text().replace("maybe", "true"))
+    _age(users)
+    assert new_exports.run("bill", "2024-10").exit_code == 0
+    forked.join_background()
+    with filecache.persisted(new_exports.root) as cache:
+        packed = [entry[2] for key, entry in cache._entries.items() if key[0] == "export"]
+        assert len(packed) == 2 and all(isinstance(value.blob.obj, mmap.mmap) for value in packed)
+        exports, _ = read_exports(new_exports.root, Month(2024, 10), "America/Toronto")
+        assert cache.misses == 0 and [u.user_id for u in exports.users] == ["u1", "u2", "u3"]
