@@ -4,7 +4,8 @@ Each client has about 25 users, 30 devices and 20 time rows, a few overrides and
 script builds the repo once (not timed), then R times: bills 2024-10 anew (`first`: no ledger, no `.otb/`),
 bills it again with nothing changed (`again`), and bills 2024-11 (`next`: its exports new, the client files kept
 from the bills before: a billing admin's monthly routine), each `otb bill` a separate process; it prints the
-median wall times and the peak memory (max RSS) of the billing process and its helpers. PDFs are left out (`--no-pdf`):
+median wall times and the peak memory (max RSS) of the billing process and its helpers, for `first` and `again`
+and for `next`. PDFs are left out (`--no-pdf`):
 bench/bench_pdf.py measures those.
 
     python bench/bench_bill.py 100 1000 10000 [--runs 3] [--keep DIR] [--baseline REV]
@@ -159,7 +160,7 @@ def main() -> None:
     print("first: a new month billed (no ledger yet); again: the same month billed again, nothing changed")
     print("next: the month after, billed right after (new exports; the client files kept in .otb/ by the bills before)")
     print(f"{'clients':>8} {'rows':>9} {'version':>9} {'first s':>8} {'again s':>8} {'next s':>8} {'µs/row':>7} "
-          f"{'max RSS MiB':>12}")
+          f"{'max RSS MiB':>12} {'next MiB':>9}")
     try:
         with baseline_worktree(args.baseline) as old:
             for n in args.sizes:
@@ -183,14 +184,15 @@ def main() -> None:
                     f = statistics.median(w for w, _ in first[name])
                     a = statistics.median(w for w, _ in again[name])
                     x = statistics.median(w for w, _ in later[name])
-                    rss = max(r for _, r in first[name] + again[name] + later[name])
-                    medians[name] = (f, a, x, rss)
-                    print(f"{n:>8} {rows:>9} {name:>9} {f:>8.2f} {a:>8.2f} {x:>8.2f} {f / rows * 1e6:>7.1f} {rss:>12}",
-                          flush=True)
+                    rss = max(r for _, r in first[name] + again[name])
+                    rss_next = max(r for _, r in later[name])
+                    medians[name] = (f, a, x, rss, rss_next)
+                    print(f"{n:>8} {rows:>9} {name:>9} {f:>8.2f} {a:>8.2f} {x:>8.2f} {f / rows * 1e6:>7.1f} {rss:>12} "
+                          f"{rss_next:>9}", flush=True)
                 if old is not None:
-                    (f0, a0, x0, r0), (f1, a1, x1, r1) = medians["this"], medians[args.baseline[:9]]
+                    (f0, a0, x0, r0, n0), (f1, a1, x1, r1, n1) = medians["this"], medians[args.baseline[:9]]
                     print(f"{'':>8} {'':>9} {'ratio':>9} {f0 / f1:>8.2f} {a0 / a1:>8.2f} {x0 / x1:>8.2f} {'':>7} "
-                          f"{r0 / r1:>12.2f}")
+                          f"{r0 / r1:>12.2f} {n0 / n1:>9.2f}")
                 shutil.rmtree(base / "aside", ignore_errors=True)  # what fresh() moved aside
     finally:
         if not args.keep:
