@@ -569,19 +569,21 @@ def _parsed_yaml_here(monkeypatch) -> list[str]:
     return parsed
 
 
-def _parses_anywhere(monkeypatch, log: Path):
-    """The client files parsed from now on, here or in a forked child: (pid, name) in the order parsed."""
+def _parses_anywhere(monkeypatch, log: Path, module=None, name: str = "_read_client_file"):
+    """The files `module.name(path, ...)` parses from now on (by default the client files), here or in a forked
+    child: (pid, file name) in the order parsed."""
     from otb_billing.readers import clients
 
-    real = clients._read_client_file
+    module = module or clients
+    real = getattr(module, name)
 
     def parse(path, *rest):
         with open(log, "a") as out:
             out.write(f"{os.getpid()} {path.name}\n")
         return real(path, *rest)
 
-    monkeypatch.setattr(clients, "_read_client_file", parse)
-    return lambda: [(int(pid), name) for pid, name in (line.split() for line in log.read_text().splitlines())]
+    monkeypatch.setattr(module, name, parse)
+    return lambda: [(int(pid), file) for pid, file in (line.split() for line in log.read_text().splitlines())]
 
 
 def test_the_client_files_are_shared_out_between_the_child_and_this_process_once_it_has_read_the_csvs(
@@ -1544,17 +1546,9 @@ def test_the_other_months_invoices_are_read_by_a_child_and_only_when_not_kept(re
     assert repo.run("bill", "2024-10", "--no-pdf").exit_code == 0
     _age(repo.root / "ledger/invoices/2024/2024-10.beancount")
     log = repo.root.parent / "priors.log"
-    real = invoice_files._file_priors
-
-    def parse(path, *rest):
-        with open(log, "a") as out:
-            out.write(f"{os.getpid()} {path.name}\n")
-        return real(path, *rest)
-
-    monkeypatch.setattr(invoice_files, "_file_priors", parse)
+    parses = _parses_anywhere(monkeypatch, log, invoice_files, "_file_priors")
     november = repo.bill_json("2024-11")
-    parsed = [line.split() for line in log.read_text().splitlines()]
-    assert [name for _, name in parsed] == ["2024-10.beancount"] and int(parsed[0][0]) != os.getpid()
+    assert [name for _, name in parses()] == ["2024-10.beancount"] and parses()[0][0] != os.getpid()
     forked.join_background()
     log.unlink()
     starts: list[int] = []
@@ -1568,7 +1562,7 @@ def test_the_other_months_invoices_are_read_by_a_child_and_only_when_not_kept(re
     monkeypatch.setattr(pipeline.forked, "Started", real_started)
     monkeypatch.setattr(pipeline.PriorsAhead, "_read", lambda self: os._exit(3))  # the child lost: read here
     assert repo.bill_json("2024-11") == november
-    assert [line.split()[0] for line in log.read_text().splitlines()] == [str(os.getpid())]
+    assert [pid for pid, _ in parses()] == [os.getpid()]
     # 10 yearly hours: 4 used in October (known from the ledger only), 4 now, 2 left
     assert [line["description"] for line in november["invoices"][0]["lines"]] == [
         "Support hours: 4 h worked, 4 h from the yearly pool (2 h left)"]
