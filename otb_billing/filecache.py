@@ -119,27 +119,6 @@ class FileCache:
                 if kind == "client":
                     self._entries.pop(("yaml", name), None)
 
-    def fresh_packed(self, kind: str) -> list[tuple]:
-        """The values of `kind` (a kind with a codec) this cache read anew, packed for another process's cache:
-        [(key, stat, depends, marshalled rows, problems)]; a value the codec cannot pack is left out."""
-        found = []
-        for key, (stat, depends, value, problems) in self._entries.items():
-            if key[0] == kind and not isinstance(value, Packed) and value is not STORED:
-                try:
-                    blob = marshal.dumps(CODECS[kind][0](value, depends))
-                except ValueError:
-                    continue
-                found.append((key, stat, depends, blob, problems))
-        return found
-
-    def adopt(self, entries: list[tuple], stored: Collection[tuple[str, str]] = ()) -> None:
-        """Keep what another process's `fresh_packed` gave, as if read here; the keys in `stored` that process
-        also wrote to the packed cache file (the rest is stored with this cache)."""
-        for key, stat, depends, blob, problems in entries:
-            self._entries[key] = (stat, depends, Packed(blob, key in stored), problems)
-            if key not in stored:
-                self.missed_kinds.add(key[0])
-
 
 _MISS = object()
 STORED = object()  # an entry whose packed rows are in the cache file, no longer in memory (FileCache.read)
@@ -328,17 +307,6 @@ def _stored_blobs(path: Path, version: str) -> dict[tuple[str, str], tuple[tuple
         return {(meta[0], meta[1]): (tuple(meta[2]), blob) for meta, blob in _frames(path.read_bytes(), version)}
     except (OSError, ValueError, EOFError, TypeError, IndexError):
         return {}
-
-
-def store_packed(cache: FileCache) -> set[tuple[str, str]]:
-    """Write `cache`'s packed cache file now (the export reader child of `otb bill`, so that neither process
-    keeps the packed rows for later); returns the keys written, nothing if `cache` is not a persisted one."""
-    if cache.home is None:
-        return set()
-    root, version = cache.home
-    with contextlib.suppress(OSError, ValueError):
-        return _save_packed(cache, root / PACKED_FILE, version)
-    return set()
 
 
 @contextlib.contextmanager

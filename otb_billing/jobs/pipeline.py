@@ -48,7 +48,7 @@ class LedgerContext:
 
 def ledger_context(root: Path, month: Month, base_currency: str, problems: list[Problem],
                    ahead: PriorsAhead | None = None) -> LedgerContext:
-    """`ahead`: the invoices of the other months, read by a child since the command began (priors_ahead)."""
+    """`ahead`: the invoices of the other months, read by a child since the command began (PriorsAhead)."""
     ledger = root / "ledger"
     path = invoice_files.month_file(ledger, month)
     priors = ahead.result(problems) if ahead is not None else invoice_files.read_priors(ledger, problems, skip=path)
@@ -61,9 +61,9 @@ class PriorsAhead:
     """The invoices of the ledger's other month files, read by a child forked when the command begins, if some of
     those files are not in the cache (the month just billed, typically): Beancount's parse of a month file of
     10,000 invoices is about 150 MB of entries for a few MB of invoices, and held here it stayed in this process's
-    memory, and in every child forked from it after (a bill of the month after: 461 MiB at its largest instead of
-    about 350). The child hands back the invoices, the problems and what it parsed for the cache; lost, the files
-    are read here."""
+    memory, and in every child forked from it after (10,000 clients, a bill of the month after: 461 MiB at its
+    largest instead of 366). The child hands back the invoices, the problems and what it parsed for the cache;
+    lost, the files are read here."""
 
     def __init__(self, root: Path, month: Month, cache: FileCache) -> None:
         self._ledger, self._cache = root / "ledger", cache
