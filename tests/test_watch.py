@@ -169,6 +169,7 @@ def test_watch_follows_saves_and_leaves_what_otb_bill_would_write(watched):
     assert not [line for line in w.quiet(1.0) if line.startswith("[")]
 
     # a burst of saves (a script rewriting the users export 10 times) is billed once it settles
+    saved = []
     for extra in range(1, 11):
         rows = [f"A,a{i},User {i},a{i}@x.example,true" for i in range(3 + extra)]
         repo.csv(
@@ -179,9 +180,13 @@ def test_watch_follows_saves_and_leaves_what_otb_bill_would_write(watched):
             "B,b0,User 0,b0@x.example,true",
             "B,b1,User 1,b1@x.example,true",
         )
+        saved.append(time.monotonic())
     w.wait_for(r"-> \$293\.80")  # 13 users at 20.00 = 260.00 + 33.80 HST
     refreshes = [line for line in w.lines if "exports/2024-10/users.csv" in line]
-    assert 1 <= len(refreshes) <= 3, refreshes
+    # a pause of the debounce or more between two saves (this process descheduled on a loaded machine) is a
+    # settled burst of its own, and may be billed as such
+    pauses = sum(1 for before, after in zip(saved, saved[1:], strict=False) if after - before >= 0.15)
+    assert 1 <= len(refreshes) <= 3 + pauses, (refreshes, pauses)
 
     # a concurrent otb bill is refused by the lock, naming the watch
     refused = subprocess.run(
