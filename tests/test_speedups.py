@@ -1613,3 +1613,27 @@ def test_the_month_just_billed_is_stored_for_the_next_without_pickling_the_clien
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)  # not written again
     october = str(repo.root / "ledger/invoices/2024/2024-10.beancount")
     assert ("priors", october) in _stored(repo) and any(kind == "client" for kind, _ in _stored(repo))
+
+
+def test_the_ledgers_signature_names_otbs_and_beancounts_versions_without_importlib_metadata(repo, monkeypatch):
+    """books/verify._versions: importlib.metadata took 10–40 ms to import at the end of every bill (the commit
+    records the signature of the ledger it checked); the modules' own versions say the same."""
+    import subprocess
+    import sys
+
+    import beancount
+
+    from otb_billing.books import verify
+
+    repo.client("A1", name="Alpha")
+    for month in ("2024-10", "2024-11"):
+        repo.csv(month, "users.csv", USERS, "A1,u1,One,,true")
+    assert repo.run("bill", "2024-10", "--no-pdf").exit_code == 0
+    before = verify.signature(repo.root / "ledger")
+    monkeypatch.setattr(beancount, "__version__", "99.0")
+    assert verify.signature(repo.root / "ledger") != before  # another Beancount: the ledger is checked again
+    code = ("import sys; from otb_billing.cli import main; "
+            f"main(['bill', '2024-11', '--no-pdf', '--root', {str(repo.root)!r}], standalone_mode=False); "
+            "print('importlib.metadata' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "False"
