@@ -327,10 +327,10 @@ def persisted(root: Path, defer_packed: bool = False) -> Iterator[FileCache | No
         with caching(cache):
             yield cache
     except Exception:  # bad input raises InputErrors: what was read is still worth keeping
-        _save_quietly(cache, root, version, packed=True)
+        _save_quietly(cache, root, version)
         raise
     if not defer_packed:
-        _save_quietly(cache, root, version, packed=True)
+        _save_quietly(cache, root, version)
     else:
         _pack_in_place(cache)  # the rows themselves can go now: billing is done with them
         _PENDING[:] = [(cache, root, version)]
@@ -342,22 +342,7 @@ def store_ahead(cache: FileCache | None, start: Callable[[Callable[[], None]], b
     does so once its inputs are read, on the core its billing leaves idle (10,000 clients: 0.4 s to pickle the
     clients). If the child was started, the end of the persisted() block stores only what is read meanwhile;
     else everything is stored there, as usual."""
-    stored = set(PERSISTED_KINDS) | set(CODECS)
-    if cache is None or cache.home is None or not cache.missed_kinds & stored:
-        return
-    root, version = cache.home
-    missed = set(cache.missed_kinds)
-
-    def store() -> None:
-        with contextlib.suppress(OSError, ValueError):  # ValueError: a value marshal cannot write (a codec's bug)
-            if missed & set(PERSISTED_KINDS):
-                _save(cache, root, version, missed)
-            if missed & set(CODECS):
-                _save_packed(cache, root / PACKED_FILE, version)
-
-    if start(store):
-        cache.missed_kinds -= stored
-        _let_rows_go(cache)
+    _store_in_child(cache, start, set(PERSISTED_KINDS) | set(CODECS))
 
 
 def store_rows_ahead(cache: FileCache | None, start: Callable[[Callable[[], None]], bool]) -> None:
@@ -366,16 +351,17 @@ def store_rows_ahead(cache: FileCache | None, start: Callable[[Callable[[], None
     (10,000 clients: 0.5 s of packing, by a child forked before this process holds the clients too). If the child
     was started, this process lets the rows go from the cache at once: the caller holds them, and the billing
     drops each client's rows once billed."""
-    if cache is None or cache.home is None or not cache.missed_kinds & set(CODECS):
+    _store_in_child(cache, start, set(CODECS))
+
+
+def _store_in_child(cache: FileCache | None, start: Callable[[Callable[[], None]], bool], kinds: set[str]) -> None:
+    """What store_ahead and store_rows_ahead share: `kinds` read anew stored by the child `start` forks (its copy
+    of the cache still says what was missed), and no longer here."""
+    if cache is None or cache.home is None or not cache.missed_kinds & kinds:
         return
     root, version = cache.home
-
-    def store() -> None:
-        with contextlib.suppress(OSError, ValueError):
-            _save_packed(cache, root / PACKED_FILE, version)
-
-    if start(store):
-        cache.missed_kinds -= set(CODECS)
+    if start(lambda: _save_quietly(cache, root, version, kinds)):
+        cache.missed_kinds -= kinds
         _let_rows_go(cache)
 
 
@@ -405,12 +391,15 @@ _PENDING: list[tuple[FileCache, Path, str]] = []  # caches of persisted(defer_pa
 def save_pending() -> None:
     """Store what a `persisted(defer_packed=True)` block read anew (once; nothing if none)."""
     while _PENDING:
-        _save_quietly(*_PENDING.pop(), packed=True)
+        _save_quietly(*_PENDING.pop())
 
 
-def _save_quietly(cache: FileCache, root: Path, version: str, packed: bool) -> None:
+def _save_quietly(cache: FileCache, root: Path, version: str, kinds: Collection[str] | None = None) -> None:
+    """Write the cache files of what was read anew (of `kinds` only, if given); a failure only costs a slower
+    next run."""
+    missed = cache.missed_kinds if kinds is None else cache.missed_kinds & set(kinds)
     with contextlib.suppress(OSError, ValueError):  # ValueError: a value marshal cannot write (a codec's bug)
-        if cache.missed_kinds & set(PERSISTED_KINDS):
-            _save(cache, root, version, cache.missed_kinds)
-        if packed and cache.missed_kinds & set(CODECS):
+        if missed & set(PERSISTED_KINDS):
+            _save(cache, root, version, missed)
+        if missed & set(CODECS):
             _save_packed(cache, root / PACKED_FILE, version)
