@@ -385,12 +385,15 @@ class Standby:
     """
 
     def __init__(self, work: Callable[[Any, Any], T], prepare: Callable[[], Any] | None = None,
-                 held: bool = False) -> None:
+                 held: bool = False, warm: Callable[[], object] | None = None) -> None:
         self._work = work
         self._held = held
 
         def consume(items: Iterator[Any]) -> T:
             ready = None
+            if warm is not None:  # at once, held or not: imports, say, while the parent is still importing
+                with contextlib.suppress(Exception):
+                    warm()
             if held:
                 next(items, None)  # release()
             if prepare is not None:  # before waiting for `arg`; only ever a head start, so a failure is no answer

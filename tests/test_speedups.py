@@ -1358,6 +1358,63 @@ def test_a_held_standby_prepares_only_once_released_and_a_check_that_comes_first
     assert never_released.beside("staged", lambda: None) == ("staged", True)
 
 
+def test_a_standby_warms_up_at_once_even_held_and_a_failed_warm_up_is_no_answer(tmp_path):
+    """`warm` (the check child's imports) runs as soon as the child is forked, before a held child is released."""
+    parent = os.getpid()
+    marker = tmp_path / "warmed"
+    warm = forked.Standby(lambda arg, ready: (arg, ready, os.getpid() != parent), lambda: marker.read_text(),
+                          held=True, warm=lambda: marker.write_text(str(time.monotonic())))
+    time.sleep(0.3)
+    released_at = time.monotonic()
+    assert marker.exists() and float(marker.read_text()) < released_at  # warmed while still held
+    assert warm.beside("staged", lambda: None) == ("staged", marker.read_text(), True)
+    failing = forked.Standby(lambda arg, ready: (arg, ready), lambda: "prepared", warm=lambda: 1 / 0)
+    assert failing.beside("staged", lambda: None) == ("staged", "prepared")
+
+
+def test_otb_bill_forks_its_check_child_before_it_imports_beancount_and_the_child_imports_the_plugins_at_once(
+        example, tmp_path):
+    """jobs/check_ahead.py: the child is forked while this process is still importing the billing code, and
+    imports Beancount and the check's plugins then (Fava's brings Flask), not once the YAML and CSVs are read."""
+    import subprocess
+    import sys
+
+    log = tmp_path / "log"
+    probe = f"""
+import os, sys, time
+log = open({str(log)!r}, "a")
+real_fork = os.fork
+def fork():
+    log.write(f"fork {{os.getpid()}} {{'beancount' in sys.modules}} {{'otb_billing.jobs.bill' in sys.modules}}\\n")
+    log.flush()
+    return real_fork()
+os.fork = fork
+class Watch:
+    def find_spec(self, name, path=None, target=None):
+        if name == "fava.plugins.link_documents":
+            log.write(f"plugin {{os.getpid()}} {{time.monotonic()}}\\n"); log.flush()
+        return None
+sys.meta_path.insert(0, Watch())
+from otb_billing import forked
+real_release = forked.Standby.release
+def release(self):
+    log.write(f"release {{os.getpid()}} {{time.monotonic()}}\\n"); log.flush()
+    real_release(self)
+forked.Standby.release = release
+from otb_billing.cli import main
+main(["bill", "2024-10", "--no-pdf", "--root", {str(example)!r}])
+"""
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    lines = [line.split() for line in log.read_text().splitlines()]
+    parent = lines[0][1]
+    assert lines[0] == ["fork", parent, "False", "False"]  # the first fork: the check's child, before both
+    child = [line for line in lines if line[0] == "plugin" and line[1] != parent]  # (this process loads the
+    release = [line for line in lines if line[0] == "release"]  # ledger too, for the example's payments)
+    assert len(child) == 1 and len(release) == 1 and release[0][1] == parent, lines
+    assert float(child[0][2]) < float(release[0][2])  # before the child was let go on (the inputs were read)
+
+
 def test_a_bill_stores_its_parses_from_a_child_while_it_bills_and_not_again_at_the_end(repo, monkeypatch):
     """filecache.store_ahead: the clients' pickle (0.4 s at 10,000 clients) is written by a child once the inputs
     are read; the end of the bill stores it only when the child could not be started."""

@@ -21,13 +21,10 @@ from ..core.month import Month
 from ..filecache import cached
 from . import postings
 from .accounts import RECEIVABLE_ROOT
+from .layout import month_file  # noqa: F401  (where callers have always found it)
 
 HEADER_RE = re.compile(r"^\d{4}-\d{2}-\d{2}\s+(\*|!|txn)\s")
 LINK_RE = re.compile(r"\^([A-Za-z0-9\-_/.]+)")
-
-
-def month_file(ledger: Path, month: Month) -> Path:
-    return ledger / "invoices" / f"{month.year:04d}" / f"{month}.beancount"
 
 
 def read_priors(ledger: Path, problems: list[Problem], skip: Path | None = None) -> list[PriorInvoice]:

@@ -11,6 +11,7 @@ import click
 from ..core.month import Month
 from ..fsutil import write_atomic
 from ..gcpause import keep_to_exit
+from ..jobs.check_ahead import bill_checker
 from ..render.moneyfmt import money
 from . import (
     PROGRESS_ABOVE,
@@ -39,9 +40,6 @@ from . import (
 @root_option
 def bill(month: Month, clients, as_json: bool, dry_run: bool, adjust, day, pdf: bool, root: Path):
     """Bill MONTH (YYYY-MM): draft invoices in the ledger and QuickBooks CSVs in build/."""
-    from ..jobs.bill import run_bill
-    from ..render.report import result_json, result_table
-
     root = _existing_root(root)
     if adjust:
         from ..jobs.adjust import run_adjust
@@ -58,19 +56,29 @@ def bill(month: Month, clients, as_json: bool, dry_run: bool, adjust, day, pdf: 
     pdf_bar = PdfProgress("Draft PDFs") if not as_json else None
     try:
         with locked(root):
-            count = _count_clients(root)
-            if count > PROGRESS_ABOVE and not as_json:
-                with click.progressbar(length=count, label=f"Billing {month}", file=sys.stderr) as bar:
-                    outcome = run_bill(root, month, clients, dry_run, progress=lambda: bar.update(1), pdf=pdf,
-                                       pdf_progress=pdf_bar)
-            else:
-                outcome = run_bill(root, month, clients, dry_run, pdf=pdf, pdf_progress=pdf_bar)
+            # the check's child first, while the billing code is still to be imported (jobs/check_ahead.py)
+            ahead = None if dry_run else bill_checker(root, month)
+            try:
+                from ..jobs.bill import run_bill
+
+                count = _count_clients(root)
+                if count > PROGRESS_ABOVE and not as_json:
+                    with click.progressbar(length=count, label=f"Billing {month}", file=sys.stderr) as bar:
+                        outcome = run_bill(root, month, clients, dry_run, progress=lambda: bar.update(1), pdf=pdf,
+                                           pdf_progress=pdf_bar, ahead=ahead)
+                else:
+                    outcome = run_bill(root, month, clients, dry_run, pdf=pdf, pdf_progress=pdf_bar, ahead=ahead)
+            finally:
+                if ahead is not None:
+                    ahead.cancel()  # run_bill's to end: here only if it never got it
         keep_to_exit(outcome)  # never freed one object at a time (and frozen just below)
     finally:
         gc.freeze()  # all it made lives until exit: spare the last collection at exit walking it (3% of a bill)
         gc.enable()
         if pdf_bar is not None:
             pdf_bar.close()
+    from ..render.report import result_json, result_table
+
     if as_json:
         click.echo(result_json(outcome.result, outcome.invoices), nl=False)
         return

@@ -19,7 +19,8 @@ from ..core.month import Month
 from ..core.rules import invoice_number
 from ..outputs import OutputStage, remove_outputs
 from ..render import qbcsv, quickbooks
-from .ledger_edit import checker_ahead, commit_ledger, require_good_ledger
+from .check_ahead import bill_checker
+from .ledger_edit import commit_ledger, require_good_ledger
 from .pipeline import compute, credit_on_account
 
 
@@ -39,22 +40,26 @@ def run_bill(
     progress: Callable[[], None] | None = None,
     pdf: bool = True,
     pdf_progress: Callable | None = None,
+    ahead: forked.Standby | None = None,
 ) -> BillOutcome:
     """Bill the month and, unless `dry_run`, write the ledger files (one checked, all-or-nothing change) and
-    then the build/ files (QuickBooks CSVs, their ZIP and, with `pdf`, DRAFT-watermarked PDFs)."""
-    if dry_run:
-        return _bill(root, month, only, progress, pdf, pdf_progress, None)
-    require_good_ledger(root)
-    stage = OutputStage(root, background=True)  # build/ files made by a child while the work goes on
-    # and the ledger check, by a child forked while this process is small; for a month not billed yet (a change is
-    # sure to come) it parses the ledger's files while this process bills (books/preparse.py)
-    # (held until the YAML and the CSVs are read: that takes both cores, the billing only one)
-    ahead = checker_ahead(root, parse_ahead=not invoice_files.month_file(root / "ledger", month).exists(), held=True)
+    then the build/ files (QuickBooks CSVs, their ZIP and, with `pdf`, DRAFT-watermarked PDFs). `ahead`: the
+    check's child, forked by the caller before it imported this module (check_ahead.bill_checker); it is this
+    function's to end."""
     try:
-        return _bill(root, month, only, progress, pdf, pdf_progress, stage, ahead)
+        if dry_run:
+            return _bill(root, month, only, progress, pdf, pdf_progress, None)
+        require_good_ledger(root)
+        # the ledger check, by a child forked while this process is small (check_ahead.bill_checker)
+        ahead = ahead or bill_checker(root, month)
+        stage = OutputStage(root, background=True)  # build/ files made by a child while the work goes on
+        try:
+            return _bill(root, month, only, progress, pdf, pdf_progress, stage, ahead)
+        finally:
+            stage.discard()  # nothing, once published
     finally:
-        ahead.cancel()  # if it was not needed
-        stage.discard()  # nothing, once published
+        if ahead is not None:
+            ahead.cancel()  # if it was not needed
 
 
 def _bill(root: Path, month: Month, only: Collection[str], progress, pdf: bool, pdf_progress,

@@ -18,6 +18,7 @@ from ..books.extract import Books, extract_records, load_books
 from ..core.errors import InputErrors, Problem
 from ..core.model import Config
 from ..readers.config import read_config
+from .check_ahead import checker_ahead
 
 
 def open_books(root: Path, for_change: bool = True,
@@ -176,22 +177,12 @@ def trial_ledger(root: Path, files: Mapping[Path, str | bytes | None]) -> list[P
     return journal.trial(root, files, _checker(root))
 
 
-def checker_ahead(root: Path, parse_ahead: bool = False, held: bool = False) -> forked.Standby:
-    """A child, forked now while the process is small, that will check the ledger for commit_ledger(ahead=...).
-    Meanwhile it imports the plugins the check will run and, with `parse_ahead`, parses the ledger's files
-    (books/preparse.py), for a change sure to come; `held`: only once released (forked.Standby)."""
-    def check(staged, parsed):
-        return _check_keeping(root, {path: None if file is None else Path(file) for path, file in staged.items()},
-                              parsed)
-
-    def prepare():
-        verify.import_plugins(root)
-        return _parse_ahead(root) if parse_ahead else None
-
-    return forked.Standby(check, prepare, held)
-
-
 Packed = tuple[bytes, bytes | None, bytes]  # records_cache.pack
+
+
+def check_staged(root: Path, staged: dict[str, str | None], parsed) -> tuple[list[Problem], Packed | None]:
+    """The check a checker_ahead child runs once the staged files (relative path -> staged file) come."""
+    return _check_keeping(root, {path: None if file is None else Path(file) for path, file in staged.items()}, parsed)
 
 
 def _check_keeping(root: Path, staged: dict[str, Path | None], parsed) -> tuple[list[Problem], Packed | None]:
@@ -227,7 +218,7 @@ class LedgerCheck:
         return problems
 
 
-def _parse_ahead(root: Path):
+def parse_ahead(root: Path):
     """The ledger's files parsed ahead, if the memory they will hold is to spare (else the check parses them)."""
     size = sum(path.stat().st_size for path in (root / "ledger").rglob("*.beancount"))
     return verify.parse_ahead(root) if forked.room_for(parse_cache.PARSED_PER_BYTE * size) else None
