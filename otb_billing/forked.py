@@ -64,6 +64,14 @@ def beside(work: Callable[[], T], meanwhile: Callable[[], object]) -> T:
         return work()
 
 
+def give_back_memory() -> None:
+    """Hand what the C heap holds free back to the system (glibc's malloc_trim), before forking a child that will
+    grow: a child's resident size counts every page it shares with this process, freed ones too (10,000 clients,
+    read and about to be billed: 29 MiB). Elsewhere, nothing."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).malloc_trim(0)
+
+
 class Started(Generic[T]):
     """`work()` begun now in a forked child; `result()` waits for it and returns what it returned (or raises what
     it raised). For work whose inputs exist now and whose answer is needed only later, when what this process does

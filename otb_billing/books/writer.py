@@ -6,7 +6,7 @@ Text is aligned the way `bean-format -c 61` aligns it (currency at column 61), s
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 
 from ..core.model import Invoice, Settings
@@ -77,10 +77,10 @@ def invoice_postings(invoice: Invoice) -> list[tuple[str, Decimal]]:
     return result
 
 
-def render_invoice(invoice: Invoice, flag: str = "!") -> str:
+def render_invoice(invoice: Invoice, flag: str = "!", postings: list[tuple[str, Decimal]] | None = None) -> str:
     """The transaction of one invoice. Metadata keeps only what later runs and an accountant need (number,
     client, period, due date, plan, the prepaid pool); the counts and lines are in the invoice's data beside its PDF
-    once issued, and Fava's journal stays readable."""
+    once issued, and Fava's journal stays readable. `postings`: invoice_postings(invoice), if made already."""
     head = (
         f"{invoice.date} {flag} {quote(invoice.client)} "
         f"{quote(f'Invoice {invoice.number} for {invoice.month.label}')} ^{invoice.number}"
@@ -98,7 +98,7 @@ def render_invoice(invoice: Invoice, flag: str = "!") -> str:
     ]
     for number, note in enumerate(invoice.notes, 1):
         meta.append((f"tax_note{'' if number == 1 else number}", quote(note)))
-    postings = invoice_postings(invoice)
+    postings = invoice_postings(invoice) if postings is None else postings
     rate = invoice.fx_rate
     rows: list[tuple[str, Decimal, str, str]]  # account, amount, currency, the amount in the invoice's currency
     if rate is not None:
@@ -208,15 +208,17 @@ def with_accounts(accounts_text: str, needed: dict[str, dict[str, str]]) -> str:
     return "\n".join(lines[: start + 1] + block + lines[end:]) + "\n"
 
 
-def accounts_for(invoices: Iterable[Invoice], client_names: dict[str, str]) -> dict[str, dict[str, str]]:
-    """Every account these invoices post to, with metadata for the receivables."""
+def accounts_for(invoices: Iterable[Invoice], client_names: dict[str, str],
+                 posted: Callable[[Invoice], Iterable[str]] | None = None) -> dict[str, dict[str, str]]:
+    """Every account these invoices post to, with metadata for the receivables. `posted(invoice)`: the accounts of
+    its invoice_postings, if they are known already."""
     needed: dict[str, dict[str, str]] = {}
     for invoice in invoices:
         needed[accounts.receivable(invoice.account)] = {
             "account_number": invoice.account,
             "client": client_names.get(invoice.account, invoice.client),
         }
-        for name, _ in invoice_postings(invoice):
+        for name in posted(invoice) if posted is not None else (name for name, _ in invoice_postings(invoice)):
             needed.setdefault(name, {})
     return needed
 

@@ -75,6 +75,7 @@ def bill_month(
     recorded: Mapping[str, PriceBook] | None = None,
     inventories: Mapping[str, Inventory] | None = None,
     consume: bool = False,
+    warn_unknown: bool = True,
 ) -> BillResult:
     """Invoices for every client in its contract window (or only the accounts in `only`).
 
@@ -82,7 +83,8 @@ def bill_month(
     `recorded` gives, by account, the prices of a finalized invoice of this month: it is billed at those.
     `inventories`: the exports already split by account (split_exports); with `consume`, a dict this call may
     empty: each client's rows are dropped from it once billed, so that the rows of 10,000 clients and their
-    invoices are not all held at once (the caller keeps no other reference to the rows).
+    invoices are not all held at once (the caller keeps no other reference to the rows). `warn_unknown`: warn of
+    rows whose account has no client file (off for the part of a bill whose other part warns: jobs/pipeline.py).
     """
     errors: list[Problem] = []
     warnings: list[Problem] = []
@@ -96,7 +98,8 @@ def bill_month(
             raise TypeError("bill_month(consume=True) needs inventories it may change (a dict)")
         take = inventories.pop
     clients = {c.account: c for c in config.clients}
-    _warn_unknown_accounts(inventories, clients, warnings)
+    if warn_unknown:
+        _warn_unknown_accounts(inventories, clients, warnings)
     priors_by_account: dict[str, list[PriorInvoice]] = defaultdict(list)
     for prior in priors:
         priors_by_account[prior.account].append(prior)
