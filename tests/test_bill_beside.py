@@ -113,10 +113,10 @@ def test_ledger_text_gives_the_child_s_text_to_that_invoice_object_once_and_sums
     from otb_billing.books import writer
 
     repo = _six_clients(tmp_path / "repo")
-    _, result, _ = pipeline.compute(repo.root, Month(2024, 10))
+    config, result, _ = pipeline.compute(repo.root, Month(2024, 10))
     theirs, mine = result.invoices[0], result.invoices[1]
     text = bill_job.LedgerText()
-    text.take((theirs,), [("THE CHILD'S TEXT", ["Income:From:The:Child"])])
+    text.take((theirs,), ([("THE CHILD'S TEXT", ["Income:From:The:Child"])], None))
     assert text.posted(theirs) == ["Income:From:The:Child"] and text.of(theirs) == "THE CHILD'S TEXT"
     assert text.of(theirs) == writer.render_invoice(theirs)  # used once: asked again, rendered here
     twin = replace(theirs)  # equal, but not the object the child's text was made for
@@ -127,5 +127,32 @@ def test_ledger_text_gives_the_child_s_text_to_that_invoice_object_once_and_sums
     assert text.posted(mine) == [name for name, _ in real(mine)]
     assert text.of(mine) == writer.render_invoice(mine, postings=real(mine))
     assert sums == [mine.number]  # the accounts to open and the text: one sum of its postings
-    made = text.make(None, (mine,))  # what the child sends: the text and the accounts, as this process makes them
-    assert made == [(writer.render_invoice(mine), [name for name, _ in real(mine)])]
+    made = text.make(config, (mine,))  # what the child sends: the text and the accounts, as this process makes them
+    assert made[0] == [(writer.render_invoice(mine), [name for name, _ in real(mine)])]
+
+
+def test_the_billing_child_s_csvs_and_quickbooks_rows_are_the_ones_this_process_would_render(tmp_path, monkeypatch):
+    """OutputMemo.make/take: the same bytes; rows made without the currency column are made again if the month's
+    file needs it; more invoices than MADE_AT_MOST: nothing made (their bytes would be held here)."""
+    from otb_billing.render import qbcsv, quickbooks
+
+    repo = _six_clients(tmp_path / "repo")
+    config, result, _ = pipeline.compute(repo.root, Month(2024, 10))
+    invoices = result.invoices
+    settings = config.settings.quickbooks
+    made = bill_job.OutputMemo().make(config, invoices)
+    assert made is not None and made[:2] == (settings, False)
+    memo = bill_job.OutputMemo()
+    memo.take(invoices, made)
+    monkeypatch.setattr(qbcsv, "invoice_csv", lambda invoice: pytest.fail("rendered again"))
+    real_text = quickbooks.invoice_text
+    rendered = []
+    monkeypatch.setattr(quickbooks, "invoice_text", lambda *args: rendered.append(args) or real_text(*args))
+    for invoice, (csv, rows) in zip(invoices, made[2], strict=True):
+        assert memo.csv(invoice) == csv
+        assert memo.quickbooks_text(invoice, settings, False) == rows == real_text(invoice, settings, False)
+    assert rendered == []  # the memo rendered nothing: all of it came from the child
+    assert memo.quickbooks_text(invoices[0], settings, True) == real_text(invoices[0], settings, True)
+    assert rendered == [(invoices[0], settings, True)]  # with the currency column: rendered here
+    monkeypatch.setattr(bill_job.OutputMemo, "MADE_AT_MOST", len(invoices) - 1)
+    assert bill_job.OutputMemo().make(config, invoices) is None
