@@ -55,10 +55,10 @@ def test_a_bill_made_by_two_processes_is_byte_for_byte_the_bill_of_one(tmp_path,
     assert alone[1] == beside[1]  # the table, the unknown account's warning once
     assert beside[1].count("'Z9'") == 1
     assert alone[2] == beside[2]  # every file: ledger, CSVs, ZIP, QuickBooks
-    billed = [line.split() for line in log.read_text().splitlines()]
-    assert sorted(accounts for _, accounts in billed) == ["A1,A2,A3", "A4,A5,A6"]  # cut at int(6 x 0.63) = 3
-    assert {pid for pid, _ in billed} == {str(os.getpid()), next(p for p, a in billed if a == "A4,A5,A6")}
-    assert next(p for p, a in billed if a == "A4,A5,A6") != str(os.getpid())  # the later clients: in the child
+    billed = dict(reversed(line.split()) for line in log.read_text().splitlines())  # accounts -> pid
+    assert bill_job.LedgerText().here(6) == bill_job.WITH_OUTPUTS_HERE == 0.72  # cut at int(6 x 0.72) = 4
+    assert billed == {"A1,A2,A3,A4": str(os.getpid()), "A5,A6": billed["A5,A6"]}
+    assert billed["A5,A6"] != str(os.getpid())  # the later clients: in the child
 
 
 def test_problems_found_on_both_sides_of_the_cut_are_reported_together_in_client_order(tmp_path, monkeypatch):
@@ -156,3 +156,9 @@ def test_the_billing_child_s_csvs_and_quickbooks_rows_are_the_ones_this_process_
     assert rendered == [(invoices[0], settings, True)]  # with the currency column: rendered here
     monkeypatch.setattr(bill_job.OutputMemo, "MADE_AT_MOST", len(invoices) - 1)
     assert bill_job.OutputMemo().make(config, invoices) is None
+
+
+def test_billed_here_more_of_the_clients_when_the_child_renders_their_outputs_too(monkeypatch):
+    text = bill_job.LedgerText()
+    assert text.here(1000) == 0.72 and text.here(7000) == 0.72  # 1,960 of 7,000 rendered by the child
+    assert text.here(10000) == pipeline.SHARE_HERE == 0.63  # 2,800 would be too many to hold: ledger text only

@@ -21,7 +21,7 @@ from ..outputs import OutputStage, remove_outputs
 from ..render import qbcsv, quickbooks
 from .check_ahead import bill_checker
 from .ledger_edit import commit_ledger, require_good_ledger
-from .pipeline import compute, credit_on_account
+from .pipeline import SHARE_HERE, compute, credit_on_account
 
 
 @dataclass
@@ -166,6 +166,9 @@ def bill_report(month: Month, result: BillResult) -> bytes:
 EMIT_EVERY = 50  # invoice CSVs handed to month_outputs' `emit` at a time
 
 
+WITH_OUTPUTS_HERE = 0.72  # of the clients, billed here when the billing child renders the outputs of the rest
+
+
 class LedgerText:
     """The ledger text of the invoices the billing child billed (pipeline.bill_beside), rendered there meanwhile,
     with the accounts they post to: a month of 10,000 invoices took this process 1 s to render after the billing,
@@ -177,6 +180,12 @@ class LedgerText:
         self.outputs = OutputMemo()  # and their CSV and QuickBooks rows, when there are few enough (see there)
         self._made: dict[str, tuple[Invoice, str | None, list[str]]] = {}  # number -> (invoice, text, accounts)
         self._postings: dict[str, tuple[Invoice, list]] = {}  # number -> (invoice, postings) of this process's own
+
+    def here(self, count: int) -> float:
+        """Billed here: SHARE_HERE of the clients, or more where the child renders their CSVs and QuickBooks rows
+        too (1,000 clients: a first bill 0.93 of the time with 0.63)."""
+        with_outputs = count - int(count * WITH_OUTPUTS_HERE) <= OutputMemo.MADE_AT_MOST
+        return WITH_OUTPUTS_HERE if with_outputs else SHARE_HERE
 
     def make(self, config: Config, invoices: tuple[Invoice, ...]) -> tuple[list[tuple[str, list[str]]], tuple | None]:
         made = []

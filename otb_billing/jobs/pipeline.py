@@ -165,13 +165,17 @@ def _bill_inputs(root: Path, month: Month, only: Collection[str], progress, cach
 
 PICKLE = pickle.HIGHEST_PROTOCOL
 SPLIT_ABOVE = 200  # clients: fewer are billed here alone (a fork and the child's answer cost more than they save)
-SHARE_HERE = 0.63  # of the clients, billed here: the child also renders their ledger text (otb bill) and pickles
-# its invoices, which this process reads back (10,000 clients: 0.9 s to pickle, 0.4 to read back)
+SHARE_HERE = 0.63  # of the clients, billed here: the child pickles its invoices, which this process reads back
+# (10,000 clients: 0.9 s to pickle, 0.4 to read back), and otb bill's renders their ledger text (ChildShare.here)
 
 
 class ChildShare(Protocol):
     """What else the billing child of bill_beside makes of the invoices it bills, for the caller: otb bill has it
     render their ledger text (jobs/bill.py, LedgerText), work this process would otherwise do after the billing."""
+
+    def here(self, count: int) -> float:
+        """The part of `count` clients to bill in this process, the rest being the child's, given what make() will
+        make of theirs (SHARE_HERE if it makes little)."""
 
     def make(self, config: Config, invoices: tuple[Invoice, ...]) -> Any:
         """In the child: what it makes of its invoices (it must pickle)."""
@@ -195,7 +199,7 @@ def bill_beside(config: Config, month: Month, earlier: list[PriorInvoice], only:
     accounts = sorted(client.account for client in config.clients if not only or client.account in only)
     if len(accounts) <= SPLIT_ABOVE:
         return bill_month(config, None, month, earlier, only, progress, fx, recorded, inventories, consume=True)
-    cut = int(len(accounts) * SHARE_HERE)
+    cut = int(len(accounts) * (share.here(len(accounts)) if share is not None else SHARE_HERE))
     mine, theirs = frozenset(accounts[:cut]), frozenset(accounts[cut:])
 
     def bill(accounts: frozenset[str], rows: dict, progress=None, first: bool = True) -> BillResult:
