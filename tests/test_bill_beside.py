@@ -162,3 +162,20 @@ def test_billed_here_more_of_the_clients_when_the_child_renders_their_outputs_to
     text = bill_job.LedgerText()
     assert text.here(1000) == 0.72 and text.here(7000) == 0.72  # 1,960 of 7,000 rendered by the child
     assert text.here(10000) == pipeline.SHARE_HERE == 0.63  # 2,800 would be too many to hold: ledger text only
+
+
+def test_otb_bill_s_memo_hands_each_of_the_child_s_outputs_out_once_and_keeps_nothing_it_renders(tmp_path):
+    """OutputMemo(keep=False): kept, the month's 61 MB of CSVs (10,000 clients) stayed in the outputs' child."""
+    repo = _six_clients(tmp_path / "repo")
+    config, result, _ = pipeline.compute(repo.root, Month(2024, 10))
+    child, mine = result.invoices[:2], result.invoices[2]
+    settings = config.settings.quickbooks
+    memo = bill_job.OutputMemo(keep=False)
+    memo.take(child, bill_job.OutputMemo().make(config, child))
+    for invoice in child:
+        assert memo.csv(invoice) and memo.quickbooks_text(invoice, settings, False)
+    memo.csv(mine), memo.quickbooks_text(mine, settings, False)
+    assert memo._csv == {} and memo._rows == {}  # the child's used, this process's own never kept
+    kept = bill_job.OutputMemo()  # otb watch's
+    kept.csv(mine), kept.quickbooks_text(mine, settings, False)
+    assert set(kept._csv) == set(kept._rows) == {mine.number}

@@ -177,7 +177,8 @@ class LedgerText:
     postings summed once."""
 
     def __init__(self) -> None:
-        self.outputs = OutputMemo()  # and their CSV and QuickBooks rows, when there are few enough (see there)
+        self.outputs = OutputMemo(keep=False)  # and their CSV and QuickBooks rows, if few enough (see there), each
+        # used once: the month's 61 MB of CSVs (10,000 clients) were all kept here while the outputs were made
         self._made: dict[str, tuple[Invoice, str | None, list[str]]] = {}  # number -> (invoice, text, accounts)
         self._postings: dict[str, tuple[Invoice, list]] = {}  # number -> (invoice, postings) of this process's own
 
@@ -232,14 +233,17 @@ class OutputMemo:
 
     MADE_AT_MOST = 2000  # invoices whose CSV and QuickBooks rows a billing child renders (about 8 KB each)
 
-    def __init__(self) -> None:
+    def __init__(self, keep: bool = True) -> None:
+        self._keep = keep  # what it renders itself, for the next time (otb watch); else each kept one used once
         self._csv: dict[str, tuple[Invoice, bytes]] = {}
         self._rows: dict[str, tuple[Invoice, tuple, tuple[int, str]]] = {}
 
     def csv(self, invoice: Invoice) -> bytes:
-        found = self._csv.get(invoice.number)
+        found = self._csv.get(invoice.number) if self._keep else self._csv.pop(invoice.number, None)
         if found is None or found[0] is not invoice:
-            found = self._csv[invoice.number] = (invoice, qbcsv.invoice_csv(invoice).encode("utf-8"))
+            found = (invoice, qbcsv.invoice_csv(invoice).encode("utf-8"))
+            if self._keep:
+                self._csv[invoice.number] = found
         return found[1]
 
     def make(self, config: Config, invoices: tuple[Invoice, ...]) -> tuple | None:
@@ -264,10 +268,11 @@ class OutputMemo:
 
     def quickbooks_text(self, invoice: Invoice, settings, with_currency: bool) -> tuple[int, str]:
         """quickbooks.invoice_text, once per invoice object."""
-        found = self._rows.get(invoice.number)
+        found = self._rows.get(invoice.number) if self._keep else self._rows.pop(invoice.number, None)
         if found is None or found[0] is not invoice or found[1] != (settings, with_currency):
-            text = quickbooks.invoice_text(invoice, settings, with_currency)
-            found = self._rows[invoice.number] = (invoice, (settings, with_currency), text)
+            found = (invoice, (settings, with_currency), quickbooks.invoice_text(invoice, settings, with_currency))
+            if self._keep:
+                self._rows[invoice.number] = found
         return found[2]
 
 
