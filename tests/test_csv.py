@@ -101,3 +101,22 @@ def test_an_invoice_csv_is_the_csv_module_s_own_rows_whatever_the_client_name(ex
             assert qbcsv.invoice_csv(invoice) == buffer.getvalue()
             assert [row[1] for row in csv.reader(io.StringIO(buffer.getvalue(), newline=""))][1:] == [
                 qbcsv.neutralize(name)] * len(invoice.lines)
+
+
+def test_the_month_zip_is_deflated_at_the_fast_level_and_unzips_to_the_same_csvs():
+    """qbcsv.ZIP_LEVEL: 3, not zlib's default 6 (0.12 -> 0.07 s for 1,000 invoices' CSVs, a tenth bigger)."""
+    import io
+    import zipfile
+    import zlib
+
+    from otb_billing.render import qbcsv
+
+    files = {f"Client {n}-{n}-202410.csv": ("InvoiceNo,Customer\r\n" + f"{n},Client {n}\r\n" * 400).encode()
+             for n in range(3)}
+    data = qbcsv.month_zip(files)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert {name: archive.read(name) for name in archive.namelist()} == files
+        for info in archive.infolist():
+            deflate = zlib.compressobj(qbcsv.ZIP_LEVEL, zlib.DEFLATED, -15)
+            assert info.compress_size == len(deflate.compress(files[info.filename]) + deflate.flush())
+    assert qbcsv.ZIP_LEVEL == 3 and qbcsv.month_zip(files) == data  # the same bytes each time

@@ -18,6 +18,8 @@ from ..core.money import fmt_money, fmt_quantity, fmt_rate
 COLUMNS = ["InvoiceNo", "Customer", "InvoiceDate", "DueDate", "Item(Product/Service)", "Description", "Qty", "Rate",
            "Amount", "TaxCode"]
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+ZIP_LEVEL = 3  # deflate's fast end: 6 (zlib's default) took 0.12 s for a month of 1,000 CSVs, 3 takes 0.07 s for a
+# ZIP a tenth bigger (0.65 MB instead of 0.59)
 
 
 def neutralize(cell: str) -> str:
@@ -101,7 +103,7 @@ class MonthZip:
         info = zipfile.ZipInfo(name, ZIP_TIME)
         info.compress_type = zipfile.ZIP_DEFLATED
         info.external_attr = 0o644 << 16
-        self._archive.writestr(info, data)
+        self._archive.writestr(info, data, compresslevel=ZIP_LEVEL)
 
     def close(self) -> bytes:
         self._archive.close()
