@@ -230,6 +230,10 @@ def _tickets(month: Month, zone: zoneinfo.ZoneInfo):
                 c.error(source, f"'date' is '{raw}', which is not a date",
                         "write 2024-10-15 or 2024-10-15T14:30:00-04:00")
                 return None
+            except OverflowError:  # 9999-12-31T23:30:00-04:00 is in year 10000 in some zone: found by the fuzz
+                c.error(source, f"'date' is '{raw}', which is out of range",
+                        "write 2024-10-15 or 2024-10-15T14:30:00-04:00")
+                return None
             if when.year != month.year or when.month != month.month:
                 other = Month.of(when.date())
                 c.error(source, f"time entry dated {when.date()} ({zone.key}) is outside {month}",
