@@ -179,3 +179,31 @@ def test_otb_bill_s_memo_hands_each_of_the_child_s_outputs_out_once_and_keeps_no
     kept = bill_job.OutputMemo()  # otb watch's
     kept.csv(mine), kept.quickbooks_text(mine, settings, False)
     assert set(kept._csv) == set(kept._rows) == {mine.number}
+
+
+def test_the_billing_child_is_stopped_when_billing_here_fails(tmp_path, monkeypatch):
+    """An interrupt (or a bug) while this process bills its part: the child is not left running to the end."""
+    repo = _six_clients(tmp_path / "repo")
+    monkeypatch.setattr(pipeline, "SPLIT_ABOVE", 1)
+    parent, children = os.getpid(), []
+    real_started = pipeline.forked.Started
+
+    def started(work):
+        child = real_started(work)
+        children.append(child.pid)
+        return child
+
+    def bill_month(*args, **kwargs):
+        if os.getpid() == parent:
+            raise KeyboardInterrupt
+        import time
+        time.sleep(30)  # the child: would outlive the bill
+
+    monkeypatch.setattr(pipeline.forked, "Started", started)
+    monkeypatch.setattr(pipeline, "bill_month", bill_month)
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.compute(repo.root, Month(2024, 10))
+    assert children and all(children)  # the YAML reader's, then the billing child
+    for pid in children:
+        with pytest.raises(ChildProcessError):  # reaped: cancelled and waited for
+            os.waitpid(pid, os.WNOHANG)

@@ -217,7 +217,12 @@ def bill_beside(config: Config, month: Month, earlier: list[PriorInvoice], only:
     if started is not None and started.pid:
         for account in theirs:
             inventories.pop(account, None)
-    here = bill(mine, inventories, progress)
+    try:
+        here = bill(mine, inventories, progress)
+    except BaseException:  # an interrupt, say: the child's answer will not be wanted
+        if started is not None:
+            started.cancel()
+        raise
     there = None
     if started is not None and started.pid:
         with contextlib.suppress(forked.ChildLost):
