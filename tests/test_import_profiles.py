@@ -154,3 +154,16 @@ def test_a_profile_of_the_repo_with_a_mistake_is_reported_with_its_line(msp):
     assert (
         "no import profile 'ninja' (known: autotask-time, connectwise-manage-time, datto-rmm-devices" in unknown.output
     )
+
+
+def test_a_vendor_time_that_leaves_the_calendar_in_the_repo_s_zone_is_not_a_date():
+    """Moved to the repo's zone, these fall in year 10000 and year 0: not a date (then reported with its line), not
+    a traceback. The same as the exports fuzz found in otb's own reader."""
+    import zoneinfo
+
+    from otb_billing.readers.vendor import _when
+
+    tokyo, toronto = zoneinfo.ZoneInfo("Asia/Tokyo"), zoneinfo.ZoneInfo("America/Toronto")
+    assert _when("9999-12-31T23:30:00-04:00", "", toronto, tokyo) is None
+    assert _when("0001-01-01T00:30:00+05:00", "", tokyo, toronto) is None
+    assert _when("2024-10-03T09:00:00+09:00", "", toronto, tokyo).isoformat() == "2024-10-03T09:00:00+09:00"

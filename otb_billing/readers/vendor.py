@@ -184,5 +184,8 @@ def _when(text: str, date_format: str, zone: zoneinfo.ZoneInfo, home: zoneinfo.Z
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=zone)
-    local = when.astimezone(home)
+    try:
+        local = when.astimezone(home)
+    except OverflowError:  # 9999-12-31T23:30:00-04:00 falls in year 10000 in some zones
+        return None
     return local if 1970 <= local.year <= 2999 else None
