@@ -24,7 +24,7 @@ from ..core.billing import bill_month, split_exports
 from ..core.errors import InputErrors, Problem, Source, did_you_mean
 from ..core.model import BillResult, Config, Exports, Invoice, PriceBook, PriorInvoice
 from ..core.month import Month
-from ..filecache import PERSISTED_KINDS, FileCache, persisted, store_ahead, store_rows_ahead
+from ..filecache import PERSISTED_KINDS, FileCache, persisted, stat_key, store_ahead, store_rows_ahead
 from ..readers.config import client_reader, read_config_collecting
 from ..readers.exports import exports_kept, read_exports
 from ..readers.settings import read_settings
@@ -155,8 +155,7 @@ def _bill_inputs(root: Path, month: Month, only: Collection[str], progress, cach
     inventories = split_exports(exports)
     del exports  # the rows live on in `inventories` alone, and billing drops each client's once billed
     result = bill_beside(config, month, context.earlier, only, progress, context.fx(config, month),
-                         context.recorded, inventories, share,
-                         again=lambda: _rows_again(root, month, config, fingerprint))
+                         context.recorded, inventories, lambda: _rows_again(root, month, config, fingerprint), share)
     problems += result.errors
     if problems:
         raise InputErrors(problems)
@@ -185,8 +184,8 @@ class ChildShare(Protocol):
 
 
 def bill_beside(config: Config, month: Month, earlier: list[PriorInvoice], only: Collection[str], progress,
-                fx: dict, recorded: dict[str, PriceBook], inventories: dict, share: ChildShare | None = None,
-                again: Callable[[], dict] | None = None) -> BillResult:
+                fx: dict, recorded: dict[str, PriceBook], inventories: dict, again: Callable[[], dict],
+                share: ChildShare | None = None) -> BillResult:
     """bill_month(..., consume=True), the later clients (by account) billed by a forked child meanwhile: billing is
     one core's work, and the other is idle by then (10,000 clients: 2.6 s of billing). The child hands back its
     invoices, errors and warnings, which follow this process's own, in the order one process would have made them,
@@ -194,8 +193,8 @@ def bill_beside(config: Config, month: Month, earlier: list[PriorInvoice], only:
 
     Once the child is forked, this process lets its clients' rows go (10,000 clients: 80 MiB more at the end
     otherwise). If the child is lost, `again()` gives the rows anew (read again) and its clients are billed here
-    after: the same bill, only later (and `share` makes nothing). Without `again`, or without a child (no fork, no
-    memory to spare), the rows are kept and its clients billed here."""
+    after: the same bill, only later (and `share` makes nothing). Without a child (no fork, no memory to spare),
+    the rows are kept and its clients billed here."""
     accounts = sorted(client.account for client in config.clients if not only or client.account in only)
     if len(accounts) <= SPLIT_ABOVE:
         return bill_month(config, None, month, earlier, only, progress, fx, recorded, inventories, consume=True)
@@ -213,25 +212,24 @@ def bill_beside(config: Config, month: Month, earlier: list[PriorInvoice], only:
         return [pickle.dumps(invoice, PICKLE) for invoice in there.invoices], there.errors, there.warnings, made
 
     forked.give_back_memory()  # what is freed and not handed back to the system would count in the child too
-    started = forked.Started(bill_there) if again is not None else None
-    if started is not None and started.pid:
+    started = forked.Started(bill_there)
+    if started.pid:
         for account in theirs:
             inventories.pop(account, None)
     try:
         here = bill(mine, inventories, progress)
     except BaseException:  # an interrupt, say: the child's answer will not be wanted
-        if started is not None:
-            started.cancel()
+        started.cancel()
         raise
     there = None
-    if started is not None and started.pid:
+    if started.pid:
         with contextlib.suppress(forked.ChildLost):
             pickled, errors, warnings, made = started.result()
             there = BillResult(month, tuple(pickle.loads(data) for data in pickled), errors, warnings)
             del pickled
             if share is not None:
                 share.take(there.invoices, made)
-        if there is None and again is not None:  # lost: its clients' rows again
+        if there is None:  # lost: its clients' rows again
             inventories = again()
     if there is None:
         there = bill(theirs, inventories, first=False)
@@ -243,14 +241,9 @@ def bill_beside(config: Config, month: Month, earlier: list[PriorInvoice], only:
 
 
 def exports_fingerprint(root: Path, month: Month) -> list[tuple]:
-    """Name, size and time of change of each file of exports/MONTH, to know whether it changed since."""
+    """Each file of exports/MONTH by name and stat (filecache.stat_key), to know whether it changed since."""
     folder = root / "exports" / str(month)
-    found = []
-    for path in sorted(folder.iterdir()) if folder.is_dir() else []:
-        with contextlib.suppress(OSError):
-            st = path.stat()
-            found.append((path.name, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
-    return found
+    return [(path.name, stat_key(path)) for path in sorted(folder.iterdir())] if folder.is_dir() else []
 
 
 def _rows_again(root: Path, month: Month, config: Config, fingerprint: list[tuple]) -> dict:
