@@ -9,14 +9,21 @@ the commit failed, so a run that writes nothing to the ledger writes nothing to 
 tried first: it needs the interpreter lock back after every system call, and at 10,000 files that slowed the
 rendering more than the overlap saved.)
 
+A folder that does not exist yet (build/MONTH of a month billed anew) is made whole in `.otb/tmp/` under its
+own files' names and renamed into place at once: one rename instead of one per file (10,000 clients: 0.37 s at
+the end of the bill, on one core), and no temp name to create and rename away per file.
+
 Temp files live in `.otb/tmp/` (swept by the next run if this one is killed); a kill leaves each output old or
-new, never half written. Outputs are not fsynced: they can always be made again from the ledger (`otb export`).
+new, never half written, and a new folder whole or absent. Outputs are not fsynced: they can always be made again
+from the ledger (`otb export`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import shutil
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -35,18 +42,12 @@ class OutputStage:
         os.umask(umask)
         self._new_mode = 0o666 & ~umask
         self._staged: list[tuple[str, str]] = []  # (temp, target), in the order added
+        self._folders: dict[str, str | None] = {}  # a target's folder -> its scratch copy, if it is new (else None)
         self._count = 0
         self._background = background
         # forked now, while the process is small: forked once the month is read, each page that either process
         # touches afterwards becomes a copy
         self._child: forked.Stream | None = forked.Stream(self._stage_all, keep=False) if background else None
-
-    def expect(self, count: int) -> None:
-        """About `count` outputs will come: the background child creates their temp files now, empty, while it
-        has nothing else to do (creating a file is the slow part: see the module docstring; up to 0.4 ms each on
-        this project's test machine), and fills them as the outputs come. Those left over are removed."""
-        if self._child is not None and count > 0:
-            self._child.send(count)
 
     def add(self, files: Mapping[Path, bytes | str]) -> None:
         """Stage these outputs (paths absolute or relative to the repo); a file that already holds the same bytes
@@ -69,9 +70,20 @@ class OutputStage:
         anything is renamed."""
         self._finish()
         written = []
+        moved: dict[str, bool] = {}  # a new folder's scratch copy -> renamed into place whole
         for temp, target in self._staged:
-            replace_into(Path(temp), Path(target))
+            folder = os.path.dirname(temp)
+            if folder != str(self.scratch):  # in a new folder's scratch copy
+                if folder not in moved:
+                    moved[folder] = _move_folder(Path(folder), Path(target).parent)
+                if not moved[folder]:
+                    replace_into(Path(temp), Path(target))
+            else:
+                replace_into(Path(temp), Path(target))
             written.append(Path(target))
+        for folder, whole in moved.items():
+            if not whole:
+                os.rmdir(folder)  # emptied file by file
         self._staged = []
         return written
 
@@ -83,6 +95,7 @@ class OutputStage:
             child.cancel()
             _unlink(self.scratch / name for name in os.listdir(self.scratch) if name.startswith(f"{pid}-"))
         _unlink(temp for temp, _ in self._staged)
+        _unlink({os.path.dirname(temp) for temp, _ in self._staged} - {str(self.scratch)})
         self._staged = []
 
     def _finish(self) -> None:
@@ -94,43 +107,37 @@ class OutputStage:
         """Create a temp file for each output that differs from its target: [(temp, target)]; on an error, none
         is left behind."""
         staged: list[tuple[str, str]] = []
-        pid, ahead = os.getpid(), self._count  # temp files pid-1 .. pid-ahead exist (expect)
+        pid = os.getpid()
         try:
             for items in batches:
-                if isinstance(items, int):
-                    ahead = self._create_ahead(ahead, items, pid)
-                else:
-                    self._stage_into(staged, items, pid)
+                self._stage_into(staged, items, pid)
         except BaseException:
             _unlink(temp for temp, _ in staged)
+            _unlink(folder for folder in self._folders.values() if folder is not None)
             raise
-        finally:
-            _unlink(self._temp(pid, n) for n in range(self._count + 1, ahead + 1))  # made ahead, not needed
         return staged
 
     def _temp(self, pid: int, number: int) -> str:
         return os.path.join(self.scratch, f"{pid}-{number}")
 
-    def _create_ahead(self, ahead: int, count: int, pid: int) -> int:
-        """Create the temp files the next `count` outputs will be written to, empty; returns the last one's number."""
-        for number in range(max(ahead, self._count) + 1, self._count + count + 1):
-            os.close(os.open(self._temp(pid, number), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, self._new_mode))
-            ahead = number
-        return ahead
-
     def _stage_into(self, staged: list[tuple[str, str]], items: Iterable[tuple[str, bytes | str]], pid: int) -> None:
         for target, content in items:
             data = content.encode("utf-8") if isinstance(content, str) else content
-            try:
-                st = os.stat(target)
-            except FileNotFoundError:
-                mode = self._new_mode
+            folder, name = os.path.split(target)
+            copy = self._folder_copy(folder, pid)
+            if copy is not None:  # a new folder: the file under its own name in the folder's scratch copy
+                mode, temp = self._new_mode, os.path.join(copy, name)
             else:
-                mode = st.st_mode & 0o777
-                if st.st_size == len(data) and Path(target).read_bytes() == data:
-                    continue  # the same bytes: left alone (a rebill then rewrites only what changed)
-            self._count += 1
-            temp = self._temp(pid, self._count)  # made ahead (expect), or made now
+                try:
+                    st = os.stat(target)
+                except FileNotFoundError:
+                    mode = self._new_mode
+                else:
+                    mode = st.st_mode & 0o777
+                    if st.st_size == len(data) and Path(target).read_bytes() == data:
+                        continue  # the same bytes: left alone (a rebill then rewrites only what changed)
+                self._count += 1
+                temp = self._temp(pid, self._count)
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
             try:
                 view = memoryview(data)
@@ -142,11 +149,40 @@ class OutputStage:
                 os.close(fd)
             staged.append((temp, target))
 
+    def _folder_copy(self, folder: str, pid: int) -> str | None:
+        """The scratch copy of `folder` if it does not exist (made now, the first time), else None."""
+        if folder not in self._folders:
+            copy = None
+            if not os.path.isdir(folder):
+                copy = os.path.join(self.scratch, f"{pid}-folder-{len(self._folders) + 1}")
+                os.mkdir(copy)
+            self._folders[folder] = copy
+        return self._folders[folder]
+
+
+def _move_folder(copy: Path, folder: Path) -> bool:
+    """Rename the scratch copy of a new folder into place whole; False if the folder exists by now (its files are
+    then moved one by one)."""
+    if folder.exists():
+        return False
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    faults.point("replace", folder)
+    try:
+        os.rename(copy, folder)
+    except OSError as exc:
+        if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY, errno.EXDEV):
+            raise
+        return False
+    return True
+
 
 def _unlink(paths: Iterable[str | Path]) -> None:
     for path in paths:
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
+            if os.path.isdir(path):
+                shutil.rmtree(path)
+            else:
+                os.unlink(path)
 
 
 def write_outputs(root: Path, files: Mapping[Path, bytes | str]) -> list[Path]:

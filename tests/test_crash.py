@@ -11,7 +11,8 @@ def test_kills_at_every_write_and_at_random_leave_the_books_as_an_uninterrupted_
     print(report(figures))
     assert not figures.failures, report(figures)
     assert figures.kills >= 400, report(figures)
-    assert figures.at_points >= 200 and figures.at_random >= 150
+    # at_points: every durable write of each scenario; a new build/MONTH is one rename, not one per file (197)
+    assert figures.at_points >= 190 and figures.at_random >= 150
     assert figures.completed > 0 and figures.undone > 0  # kills landed on both sides of the commit point
     assert set(figures.points) >= {"bill", "finalize", "pay", "pay-usd", "pay-new-year", "reverse", "credit",
                                    "import-payments", "adjust", "email"}

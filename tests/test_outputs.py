@@ -61,11 +61,11 @@ def test_a_staging_error_on_the_thread_is_raised_by_publish_before_any_file_is_r
     real_open = os.open
     opened = []
 
-    def disk_full(path, flags, mode=0o777):
+    def disk_full(path, flags, mode=0o777, **kwargs):
         opened.append(path)
         if len(opened) == 20:
             raise OSError(errno.ENOSPC, "No space left on device", str(path))
-        return real_open(path, flags, mode)
+        return real_open(path, flags, mode, **kwargs)
 
     monkeypatch.setattr(outputs.os, "open", disk_full)
     stage = OutputStage(tmp_path, background=True)
@@ -100,10 +100,10 @@ def test_build_files_that_cannot_be_written_after_the_ledger_is_give_a_clear_mes
     repo.csv("2024-10", "users.csv", "account,user_id,name,email,active", "A1,u1,One,,true")
     real_open = os.open
 
-    def disk_full(path, flags, mode=0o777):
+    def disk_full(path, flags, mode=0o777, **kwargs):
         if "/.otb/tmp/" in str(path):
             raise OSError(errno.ENOSPC, "No space left on device", str(path))
-        return real_open(path, flags, mode)
+        return real_open(path, flags, mode, **kwargs)
 
     monkeypatch.setattr(outputs.os, "open", disk_full)  # the forked writer inherits it
     result = repo.run("bill", "2024-10", "--no-pdf")
@@ -120,33 +120,71 @@ def test_build_files_that_cannot_be_written_after_the_ledger_is_give_a_clear_mes
         p.name for p in (repo.root / "build/2024-10").iterdir()}
 
 
-def test_temp_files_made_ahead_are_filled_in_order_and_those_left_over_removed(tmp_path, monkeypatch):
-    """OutputStage.expect: the writer creates the temp files while it waits for the outputs; the outputs then only
-    fill them. Fewer outputs than expected (and one left alone as unchanged) leave no temp file behind."""
-    write_outputs(tmp_path, {Path("build/2024-10/0001.csv"): b"row 1\n"})
+def test_a_new_folder_is_staged_whole_and_renamed_into_place_at_once(tmp_path, monkeypatch):
+    """build/MONTH of a month billed anew: its files are written under their own names in a scratch copy of the
+    folder, which publish renames into place (one rename, not one per file); nothing shows in build/ before."""
+    replaced = []
+    monkeypatch.setattr(outputs, "replace_into", lambda source, target: replaced.append(target))
+    (tmp_path / "build").mkdir()
     stage = OutputStage(tmp_path, background=True)
-    stage.expect(12)
-    time.sleep(0.5)  # the writer is idle: it makes them now
-    made = sorted(os.listdir(tmp_path / ".otb" / "tmp"), key=lambda name: int(name.split("-")[1]))
-    assert made == [f"{stage._child.pid}-{n}" for n in range(1, 13)]
-    assert all((tmp_path / ".otb" / "tmp" / name).stat().st_size == 0 for name in made)
-    stage.add(_files(10))  # 0001.csv holds these bytes already: 9 staged
-    assert len(stage.publish()) == 9
+    stage.add(_files(40))
+    stage.flush()
+    time.sleep(0.3)  # the writer has made them by now
+    (copy,) = os.listdir(tmp_path / ".otb" / "tmp")
+    assert copy == f"{stage._child.pid}-folder-1"
+    assert sorted(os.listdir(tmp_path / ".otb" / "tmp" / copy)) == [f"{i:04d}.csv" for i in range(40)]
+    assert os.listdir(tmp_path / "build") == []
+    written = stage.publish()
+    assert written == [tmp_path / f"build/2024-10/{i:04d}.csv" for i in range(40)]
+    assert replaced == []  # the folder moved whole
     assert {p.name: p.read_bytes() for p in (tmp_path / "build/2024-10").iterdir()} == {
-        f"{i:04d}.csv": f"row {i}\n".encode() for i in range(10)}
+        f"{i:04d}.csv": f"row {i}\n".encode() for i in range(40)}
+    assert os.stat(tmp_path / "build/2024-10/0003.csv").st_mode & 0o777 == 0o666 & ~_umask()
     assert os.listdir(tmp_path / ".otb" / "tmp") == []
-    more = OutputStage(tmp_path, background=True)
-    more.expect(3)
-    more.add(_files(6, "new"))  # more than expected: the rest made as they come
-    assert len(more.publish()) == 6
-    assert (tmp_path / "build/2024-10/0005.csv").read_bytes() == b"new 5\n"
+
+
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+def test_a_new_folder_made_meanwhile_gets_the_files_one_by_one_and_keeps_its_own(tmp_path):
+    stage = OutputStage(tmp_path, background=True)
+    stage.add(_files(5))
+    stage.flush()
+    time.sleep(0.3)
+    (tmp_path / "build/2024-10").mkdir(parents=True)  # by someone else, after the writer found it missing
+    (tmp_path / "build/2024-10/notes.txt").write_text("mine\n")
+    assert len(stage.publish()) == 5
+    assert sorted(p.name for p in (tmp_path / "build/2024-10").iterdir()) == [
+        "0000.csv", "0001.csv", "0002.csv", "0003.csv", "0004.csv", "notes.txt"]
+    assert (tmp_path / "build/2024-10/0004.csv").read_bytes() == b"row 4\n"
     assert os.listdir(tmp_path / ".otb" / "tmp") == []
+
+
+def test_a_new_folder_discarded_or_failed_half_way_leaves_nothing(tmp_path, monkeypatch):
     discarded = OutputStage(tmp_path, background=True)
-    discarded.expect(5)
-    discarded.add(_files(2, "gone"))
+    discarded.add(_files(20))
     discarded.discard()
+    assert not (tmp_path / "build").exists()
     assert os.listdir(tmp_path / ".otb" / "tmp") == []
-    assert (tmp_path / "build/2024-10/0000.csv").read_bytes() == b"new 0\n"
-    here = OutputStage(tmp_path)
-    here.expect(5)  # without a writer: nothing made ahead
-    assert os.listdir(tmp_path / ".otb" / "tmp") == []
+    real_open = os.open
+    opened = []
+
+    def disk_full(path, flags, mode=0o777, **kwargs):
+        opened.append(path)
+        if len(opened) == 12:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real_open(path, flags, mode, **kwargs)
+
+    monkeypatch.setattr(outputs.os, "open", disk_full)
+    for background in (True, False):
+        opened.clear()
+        stage = OutputStage(tmp_path, background=background)
+        with pytest.raises(OSError, match="No space left"):
+            stage.add(_files(20))
+            stage.publish()
+        stage.discard()
+        assert not (tmp_path / "build").exists()
+        assert os.listdir(tmp_path / ".otb" / "tmp") == []

@@ -1445,20 +1445,27 @@ def test_a_bill_stores_its_parses_from_a_child_while_it_bills_and_not_again_at_t
     assert any(key[1].endswith("B2.yaml") for key in _stored(repo))
 
 
-def test_temp_files_are_made_ahead_for_a_month_billed_anew_only(repo, monkeypatch):
-    """Billed again, most outputs are the same bytes and left alone: temp files made for them would be removed
-    again (10,000 creations and deletions for nothing)."""
+def test_a_month_billed_anew_gets_its_build_folder_in_one_rename_and_a_rebill_only_what_changed(repo, monkeypatch):
+    """outputs.OutputStage: build/MONTH does not exist yet, so it is made whole in .otb/tmp and renamed into place
+    (1,000 clients: 1,006 renames of files before, on one core at the end of the bill); billed again, only the
+    files whose bytes changed are replaced, one by one."""
     from otb_billing import outputs
 
-    expected = []
-    real = outputs.OutputStage.expect
-    monkeypatch.setattr(outputs.OutputStage, "expect", lambda self, count: (expected.append(count),
-                                                                             real(self, count))[1])
+    replaced = []
+    real = outputs.replace_into
+    monkeypatch.setattr(outputs, "replace_into", lambda source, target: (replaced.append(target.name),
+                                                                         real(source, target))[1])
     _outputs_repo(repo)
     assert repo.run("bill", "2024-10", "--no-pdf").exit_code == 0
-    assert expected == [3 + 0 + 3]  # three invoices; the ZIP, the report and the QuickBooks file
+    build = repo.root / "build" / "2024-10"
+    assert replaced == []
+    assert {"Alpha Dental-A1-202410.csv", "Beta Law-B2-202410.csv", "Gamma Clinic-C3-202410.csv",
+            "invoices-2024-10.zip", "quickbooks-invoices-2024-10.csv", "bill-report.json"} <= set(os.listdir(build))
+    assert os.listdir(repo.root / ".otb" / "tmp") == []
+    repo.csv("2024-10", "users.csv", USERS, *(f"{a},{a}-u{i},User {i},,true" for a in ("A1", "B2", "C3")
+                                               for i in range(4 if a == "B2" else 3)))
     assert repo.run("bill", "2024-10", "--no-pdf").exit_code == 0
-    assert expected == [6]
+    assert sorted(replaced) == ["Beta Law-B2-202410.csv", "invoices-2024-10.zip", "quickbooks-invoices-2024-10.csv"]
 
 
 @pytest.mark.parametrize("data", [b"a: 1\r\nb: 2\r\n", b"a: 1\rb: 2\r", b"\xef\xbb\xbfa: 1\n", b"a: 1\r\r\n\n\r",

@@ -67,11 +67,6 @@ def _bill(root: Path, month: Month, only: Collection[str], progress, pdf: bool, 
     def when_read(config: Config | None) -> None:  # the billing that follows leaves a core idle
         if ahead is not None:
             ahead.release()
-        # a month billed anew: a CSV per invoice, the ZIP, report, QuickBooks parts (billed again: most of them
-        # are the same bytes, left alone, and temp files made for them would only be removed again)
-        if stage is not None and config is not None and not (root / "build" / str(month)).exists():
-            invoices = len(only) if only else len(config.clients)
-            stage.expect(invoices + invoices // quickbooks.MAX_INVOICES + 3)
 
     text = LedgerText() if stage is not None else None
     config, result, blocks = compute(root, month, only, progress, defer_packed=stage is not None,
