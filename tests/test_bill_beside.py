@@ -36,7 +36,9 @@ def _billed(repo: Repo, monkeypatch, split: bool, *args: str):
     return result.exit_code, result.output, repo.snapshot()
 
 
-def test_a_bill_made_by_two_processes_is_byte_for_byte_the_bill_of_one(tmp_path, monkeypatch):
+@pytest.mark.parametrize("together", [1, 20])  # the child's invoices in a pickle each, or all in one
+def test_a_bill_made_by_two_processes_is_byte_for_byte_the_bill_of_one(tmp_path, monkeypatch, together):
+    monkeypatch.setattr(pipeline, "PICKLED_TOGETHER", together)
     one = _six_clients(tmp_path / "one")
     two = _six_clients(tmp_path / "two")
     log = tmp_path / "billed"
