@@ -18,6 +18,22 @@ def _files(n: int, text: str = "row") -> dict[Path, bytes]:
     return {Path(f"build/2024-10/{i:04d}.csv"): f"{text} {i}\n".encode() for i in range(n)}
 
 
+REAL_OPEN = os.open
+
+
+def _disk_full_at(count: int, monkeypatch) -> None:
+    """The `count`th file opened (by this process or a writer forked after this) finds the disk full."""
+    opened = []
+
+    def disk_full(path, flags, mode=0o777, **kwargs):
+        opened.append(path)
+        if len(opened) == count:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return REAL_OPEN(path, flags, mode, **kwargs)
+
+    monkeypatch.setattr(outputs.os, "open", disk_full)
+
+
 def test_a_background_stage_writes_nothing_until_published_then_every_file(tmp_path):
     stage = OutputStage(tmp_path, background=True)
     stage.add(_files(120))
@@ -58,16 +74,7 @@ def test_discard_leaves_build_as_it_was_and_no_temp_file(tmp_path):
 
 def test_a_staging_error_on_the_thread_is_raised_by_publish_before_any_file_is_replaced(tmp_path, monkeypatch):
     write_outputs(tmp_path, _files(30, "old"))
-    real_open = os.open
-    opened = []
-
-    def disk_full(path, flags, mode=0o777, **kwargs):
-        opened.append(path)
-        if len(opened) == 20:
-            raise OSError(errno.ENOSPC, "No space left on device", str(path))
-        return real_open(path, flags, mode, **kwargs)
-
-    monkeypatch.setattr(outputs.os, "open", disk_full)
+    _disk_full_at(20, monkeypatch)
     stage = OutputStage(tmp_path, background=True)
     stage.add(_files(30, "new"))
     with pytest.raises(OSError, match="No space left"):
@@ -169,18 +176,8 @@ def test_a_new_folder_discarded_or_failed_half_way_leaves_nothing(tmp_path, monk
     discarded.discard()
     assert not (tmp_path / "build").exists()
     assert os.listdir(tmp_path / ".otb" / "tmp") == []
-    real_open = os.open
-    opened = []
-
-    def disk_full(path, flags, mode=0o777, **kwargs):
-        opened.append(path)
-        if len(opened) == 12:
-            raise OSError(errno.ENOSPC, "No space left on device", str(path))
-        return real_open(path, flags, mode, **kwargs)
-
-    monkeypatch.setattr(outputs.os, "open", disk_full)
     for background in (True, False):
-        opened.clear()
+        _disk_full_at(12, monkeypatch)
         stage = OutputStage(tmp_path, background=background)
         with pytest.raises(OSError, match="No space left"):
             stage.add(_files(20))
