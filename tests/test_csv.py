@@ -9,6 +9,8 @@ import zipfile
 from decimal import ROUND_HALF_UP, Decimal
 
 from conftest import run
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 
 def read_rows(path):
@@ -87,9 +89,14 @@ def test_an_invoice_csv_is_the_csv_module_s_own_rows_whatever_the_client_name(ex
     from otb_billing.render import qbcsv
 
     _, result, _ = compute(example, Month(2024, 10))
-    for name in ("Acme, Inc.", 'The "Best" Co', "Two\nLines", "=HYPERLINK(1)", "", " spaced ", "Łódź Ğrup 株式会社"):
+    odd = ("Acme, Inc.", 'The "Best" Co', "Two\nLines", "=HYPERLINK(1)", "", " spaced ", "Łódź Ğrup 株式会社", "a\r",
+           '"')
+    for n, name in enumerate(odd):
         for invoice in result.invoices:
-            invoice = dataclasses.replace(invoice, client=name)
+            lines = tuple(line._replace(description=odd[(n + i) % len(odd)] + line.description,
+                                        item=odd[(n + i) % 3] if i % 2 else line.item)
+                          for i, line in enumerate(invoice.lines))  # descriptions and items a CSV must quote
+            invoice = dataclasses.replace(invoice, client=name, lines=lines)
             buffer = io.StringIO()
             writer = csv.writer(buffer, lineterminator="\r\n")
             writer.writerow(qbcsv.COLUMNS)
@@ -101,6 +108,16 @@ def test_an_invoice_csv_is_the_csv_module_s_own_rows_whatever_the_client_name(ex
             assert qbcsv.invoice_csv(invoice) == buffer.getvalue()
             assert [row[1] for row in csv.reader(io.StringIO(buffer.getvalue(), newline=""))][1:] == [
                 qbcsv.neutralize(name)] * len(invoice.lines)
+
+
+@given(st.text(alphabet=st.sampled_from('a ",\r\n=+-@\t\'é;'), max_size=8))
+@settings(max_examples=2000, deadline=None)
+def test_a_csv_cell_is_the_csv_module_s_cell(text):
+    from otb_billing.render.qbcsv import csv_cell
+
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerow(["x", text, "y"])
+    assert buffer.getvalue() == f"x,{csv_cell(text)},y\r\n"
 
 
 def test_the_month_zip_is_deflated_at_the_fast_level_and_unzips_to_the_same_csvs():
