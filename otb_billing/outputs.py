@@ -170,7 +170,7 @@ def _move_folder(copy: Path, folder: Path) -> bool:
     try:
         os.rename(copy, folder)
     except OSError as exc:
-        if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY, errno.EXDEV):
+        if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR, errno.EXDEV):
             raise
         return False
     return True
