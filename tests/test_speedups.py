@@ -1452,6 +1452,24 @@ def test_a_bill_stores_its_parses_from_a_child_while_it_bills_and_not_again_at_t
     assert any(key[1].endswith("B2.yaml") for key in _stored(repo))
 
 
+def test_the_bill_s_table_is_made_while_the_check_runs_and_printed_as_before(repo, monkeypatch):
+    """run_bill(summary=...): the table (10,000 clients: 0.16 s) is made in commit_ledger's `meanwhile`, once the
+    outputs' child is done and while the other core checks the ledger, not after the commit on one core."""
+    from otb_billing.render import report
+
+    _outputs_repo(repo)
+    month_file = repo.root / "ledger" / "invoices" / "2024" / "2024-10.beancount"
+    seen = []
+    real = report.result_table
+    monkeypatch.setattr(report, "result_table", lambda *args: (seen.append(month_file.exists()), real(*args))[1])
+    result = repo.run("bill", "2024-10", "--no-pdf")
+    assert result.exit_code == 0, result.output
+    assert seen == [False]  # made once, before the ledger's commit
+    assert "Alpha Dental" in result.output and "3 invoice(s)" in result.output
+    assert repo.run("bill", "2024-10", "--no-pdf", "--dry-run").exit_code == 0
+    assert seen == [False, True]  # a dry run: made at its end, once
+
+
 def test_a_month_billed_anew_gets_its_build_folder_in_one_rename_and_a_rebill_only_what_changed(repo, monkeypatch):
     """outputs.OutputStage: build/MONTH does not exist yet, so it is made whole in .otb/tmp and renamed into place
     (1,000 clients: 1,006 renames of files before, on one core at the end of the bill); billed again, only the

@@ -60,14 +60,17 @@ def bill(month: Month, clients, as_json: bool, dry_run: bool, adjust, day, pdf: 
             ahead = None if dry_run else bill_checker(root, month)
             try:
                 from ..jobs.bill import run_bill
+                from ..render.report import result_json, result_table
 
                 count = _count_clients(root)
+                summary = result_json if as_json else result_table
                 if count > PROGRESS_ABOVE and not as_json:
                     with click.progressbar(length=count, label=f"Billing {month}", file=sys.stderr) as bar:
                         outcome = run_bill(root, month, clients, dry_run, progress=lambda: bar.update(1), pdf=pdf,
-                                           pdf_progress=pdf_bar, ahead=ahead)
+                                           pdf_progress=pdf_bar, ahead=ahead, summary=summary)
                 else:
-                    outcome = run_bill(root, month, clients, dry_run, pdf=pdf, pdf_progress=pdf_bar, ahead=ahead)
+                    outcome = run_bill(root, month, clients, dry_run, pdf=pdf, pdf_progress=pdf_bar, ahead=ahead,
+                                       summary=summary)
             finally:
                 if ahead is not None:
                     ahead.cancel()  # run_bill's to end: here only if it never got it
@@ -77,12 +80,10 @@ def bill(month: Month, clients, as_json: bool, dry_run: bool, adjust, day, pdf: 
         gc.enable()
         if pdf_bar is not None:
             pdf_bar.close()
-    from ..render.report import result_json, result_table
-
+    text = outcome.summary if outcome.summary is not None else summary(outcome.result, outcome.invoices)
+    click.echo(text, nl=False)
     if as_json:
-        click.echo(result_json(outcome.result, outcome.invoices), nl=False)
         return
-    click.echo(result_table(outcome.result, outcome.invoices), nl=False)
     if outcome.kept_finalized:
         click.echo(f"Finalized invoices kept as they are: {', '.join(outcome.kept_finalized)}")
     if dry_run:

@@ -30,6 +30,7 @@ class BillOutcome:
     invoices: tuple[Invoice, ...]  # the invoices (re)written by this run
     written: list[Path] = field(default_factory=list)
     kept_finalized: list[str] = field(default_factory=list)
+    summary: str | None = None  # run_bill's `summary` of the result, if it was given one
 
 
 def run_bill(
@@ -41,20 +42,25 @@ def run_bill(
     pdf: bool = True,
     pdf_progress: Callable | None = None,
     ahead: forked.Standby | None = None,
+    summary: Callable[[BillResult, tuple[Invoice, ...]], str] | None = None,
 ) -> BillOutcome:
     """Bill the month and, unless `dry_run`, write the ledger files (one checked, all-or-nothing change) and
     then the build/ files (QuickBooks CSVs, their ZIP and, with `pdf`, DRAFT-watermarked PDFs). `ahead`: the
     check's child, forked by the caller before it imported this module (check_ahead.bill_checker); it is this
-    function's to end."""
+    function's to end. `summary(result, invoices)`: the text the caller will print, made while the other core
+    finishes the check (10,000 clients: the table took 0.16 s after it, on one core), as `outcome.summary`."""
     try:
         if dry_run:
-            return _bill(root, month, only, progress, pdf, pdf_progress, None)
+            outcome = _bill(root, month, only, progress, pdf, pdf_progress, None)
+            if summary is not None:
+                outcome.summary = summary(outcome.result, outcome.invoices)
+            return outcome
         require_good_ledger(root)
         # the ledger check, by a child forked while this process is small (check_ahead.bill_checker)
         ahead = ahead or bill_checker(root, month)
         stage = OutputStage(root, background=True)  # build/ files made by a child while the work goes on
         try:
-            return _bill(root, month, only, progress, pdf, pdf_progress, stage, ahead)
+            return _bill(root, month, only, progress, pdf, pdf_progress, stage, ahead, summary)
         finally:
             stage.discard()  # nothing, once published
     finally:
@@ -63,7 +69,8 @@ def run_bill(
 
 
 def _bill(root: Path, month: Month, only: Collection[str], progress, pdf: bool, pdf_progress,
-          stage: OutputStage | None, ahead: forked.Standby | None = None) -> BillOutcome:
+          stage: OutputStage | None, ahead: forked.Standby | None = None,
+          summary: Callable[[BillResult, tuple[Invoice, ...]], str] | None = None) -> BillOutcome:
     def when_read(config: Config | None) -> None:  # the billing that follows leaves a core idle
         if ahead is not None:
             ahead.release()
@@ -101,6 +108,8 @@ def _bill(root: Path, month: Month, only: Collection[str], progress, pdf: bool, 
     def meanwhile() -> None:  # while the other core checks the new ledger
         filecache.save_pending()  # new export rows
         outputs.collect()
+        if summary is not None:  # the outputs' child is done: a core to spare while the check goes on
+            outcome.summary = summary(outcome.result, outcome.invoices)
 
     try:
         ledger_files = _ledger_files(root / "ledger", config, month, month_blocks, fresh, lean=True, text=text)
