@@ -10,9 +10,10 @@ bench/bench_pdf.py measures those.
 
     python bench/bench_bill.py 100 1000 10000 [--runs 3] [--keep DIR] [--baseline REV]
 
-With --baseline, each run of this version is followed by a run of the git revision REV (checked out in a
-temporary worktree) on the same repo, and the ratio of the medians is printed: figures from the same minutes of
-the same machine, which is what a noisy shared machine allows comparing.
+With --baseline, each run of this version is paired with a run of the git revision REV (checked out in a
+temporary worktree) on the same repo, the baseline first every other time, and the ratio of the medians is
+printed: figures from the same minutes of the same machine, which is what a noisy shared machine allows
+comparing.
 """
 
 from __future__ import annotations
@@ -173,8 +174,9 @@ def main() -> None:
                 first: dict[str, list] = {name: [] for name in versions}
                 again: dict[str, list] = {name: [] for name in versions}
                 later: dict[str, list] = {name: [] for name in versions}
-                for _ in range(args.runs):
-                    for name, code in versions.items():
+                for run in range(args.runs):
+                    # every other run the baseline goes first: the run after another's writes is not always this one's
+                    for name, code in (list(versions.items()) if run % 2 == 0 else list(versions.items())[::-1]):
                         fresh(root)
                         first[name].append(run_once(root, code))
                         again[name].append(run_once(root, code))
