@@ -85,6 +85,7 @@ class OutputStage:
             if not whole:
                 os.rmdir(folder)  # emptied file by file
         self._staged = []
+        self._folders = {}  # those folders exist now: what is added next is staged file by file
         return written
 
     def discard(self) -> None:

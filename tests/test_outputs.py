@@ -156,6 +156,16 @@ def _umask() -> int:
     return umask
 
 
+def test_a_stage_published_into_a_new_folder_stages_what_comes_next_file_by_file(tmp_path):
+    stage = OutputStage(tmp_path)  # without a writer: the folders are this process's to remember
+    stage.add(_files(3))
+    assert len(stage.publish()) == 3
+    stage.add(_files(4, "more"))
+    assert len(stage.publish()) == 4
+    assert (tmp_path / "build/2024-10/0003.csv").read_bytes() == b"more 3\n"
+    assert os.listdir(tmp_path / ".otb" / "tmp") == []
+
+
 def test_a_new_folder_made_meanwhile_gets_the_files_one_by_one_and_keeps_its_own(tmp_path):
     stage = OutputStage(tmp_path, background=True)
     stage.add(_files(5))
