@@ -200,7 +200,7 @@ def _load(root: Path, version: str) -> FileCache:
                 if isinstance(entries, dict):
                     cache._entries.update(entries)
     with contextlib.suppress(Exception):  # the same; the entries read before a damaged frame are kept
-        for (kind, name, stat, depends, problems), blob, at in _frames_at(_mapped(root / PACKED_FILE), version):
+        for (kind, name, stat, depends, problems), blob, at in _frames(_mapped(root / PACKED_FILE), version):
             found = [Problem(None if file is None else Source(file, line), message, hint)
                      for file, line, message, hint in problems]
             cache._entries[(kind, name)] = (tuple(stat), depends, Packed(blob, stored=True, at=at), found)
@@ -215,16 +215,10 @@ def _mapped(path: Path) -> mmap.mmap:
         return mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
 
 
-def _frames(data: bytes | mmap.mmap, version: str) -> Iterator[tuple[tuple, memoryview]]:
-    """The entries of a packed cache file: (kind, path, stat, depends, problems) and the marshalled rows, left
-    marshalled. The file: frames of an 8-byte length and a marshal blob; first the code version, then two frames
-    per export file, its description and its rows."""
-    for meta, blob, _ in _frames_at(data, version):
-        yield meta, blob
-
-
-def _frames_at(data: bytes | mmap.mmap, version: str) -> Iterator[tuple[tuple, memoryview, int]]:
-    """_frames, with where each entry's rows begin in `data`."""
+def _frames(data: bytes | mmap.mmap, version: str) -> Iterator[tuple[tuple, memoryview, int]]:
+    """The entries of a packed cache file: (kind, path, stat, depends, problems), the marshalled rows, left
+    marshalled, and where they begin in `data` (for _copy_mapped). The file: frames of an 8-byte length and a
+    marshal blob; first the code version, then two frames per export file, its description and its rows."""
     view = memoryview(data)
     at = 0
 
@@ -338,7 +332,7 @@ def _save_packed(cache: FileCache, path: Path, version: str) -> set[tuple[str, s
 def _stored_blobs(path: Path, version: str) -> dict[tuple[str, str], tuple[tuple, memoryview, int]]:
     """(kind, path) -> (stat, packed rows, where they begin) of the packed cache file as it is, mapped."""
     try:
-        return {(meta[0], meta[1]): (tuple(meta[2]), blob, at) for meta, blob, at in _frames_at(_mapped(path), version)}
+        return {(meta[0], meta[1]): (tuple(meta[2]), blob, at) for meta, blob, at in _frames(_mapped(path), version)}
     except (OSError, ValueError, EOFError, TypeError, IndexError):
         return {}
 

@@ -73,12 +73,9 @@ class OutputStage:
         moved: dict[str, bool] = {}  # a new folder's scratch copy -> renamed into place whole
         for temp, target in self._staged:
             folder = os.path.dirname(temp)
-            if folder != str(self.scratch):  # in a new folder's scratch copy
-                if folder not in moved:
-                    moved[folder] = _move_folder(Path(folder), Path(target).parent)
-                if not moved[folder]:
-                    replace_into(Path(temp), Path(target))
-            else:
+            if folder != str(self.scratch) and folder not in moved:  # a new folder's scratch copy, met first
+                moved[folder] = _move_folder(Path(folder), Path(target).parent)
+            if not moved.get(folder):
                 replace_into(Path(temp), Path(target))
             written.append(Path(target))
         for folder, whole in moved.items():

@@ -455,7 +455,7 @@ def test_a_damaged_packed_entry_is_read_from_the_file_instead(repo):
     packed_file = repo.root / filecache.PACKED_FILE
     frames = list(filecache._frames(packed_file.read_bytes(), filecache.code_version()))
     assert len(frames) == 1
-    meta, _ = frames[0]
+    meta, _, _ = frames[0]
     with open(packed_file, "wb") as out:
         for frame in (filecache.code_version(), meta, ("x", "NoSuchRow", [(1, 2)])):
             filecache._frame(out, marshal.dumps(frame))
@@ -643,7 +643,7 @@ def test_new_client_files_are_read_by_a_child_while_this_process_reads_the_expor
     forked.join_background()
     frames = list(filecache._frames((new_exports.root / filecache.PACKED_FILE).read_bytes(),
                                     filecache.code_version()))
-    assert sorted(Path(meta[1]).name for meta, _ in frames) == ["tickets.csv", "users.csv"]  # kept for next time
+    assert sorted(Path(meta[1]).name for meta, *_ in frames) == ["tickets.csv", "users.csv"]  # kept for next time
 
 
 def test_no_child_reads_exports_when_every_one_is_kept(new_exports, monkeypatch):
@@ -704,7 +704,7 @@ def test_export_rows_read_here_are_stored_by_a_child_and_let_go_here_before_the_
     assert saved == [os.getpid()]
     frames = list(filecache._frames((new_exports.root / filecache.PACKED_FILE).read_bytes(),
                                     filecache.code_version()))
-    assert sorted(Path(meta[1]).name for meta, _ in frames) == ["tickets.csv", "users.csv"]
+    assert sorted(Path(meta[1]).name for meta, *_ in frames) == ["tickets.csv", "users.csv"]
 
 
 def test_a_cache_that_let_rows_go_still_writes_them_when_it_stores_again(new_exports, monkeypatch):
@@ -716,7 +716,7 @@ def test_a_cache_that_let_rows_go_still_writes_them_when_it_stores_again(new_exp
     forked.join_background()
     frames = list(filecache._frames((new_exports.root / filecache.PACKED_FILE).read_bytes(),
                                     filecache.code_version()))
-    assert sorted(Path(meta[1]).name for meta, _ in frames) == ["tickets.csv", "usage.csv", "users.csv"]
+    assert sorted(Path(meta[1]).name for meta, *_ in frames) == ["tickets.csv", "usage.csv", "users.csv"]
     with filecache.persisted(new_exports.root) as cache:
         from otb_billing.core.month import Month
         from otb_billing.readers.exports import read_exports
@@ -1621,7 +1621,7 @@ def test_the_rows_packer_is_forked_before_this_process_holds_the_clients(new_exp
     assert held == [(0, 2), (2, 0)]  # the packer: the two CSVs' rows, no client yet; then the clients' store
     frames = list(filecache._frames((new_exports.root / filecache.PACKED_FILE).read_bytes(),
                                     filecache.code_version()))
-    assert sorted(Path(meta[1]).name for meta, _ in frames) == ["tickets.csv", "users.csv"]
+    assert sorted(Path(meta[1]).name for meta, *_ in frames) == ["tickets.csv", "users.csv"]
     assert {key[0] for key in _stored(new_exports)} >= {"client"}
 
 
