@@ -11,6 +11,7 @@ and its answer collected once this process has done what it could meanwhile.
 
 from __future__ import annotations
 
+import array
 import collections
 import contextlib
 import ctypes
@@ -21,6 +22,7 @@ import os
 import pickle
 import signal
 import sys
+import termios
 from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar
 
@@ -301,18 +303,39 @@ class Stream:
         if self._keep or not self._pid:
             self._sent.append(obj)
         if self._pid:
-            data = marshal.dumps(obj)
-            self._pending.append(memoryview(len(data).to_bytes(8, "little")))
-            self._pending.append(memoryview(data))
-            self._backlog += 8 + len(data)
-            self.most_waiting = max(self.most_waiting, self._backlog)
-            self._push()
-            if self._backlog > self.BACKLOG:  # the child lags far behind: wait rather than hold it all here
-                os.set_blocking(self._data, True)
-                try:
-                    self._push()
-                finally:
-                    os.set_blocking(self._data, False)
+            self._send(marshal.dumps(obj))
+
+    def offer(self, obj: Any, spare: int) -> bool:
+        """Send `obj` only if the pipe takes it whole now and still has `spare` bytes free after it; else nothing.
+        Never kept for the fallback: for what the child may as well do without (Standby.feed), so that it never
+        waits here, nor makes what comes next wait behind it (a child's `arg` sent while the pipe is full stays here
+        until finish(), and the child with it)."""
+        if not self._pid or self._pending:
+            return False
+        data = marshal.dumps(obj)
+        try:
+            size = fcntl.fcntl(self._data, fcntl.F_GETPIPE_SZ)
+            unread = array.array("i", [0])
+            fcntl.ioctl(self._data, termios.FIONREAD, unread, True)
+        except (OSError, AttributeError):
+            return False
+        if size - unread[0] < 8 + len(data) + spare:
+            return False
+        self._send(data)
+        return True
+
+    def _send(self, data: bytes) -> None:
+        self._pending.append(memoryview(len(data).to_bytes(8, "little")))
+        self._pending.append(memoryview(data))
+        self._backlog += 8 + len(data)
+        self.most_waiting = max(self.most_waiting, self._backlog)
+        self._push()
+        if self._backlog > self.BACKLOG:  # the child lags far behind: wait rather than hold it all here
+            os.set_blocking(self._data, True)
+            try:
+                self._push()
+            finally:
+                os.set_blocking(self._data, False)
 
     def _push(self) -> None:
         """Write what the pipe takes now (without waiting, unless the pipe was made blocking)."""
@@ -390,12 +413,18 @@ class Standby:
 
     `held`: the child waits for `release()` (or `arg`) before it prepares, for a caller that knows when a core
     will be free: otb bill reads its YAML and CSVs on both cores first, and bills on one.
+
+    `fed`: what the child does, once prepared, with each item `feed(item)` sends before `arg` (otb bill: the month
+    file's bytes as they are rendered, parsed there meanwhile). Only ever a head start too: an item fed is not
+    sent when the work runs here, and `fed` failing is no answer (the work must not depend on it).
     """
 
     def __init__(self, work: Callable[[Any, Any], T], prepare: Callable[[], Any] | None = None,
-                 held: bool = False, warm: Callable[[], object] | None = None) -> None:
+                 held: bool = False, warm: Callable[[], object] | None = None,
+                 fed: Callable[[Any], object] | None = None) -> None:
         self._work = work
         self._held = held
+        self._fed = fed
 
         def consume(items: Iterator[Any]) -> T:
             ready = None
@@ -407,7 +436,13 @@ class Standby:
             if prepare is not None:  # before waiting for `arg`; only ever a head start, so a failure is no answer
                 with contextlib.suppress(Exception):
                     ready = prepare()
-            return work(next(items), ready)
+            arg = next(items)
+            while isinstance(arg, tuple) and len(arg) == 2 and arg[0] == FED:
+                if fed is not None:
+                    with contextlib.suppress(Exception):
+                        fed(arg[1])
+                arg = next(items)
+            return work(arg, ready)
 
         self._stream: Stream | None = Stream(consume) if hasattr(os, "fork") else None
 
@@ -416,6 +451,16 @@ class Standby:
         if self._held and self._stream is not None:
             self._held = False
             self._stream.send(RELEASED)
+
+    FEED_SPARE = 64 << 10  # pipe room `feed` leaves for `arg` (otb bill's staged files: under 1 KB)
+
+    def feed(self, item: Any) -> bool:
+        """Send the child `item` (marshallable) for its `fed`, if the pipe has room for it now and for `arg`
+        after it (Stream.offer); whether it was sent. Nothing without a child or `fed`."""
+        if self._fed is None or self._stream is None:
+            return False
+        self.release()
+        return self._stream.offer((FED, item), self.FEED_SPARE)
 
     def beside(self, arg: Any, meanwhile: Callable[[], object]) -> Any:
         self.release()
@@ -440,6 +485,7 @@ class Standby:
 
 
 RELEASED = "released"  # what Standby.release() sends
+FED = "fed"  # (FED, item): what Standby.feed(item) sends; an `arg` must not look like it
 
 
 class ChildLost(RuntimeError):

@@ -955,9 +955,9 @@ def test_a_payment_or_credit_is_checked_by_a_child_that_parsed_the_ledger_while_
     seen = tmp_path / "seen.json"
     real, parent = verify.check_change, os.getpid()
 
-    def spy(root, staged, parsed=None, on_pass=None):
+    def spy(root, staged, parsed=None, on_pass=None, **kwargs):
         seen.write_text(json.dumps([os.getpid() != parent, sorted(os.path.basename(n) for n in parsed or {})]))
-        return real(root, staged, parsed, on_pass)
+        return real(root, staged, parsed, on_pass, **kwargs)
 
     monkeypatch.setattr(verify, "check_change", spy)
     result = repo.run(*command)
@@ -978,9 +978,9 @@ def test_without_memory_for_the_parsed_ledger_or_when_parsing_ahead_fails_the_ch
     seen = tmp_path / "seen.json"
     real = verify.check_change
 
-    def spy(root, staged, parsed=None, on_pass=None):
+    def spy(root, staged, parsed=None, on_pass=None, **kwargs):
         seen.write_text(json.dumps(parsed is None))
-        return real(root, staged, parsed, on_pass)
+        return real(root, staged, parsed, on_pass, **kwargs)
 
     monkeypatch.setattr(verify, "check_change", spy)
     from otb_billing.books import parse_cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import io
 import json
 from collections.abc import Callable, Collection
@@ -112,7 +113,8 @@ def _bill(root: Path, month: Month, only: Collection[str], progress, pdf: bool, 
             outcome.summary = summary(outcome.result, outcome.invoices)
 
     try:
-        ledger_files = _ledger_files(root / "ledger", config, month, month_blocks, fresh, lean=True, text=text)
+        ledger_files = _ledger_files(root / "ledger", config, month, month_blocks, fresh, lean=True, text=text,
+                                     feed=ahead.feed if ahead is not None else None)
         changed = commit_ledger(root, ledger_files, f"otb bill {month}", meanwhile=meanwhile, ahead=ahead)
     finally:
         outputs.cancel()  # if the commit never got as far as collecting them
@@ -402,11 +404,12 @@ def kept_blocks(blocks: dict, fresh, replaced, lean: bool = False) -> dict[str, 
 
 
 def _ledger_files(ledger: Path, config: Config, month: Month, month_blocks: dict[str, str], fresh,
-                  lean: bool = False, text: LedgerText | None = None) -> dict[Path, str | bytes]:
+                  lean: bool = False, text: LedgerText | None = None,
+                  feed: Callable[[tuple[str, bytes]], bool] | None = None) -> dict[Path, str | bytes]:
     """The new text of each ledger file that changes, in a safe replace order: accounts, month, main, given the
     month's blocks (kept_blocks; an invoice of `fresh` whose block is "" is rendered as the month file is written,
     unless `text` has it already). `lean`: the month file as bytes, each invoice encoded as it is written, so only
-    the file's bytes are held."""
+    the file's bytes are held; `feed`: handed them too as they come, if they will change the file (MonthFeed)."""
     render = text.of if text is not None else writer.render_invoice
     settings = config.settings
     by_number = {inv.number: inv for inv in fresh}
@@ -424,8 +427,14 @@ def _ledger_files(ledger: Path, config: Config, month: Month, month_blocks: dict
                    for number in sorted(month_blocks))
         if lean:
             buffer = io.BytesIO()
+            fed = MonthFeed(feed, month_path.relative_to(ledger).as_posix(), month_path) if feed else None
             for part in writer.month_file_parts(month, ordered):
-                buffer.write(part.encode("utf-8"))
+                data = part.encode("utf-8")
+                buffer.write(data)
+                if fed is not None:
+                    fed.add(data)
+            if fed is not None:
+                fed.close()
             files[month_path] = buffer.getvalue()
         else:
             files[month_path] = "".join(writer.month_file_parts(month, ordered))
@@ -441,6 +450,65 @@ def _ledger_files(ledger: Path, config: Config, month: Month, month_blocks: dict
         if main_text != old_main or not main_path.exists():
             files[main_path] = main_text
     return files
+
+
+class MonthFeed:
+    """The month file's bytes handed to the check's child as they are rendered (check_ahead.checker_ahead's
+    `feed`), a piece of about FEED_EVERY bytes at a time, each ending where an invoice does, for it to parse while
+    this process renders the rest (books/preparse.py: Pieces).
+
+    Only if the file will change: while its bytes are those of the file as it is (billed again, nothing changed,
+    and then no check at all), they are held back, and handed over where they first differ. Only as far as the
+    child's pipe takes them at once (forked.Standby.feed): what it cannot take yet waits here for the next piece,
+    and what it has not taken when the file is done is left for the check to parse (10,000 clients: the child
+    parses more slowly than this process renders; waiting for it would hold up the staging and the check)."""
+
+    FEED_EVERY = 64 << 10
+
+    def __init__(self, feed: Callable[[tuple[str, bytes]], bool], relative: str, path: Path) -> None:
+        self._feed, self._relative = feed, relative
+        try:
+            self._old: bytes | None = path.read_bytes()
+        except OSError:
+            self._old = None
+        self._at = 0  # bytes of the pieces so far
+        self._parts: list[bytes] = []  # added, not yet a piece
+        self._size = 0
+        self._held: collections.deque[bytes] = collections.deque()  # pieces not handed over yet, in order
+
+    def add(self, data: bytes) -> None:
+        """The file's next bytes; a piece ends after a part that does not begin with a newline (an invoice's
+        block, or the header), so the next begins at a blank line."""
+        self._parts.append(data)
+        self._size += len(data)
+        if self._size >= self.FEED_EVERY and not data.startswith(b"\n"):
+            self._piece()
+
+    def close(self) -> None:
+        """The file is all there: the rest handed over as far as the pipe takes it, unless it is the file as it
+        was."""
+        if self._parts:
+            self._piece()
+        if self._old is not None and self._at != len(self._old):  # the file got shorter
+            self._old = None
+            self._hand()
+
+    def _piece(self) -> None:
+        piece = b"".join(self._parts)
+        self._parts, self._size = [], 0
+        old, at = self._old, self._at
+        self._at += len(piece)
+        self._held.append(piece)
+        if old is not None:
+            if old[at:at + len(piece)] == piece:
+                return
+            self._old = None
+        self._hand()
+
+    def _hand(self) -> None:
+        held = self._held
+        while held and self._feed((self._relative, held[0])):
+            held.popleft()
 
 
 def _read(path: Path) -> str:

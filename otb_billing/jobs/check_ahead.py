@@ -18,7 +18,11 @@ from ..core.month import Month
 def checker_ahead(root: Path, parse_ahead: bool = False, held: bool = False) -> forked.Standby:
     """A child, forked now while the process is small, that will check the ledger for commit_ledger(ahead=...).
     At once it imports the plugins the check will run; with `parse_ahead` it then parses the ledger's files
-    (books/preparse.py), for a change sure to come; `held`: that only once released (forked.Standby)."""
+    (books/preparse.py), for a change sure to come; `held`: that only once released (forked.Standby). What is
+    fed to it (`feed((path relative to ledger/, bytes))`, in order from the first byte) is one changed file's
+    beginning, parsed as it comes (preparse.Pieces)."""
+    pieces: list = []  # the child's preparse.Pieces, made with the first piece
+
     def warm() -> None:
         from ..books import verify
 
@@ -29,12 +33,19 @@ def checker_ahead(root: Path, parse_ahead: bool = False, held: bool = False) -> 
 
         return parse(root) if parse_ahead else None
 
+    def fed(item) -> None:
+        if not pieces:
+            from ..books import verify
+
+            pieces.append(verify.pieces_ahead(root))
+        pieces[0].add(*item)
+
     def check(staged, parsed):
         from .ledger_edit import check_staged
 
-        return check_staged(root, staged, parsed)
+        return check_staged(root, staged, parsed, pieces[0] if pieces else None)
 
-    return forked.Standby(check, prepare, held, warm)
+    return forked.Standby(check, prepare, held, warm, fed)
 
 
 def bill_checker(root: Path, month: Month) -> forked.Standby:

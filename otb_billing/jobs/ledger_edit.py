@@ -180,17 +180,20 @@ def trial_ledger(root: Path, files: Mapping[Path, str | bytes | None]) -> list[P
 Packed = tuple[bytes, bytes | None, bytes]  # records_cache.pack
 
 
-def check_staged(root: Path, staged: dict[str, str | None], parsed) -> tuple[list[Problem], Packed | None]:
+def check_staged(root: Path, staged: dict[str, str | None], parsed, pieces=None
+                 ) -> tuple[list[Problem], Packed | None]:
     """The check a checker_ahead child runs once the staged files (relative path -> staged file) come."""
-    return _check_keeping(root, {path: None if file is None else Path(file) for path, file in staged.items()}, parsed)
+    return _check_keeping(root, {path: None if file is None else Path(file) for path, file in staged.items()}, parsed,
+                          pieces)
 
 
-def _check_keeping(root: Path, staged: dict[str, Path | None], parsed) -> tuple[list[Problem], Packed | None]:
+def _check_keeping(root: Path, staged: dict[str, Path | None], parsed, pieces=None
+                   ) -> tuple[list[Problem], Packed | None]:
     """The check's problems and, when there are none, the records of the ledger it loaded, packed for the
     reports' cache (records_cache): once committed, the ledger is the one checked."""
     kept: list[Packed | None] = []
     problems = _checked(verify.check_change(root, staged, parsed, on_pass=lambda entries: kept.append(
-        _records_of(entries))))
+        _records_of(entries)), pieces=pieces))
     return problems, (kept[0] if kept and not problems else None)
 
 
