@@ -157,6 +157,7 @@ def _stop(pid: int, *fds: int) -> None:
 
 
 _BACKGROUND: list[int] = []  # pids of background() children not yet waited for
+BACKGROUND_NICE = 10
 
 
 def background(work: Callable[[], object], size: int = 0, alone: bool = False) -> bool:
@@ -174,6 +175,8 @@ def background(work: Callable[[], object], size: int = 0, alone: bool = False) -
 
     def body() -> None:
         os.closerange(3, _open_max())
+        with contextlib.suppress(OSError):
+            os.nice(BACKGROUND_NICE)
         work()
 
     _BACKGROUND.append(_fork(body))
