@@ -82,13 +82,20 @@ class Started(Generic[T]):
     raise ChildLost: only the caller knows whether the work can simply be done again (what the child sent
     elsewhere may have got there half sent). `cancel()` stops a child whose answer is no longer wanted."""
 
-    def __init__(self, work: Callable[[], T]) -> None:
+    def __init__(self, work: Callable[[], T], nice: int = 0) -> None:
         self._work = work
         self.pid = 0
         if not hasattr(os, "fork") or not memory_to_spare():
             return
         read_end, write_end = os.pipe()
-        pid = _fork(lambda: _write_all(write_end, _outcome(work)), read_end)  # no answer at all: ChildLost
+
+        def body() -> None:
+            if nice:
+                with contextlib.suppress(OSError):
+                    os.nice(nice)
+            _write_all(write_end, _outcome(work))
+
+        pid = _fork(body, read_end)  # no answer at all: ChildLost
         os.close(write_end)
         self._read, self.pid = read_end, pid
 

@@ -143,7 +143,7 @@ class _OutputsBeside:
         self._render, self._stage = render, stage
         self.names: set[str] = set()
         stage.flush()
-        self._child = None if here else forked.Started(render)
+        self._child = None if here else forked.Started(render, nice=OUTPUTS_NICE)
 
     def collect(self) -> None:
         child, self._child = self._child, None
@@ -168,6 +168,8 @@ def bill_report(month: Month, result: BillResult) -> bytes:
     report = {"month": str(month), "unbilled": [w for w in warnings if "not billed" in w], "warnings": warnings}
     return (json.dumps(report, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
 
+
+OUTPUTS_NICE = 5
 
 EMIT_EVERY = 50  # invoice CSVs handed to month_outputs' `emit` at a time
 
