@@ -90,9 +90,7 @@ class Started(Generic[T]):
         read_end, write_end = os.pipe()
 
         def body() -> None:
-            if nice:
-                with contextlib.suppress(OSError):
-                    os.nice(nice)
+            _lower(nice)
             _write_all(write_end, _outcome(work))
 
         pid = _fork(body, read_end)  # no answer at all: ChildLost
@@ -139,6 +137,13 @@ def _fork(body: Callable[[], None], *close: int) -> int:
     return pid
 
 
+def _lower(nice: int) -> None:
+    """In a child: run `nice` steps below its parent (work that is not what the command waits for)."""
+    if nice:
+        with contextlib.suppress(OSError):
+            os.nice(nice)
+
+
 def _outcome(work: Callable[[], Any]) -> bytes:
     """In a child: what `work()` returned, or what it raised, pickled for the parent (_answer)."""
     try:
@@ -182,8 +187,7 @@ def background(work: Callable[[], object], size: int = 0, alone: bool = False) -
 
     def body() -> None:
         os.closerange(3, _open_max())
-        with contextlib.suppress(OSError):
-            os.nice(BACKGROUND_NICE)
+        _lower(BACKGROUND_NICE)
         work()
 
     _BACKGROUND.append(_fork(body))
