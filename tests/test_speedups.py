@@ -1746,6 +1746,28 @@ def test_the_month_just_billed_is_stored_for_the_next_without_pickling_the_clien
     assert ("priors", october) in _stored(repo) and any(kind == "client" for kind, _ in _stored(repo))
 
 
+def test_a_first_bill_never_imports_beancount_in_the_billing_process_and_reads_its_version_as_beancount_does(
+        repo):
+    """Importing any of Beancount imports all of it (40–70 ms before the billing could start); a month billed
+    anew is checked by the check's child, which loads it. The version that keys the ledger's signature and the
+    kept parses is read from Beancount's VERSION file, as Beancount itself reads it."""
+    import subprocess
+    import sys
+
+    import beancount
+
+    for account in ("A1", "B2"):
+        repo.client(account)
+    repo.csv("2024-10", "users.csv", USERS, "A1,u1,One,,true", "B2,u2,Two,,true")
+    code = ("import sys; from otb_billing.cli import main; from otb_billing.books import versions; "
+            f"main(['bill', '2024-10', '--no-pdf', '--root', {str(repo.root)!r}], standalone_mode=False); "
+            "print('beancount' in sys.modules, versions.beancount_version())")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1].split() == ["False", beancount.__version__]
+    assert (repo.root / "ledger/invoices/2024/2024-10.beancount").exists()
+    assert repo.run("check").exit_code == 0
+
+
 def test_the_ledgers_signature_names_otbs_and_beancounts_versions_without_importlib_metadata(repo, monkeypatch):
     """books/verify._versions: importlib.metadata took 10–40 ms to import at the end of every bill (the commit
     records the signature of the ledger it checked); the modules' own versions say the same."""

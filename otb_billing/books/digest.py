@@ -8,8 +8,10 @@ change it while any change of a date, payee, amount, account or metadata value d
 from __future__ import annotations
 
 import hashlib
+from typing import TYPE_CHECKING
 
-from beancount.core import data
+if TYPE_CHECKING:
+    from beancount.core import data
 
 SKIPPED_META = {"filename", "lineno", "finalized", "digest", "document"}  # document: added with the PDF
 

@@ -8,9 +8,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from decimal import Decimal
-
-from beancount.core import data
-from beancount.parser import parser
+from typing import TYPE_CHECKING
 
 from ..core.money import ZERO, cents, plain
 from . import postings
@@ -18,10 +16,16 @@ from .accounts import FX_ACCOUNT, RECEIVABLE_ROOT, deposits, receivable
 from .digest import entry_digest
 from .writer import INDENT, posting, quote
 
+if TYPE_CHECKING:
+    from beancount.core import data
+
 HEADER_RE = re.compile(r"^(\d{4}-\d{2}-\d{2}) (!|\*|txn) ")
 
 
 def parse_block(text: str) -> data.Transaction:
+    from beancount.core import data
+    from beancount.parser import parser
+
     entries, errors, _ = parser.parse_string(text)
     txns = [e for e in entries if isinstance(e, data.Transaction)]
     if errors or len(txns) != 1:

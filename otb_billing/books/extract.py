@@ -10,10 +10,7 @@ import os
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-
-from beancount import loader
-from beancount.core import data
-from beancount.parser import parser
+from typing import TYPE_CHECKING
 
 from ..core.errors import Problem, Source
 from ..core.receivables import Application, Book, Credit, Doc, Payment, derive
@@ -21,6 +18,9 @@ from ..gcpause import paused
 from . import parse_cache, postings, verify
 from .accounts import DEPOSITS_ROOT, RECEIVABLE_ROOT
 from .invoice_files import source_of
+
+if TYPE_CHECKING:
+    from beancount.core import data
 
 
 @dataclass
@@ -42,6 +42,8 @@ class Books:
         return next((d for d in self.docs if d.number == number), None)
 
     def transaction(self, key: str, value: str) -> data.Transaction | None:
+        from beancount.core import data
+
         return next((e for e in self.entries if isinstance(e, data.Transaction) and str(e.meta.get(key)) == value),
                     None)
 
@@ -76,6 +78,8 @@ def load_books(ledger: Path, for_change: bool = False) -> Books:
     main.beancount for the next load, but the change makes that pickle stale at once (a ledger of 12,000
     invoices: 2.4 s of a 6 s load spent pickling, for each `otb pay`). So the load reads a pickle that is fresh
     (newer than every ledger file), and otherwise loads without writing one."""
+    from beancount import loader
+
     books = Books()
     main = ledger / "main.beancount"
     if not main.exists():
@@ -96,6 +100,8 @@ def load_books(ledger: Path, for_change: bool = False) -> Books:
 
 def _fresh_pickle(ledger: Path, main: Path) -> bool:
     """Whether Beancount's pickle cache of `main` is newer than every ledger file (Beancount would use it)."""
+    from beancount import loader
+
     try:
         cached = os.stat(loader.get_cache_filename(loader.PICKLE_CACHE_FILENAME, str(main))).st_mtime
         return all(os.stat(path).st_mtime <= cached for path in ledger.rglob("*.beancount"))
@@ -109,6 +115,8 @@ OTB_FILES = ("accounts.beancount", "invoices/*/*.beancount", "payments/*.beancou
 def scan_books(ledger: Path) -> Books:
     """The records of the files otb writes, read with Beancount's parser only (no booking, no plugins): several
     times faster than load_books on a big ledger, for `otb bill`, which needs only the amounts."""
+    from beancount.parser import parser
+
     books = Books()
     for pattern in OTB_FILES:
         for path in sorted(ledger.glob(pattern)):
@@ -122,16 +130,18 @@ def scan_books(ledger: Path) -> Books:
 def extract_records(books: Books, entries, ledger: Path | None = None) -> None:
     """The records of `entries` added to `books`; an entry otb cannot read (an amount left out) is a problem
     with its file and line (relative to `ledger`'s repo when given)."""
+    from beancount.core import data  # (there are entries: it is loaded)
+
     for entry in entries:
         try:
-            _extract(books, entry)
+            _extract(books, entry, data)
         except postings.MissingAmount as exc:
             source = source_of(exc.meta, ledger) if ledger is not None else Source(
                 str(exc.meta.get("filename", "ledger")), int(exc.meta.get("lineno", 0) or 0))
             books.problems.append(Problem(source, f"ledger: {exc}"))
 
 
-def _extract(books: Books, entry) -> None:
+def _extract(books: Books, entry, data) -> None:
     if isinstance(entry, data.Open) and entry.account.startswith(RECEIVABLE_ROOT + ":"):
         if "account_number" in entry.meta:
             books.names[str(entry.meta["account_number"])] = str(entry.meta.get("client", ""))

@@ -10,9 +10,7 @@ import functools
 import re
 from decimal import Decimal
 from pathlib import Path
-
-from beancount.core import data
-from beancount.parser import parser
+from typing import TYPE_CHECKING
 
 from ..core.errors import Problem, Source
 from ..core.model import PriorInvoice
@@ -22,6 +20,9 @@ from ..filecache import cached
 from . import postings
 from .accounts import RECEIVABLE_ROOT
 from .layout import month_file  # noqa: F401  (where callers have always found it)
+
+if TYPE_CHECKING:
+    from beancount.core import data
 
 HEADER_RE = re.compile(r"^\d{4}-\d{2}-\d{2}\s+(\*|!|txn)\s")
 LINK_RE = re.compile(r"\^([A-Za-z0-9\-_/.]+)")
@@ -42,6 +43,9 @@ def read_priors(ledger: Path, problems: list[Problem], skip: Path | None = None)
 
 
 def _file_priors(path: Path, ledger: Path, problems: list[Problem]) -> list[PriorInvoice]:
+    from beancount.core import data
+    from beancount.parser import parser
+
     entries, errors, _ = parser.parse_file(str(path))
     for error in errors:
         problems.append(Problem(source_of(error.source, ledger), f"ledger: {error.message}",

@@ -24,11 +24,9 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from beancount import __version__ as beancount_version
-from beancount.parser import parser
-
 from ..filecache import code_version
 from ..forked import background, room
+from .versions import beancount_version
 
 FOLDER = Path(".otb") / "cache" / "parsed"
 FORMAT = 1
@@ -36,7 +34,7 @@ PARSED_PER_BYTE = 16  # memory a parsed ledger holds per byte of its files (1,00
 
 
 def _header(name: str, digest: bytes) -> bytes:
-    return marshal.dumps((FORMAT, sys.version, beancount_version, code_version(), name, digest))
+    return marshal.dumps((FORMAT, sys.version, beancount_version(), code_version(), name, digest))
 
 
 def cache_path(root: Path, relative: str, for_check: bool = True) -> Path:
@@ -49,6 +47,8 @@ def cache_path(root: Path, relative: str, for_check: bool = True) -> Path:
 def answering(answer: Callable[[str], tuple | None]) -> Iterator[None]:
     """While inside, Beancount's parse_file, called as its loader calls it (a file's path, no encoding), answers
     with `answer(path)` unless that is None (then it parses)."""
+    from beancount.parser import parser
+
     real_parse = parser.parse_file
 
     def parse_file(file, *args, **kwargs):
@@ -104,6 +104,8 @@ def parse(data: bytes, name: str, kept: Path) -> tuple[tuple, bytes | None]:
         size = int.from_bytes(blob[:4], "little")
         if blob[4:4 + size] == header:
             return pickle.loads(memoryview(blob)[4 + size:]), None
+    from beancount.parser import parser
+
     return parser.parse_file(io.BytesIO(data), report_filename=name), header
 
 

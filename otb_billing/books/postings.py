@@ -9,9 +9,10 @@ narrowed, and turn an amount left out by a hand edit into a message with its fil
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from beancount.core import data
-from beancount.core.amount import Amount
+if TYPE_CHECKING:
+    from beancount.core import data
 
 
 class MissingAmount(ValueError):
@@ -26,9 +27,10 @@ class MissingAmount(ValueError):
 
 def amount(p: data.Posting) -> tuple[Decimal, str]:
     """(number, currency) of the posting's units."""
-    found = p.units
-    if isinstance(found, Amount) and isinstance(found.number, Decimal) and isinstance(found.currency, str):
-        return found.number, found.currency
+    found = p.units  # an Amount, or Beancount's MISSING (a class), or None: read without importing Beancount
+    number, currency = getattr(found, "number", None), getattr(found, "currency", None)
+    if isinstance(number, Decimal) and isinstance(currency, str):
+        return number, currency
     raise MissingAmount(p, "amount")
 
 

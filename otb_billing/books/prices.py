@@ -11,9 +11,6 @@ import re
 from decimal import Decimal
 from pathlib import Path
 
-from beancount.core import data
-from beancount.parser import parser
-
 from ..core.errors import Problem, Source
 from ..core.money import plain
 
@@ -57,6 +54,9 @@ def read_prices(ledger: Path, base: str, problems: list[Problem]) -> Prices:
     path = ledger / PRICES_FILE
     if not path.exists():
         return prices
+    from beancount.core import data
+    from beancount.parser import parser
+
     entries, errors, _ = parser.parse_file(str(path))
     for error in errors:
         problems.append(Problem(Source(f"ledger/{PRICES_FILE}", error.source.get("lineno", 0)),

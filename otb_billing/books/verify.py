@@ -21,11 +21,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from beancount import loader
-
 from ..core.errors import Problem, Source
 from ..gcpause import paused
 from . import preparse, writer
+from .versions import beancount_version
 
 SHADOW = Path(".otb") / "shadow"
 VERIFIED = Path(".otb") / "verified"
@@ -130,6 +129,8 @@ def import_plugins(root: Path) -> None:
     in main.beancount or that otb writes there), for a child waiting for its change: the import is otherwise
     part of the check (`fava.plugins.link_documents` brings Flask: 0.27 s). Anything that fails to import is
     left for the load to report."""
+    from beancount import loader
+
     names = [name for name, _ in (*loader.PLUGINS_PRE, *loader.PLUGINS_POST)]
     with contextlib.suppress(OSError, UnicodeDecodeError):
         names += PLUGIN_LINE.findall((root / "ledger" / "main.beancount").read_text(encoding="utf-8"))
@@ -145,6 +146,8 @@ def load_uncached(main: Path):
     of a 7.8 s load) or to a command about to change the ledger (extract.load_books). The private loader is used
     only if it takes the arguments it took in Beancount 3.2; otherwise the public one. An absolute path, as
     load_file makes it."""
+    from beancount import loader
+
     global _UNCACHED
     filename = os.path.abspath(main)
     if _UNCACHED is _UNSET:
@@ -156,6 +159,8 @@ def load_uncached(main: Path):
 
 def _private_uncached_loader():
     import inspect
+
+    from beancount import loader
 
     function, inner = getattr(loader, "_uncached_load_file", None), getattr(loader, "_load", None)
     if function is None or inner is None:
@@ -172,13 +177,11 @@ _UNCACHED: Any = _UNSET  # the private loader, or None for the public one: found
 
 
 def _versions() -> str:
-    """otb's and Beancount's versions, from their modules (importlib.metadata cost 10–40 ms to import, at the end
-    of every command that changes the ledger)."""
-    import beancount
-
+    """otb's and Beancount's versions, without importing either (importlib.metadata cost 10–40 ms to import, at
+    the end of every command that changes the ledger; Beancount 40–70 ms, books/versions.py)."""
     import otb_billing  # the package's own version: no part of it is imported
 
-    return f"{otb_billing.__version__}|{getattr(beancount, '__version__', '?')}"
+    return f"{otb_billing.__version__}|{beancount_version()}"
 
 
 def signature(ledger: Path) -> str:
