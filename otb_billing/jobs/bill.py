@@ -460,7 +460,8 @@ class MonthFeed:
     this process renders the rest (books/preparse.py: Pieces).
 
     Only if the file will change: while its bytes are those of the file as it is (billed again, nothing changed,
-    and then no check at all), they are held back, and handed over where they first differ. Only as far as the
+    and then no check at all), only their sizes are kept, and where they first differ they are read back from the
+    old file and handed over first (neither file is held whole: 11 MB at 10,000 clients). Only as far as the
     child's pipe takes them at once (forked.Standby.feed): what it cannot take yet waits here for the next piece,
     and what it has not taken when the file is done is left for the check to parse (10,000 clients: the child
     parses more slowly than this process renders; waiting for it would hold up the staging and the check)."""
@@ -469,13 +470,13 @@ class MonthFeed:
 
     def __init__(self, feed: Callable[[tuple[str, bytes]], bool], relative: str, path: Path) -> None:
         self._feed, self._relative = feed, relative
-        try:
-            self._old: bytes | None = path.read_bytes()
+        try:  # read a piece's length at a time: the old file is not held whole (10,000 clients: 11 MB)
+            self._old: io.BufferedReader | None = open(path, "rb")  # closed once it differs or ends
         except OSError:
             self._old = None
-        self._at = 0  # bytes of the pieces so far
         self._parts: list[bytes] = []  # added, not yet a piece
         self._size = 0
+        self._same: list[int] = []  # the sizes of the pieces so far, while they are the old file's bytes
         self._held: collections.deque[bytes] = collections.deque()  # pieces not handed over yet, in order
 
     def add(self, data: bytes) -> None:
@@ -491,21 +492,33 @@ class MonthFeed:
         was."""
         if self._parts:
             self._piece()
-        if self._old is not None and self._at != len(self._old):  # the file got shorter
-            self._old = None
-            self._hand()
+        if self._old is not None:
+            if self._old.read(1):  # the file got shorter
+                self._differs()
+                self._hand()
+            else:  # the very same bytes: nothing to hand over
+                self._old.close()
+                self._old = None
 
     def _piece(self) -> None:
         piece = b"".join(self._parts)
         self._parts, self._size = [], 0
-        old, at = self._old, self._at
-        self._at += len(piece)
-        self._held.append(piece)
-        if old is not None:
-            if old[at:at + len(piece)] == piece:
+        if self._old is not None:
+            if self._old.read(len(piece)) == piece:
+                self._same.append(len(piece))
                 return
-            self._old = None
+            self._differs()
+        self._held.append(piece)
         self._hand()
+
+    def _differs(self) -> None:
+        """The pieces so far were the old file's bytes: read back from it now, to be handed over first."""
+        old, self._old = self._old, None
+        assert old is not None
+        old.seek(0)
+        self._held.extend(old.read(size) for size in self._same)
+        old.close()
+        self._same = []
 
     def _hand(self) -> None:
         held = self._held
